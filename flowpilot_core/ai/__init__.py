@@ -1,0 +1,1 @@
+"""FlowPilot's AI layer: one provider module, one cached call path (``chat_call_cached``)."""
