@@ -1,0 +1,197 @@
+"""Accounts, API keys, users and authentication of a bearer credential.
+
+Every function takes a SQLAlchemy ``AsyncSession`` inside a transaction. Authentication
+first scopes the transaction to the account the credential *claims* (RLS then shows
+only that account's rows) and only then checks the credential against those rows, so
+even the login path never reads across tenants.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowpilot_core.crypto import decrypt_text, encrypt_text, new_secret, sha256_hex
+from flowpilot_core.db.engine import set_account
+from flowpilot_core.db.models import Account, ApiKey, User
+from flowpilot_core.embed_tokens import unverified_account_id, verify_embed_token
+from flowpilot_core.errors import AuthenticationFailed, InvalidInput, NotFound
+
+API_KEY_PREFIX = "fp_"
+EMBED_SECRET_PURPOSE = "account-embed-secret"
+_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an account, and for embed tokens the technician and the ticket they opened."""
+
+    account_id: uuid.UUID
+    via: Literal["api_key", "embed_token"]
+    user_id: uuid.UUID | None = None
+    ticket: dict[str, Any] | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+class AccountOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    allowed_origins: list[str]
+
+
+class CreatedAccount(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    embed_secret: str
+
+
+class CreatedApiKey(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    key: str
+    """Shown once; only its hash is stored."""
+
+
+class UserOut(msgspec.Struct):
+    id: uuid.UUID
+    external_id: str
+    display_name: str | None
+    email: str | None
+
+
+def normalize_origin(origin: str) -> str:
+    """``https://portal.example.com`` form; raises :class:`InvalidInput` for anything else."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"} or parts.query:
+        raise InvalidInput(f"{origin!r} is not an origin like https://portal.example.com", field="allowed_origins")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+async def create_account(
+    session: AsyncSession, *, name: str, secret_key: str, allowed_origins: list[str] | None = None
+) -> CreatedAccount:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("account name must not be empty", field="name")
+    account_id = uuid.uuid4()
+    embed_secret = new_secret()
+    await set_account(session, account_id)
+    session.add(
+        Account(
+            id=account_id,
+            name=name,
+            embed_secret_encrypted=encrypt_text(secret_key, EMBED_SECRET_PURPOSE, embed_secret),
+            allowed_origins=[normalize_origin(o) for o in allowed_origins or []],
+        )
+    )
+    await session.flush()
+    return CreatedAccount(id=account_id, name=name, embed_secret=embed_secret)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+async def embed_secret(session: AsyncSession, account_id: uuid.UUID, secret_key: str) -> str:
+    account = await get_account(session, account_id)
+    return decrypt_text(secret_key, EMBED_SECRET_PURPOSE, account.embed_secret_encrypted)
+
+
+async def set_allowed_origins(session: AsyncSession, account_id: uuid.UUID, origins: list[str]) -> list[str]:
+    account = await get_account(session, account_id)
+    account.allowed_origins = sorted({normalize_origin(o) for o in origins})
+    return list(account.allowed_origins)
+
+
+async def create_api_key(session: AsyncSession, account_id: uuid.UUID, name: str) -> CreatedApiKey:
+    await get_account(session, account_id)
+    # The account id is part of the key so authentication can scope RLS before looking the key up.
+    key = f"{API_KEY_PREFIX}{account_id.hex}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(account_id=account_id, name=name.strip() or "api key", prefix=key[:11] + "…" + key[-4:],
+                 key_hash=sha256_hex(key))
+    session.add(row)
+    await session.flush()
+    return CreatedApiKey(id=row.id, name=row.name, prefix=row.prefix, key=key)
+
+
+async def revoke_api_key(session: AsyncSession, account_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    result = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no active API key {key_id} in this account")
+
+
+def _account_from_api_key(key: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(hex=key[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + 32])
+    except ValueError:
+        raise AuthenticationFailed("invalid API key") from None
+
+
+async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> Principal:
+    """Verify an API key or an embed token and scope the session's transaction to its account."""
+    bearer = bearer.strip()
+    if bearer.startswith(API_KEY_PREFIX):
+        account_id = _account_from_api_key(bearer)
+        await set_account(session, account_id)
+        key = (
+            await session.execute(select(ApiKey).where(ApiKey.key_hash == sha256_hex(bearer)))
+        ).scalar_one_or_none()
+        if key is None or key.revoked_at is not None or key.account_id != account_id:
+            raise AuthenticationFailed("invalid or revoked API key")
+        now = datetime.now(UTC)
+        if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
+            key.last_used_at = now
+        return Principal(account_id=account_id, via="api_key", api_key_id=key.id)
+
+    account_id = unverified_account_id(bearer)
+    await set_account(session, account_id)
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise AuthenticationFailed("the embed token is invalid")
+    claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, account.embed_secret_encrypted))
+    user = await upsert_user(session, account_id, claims.user_external_id, claims.name, claims.email)
+    return Principal(account_id=account_id, via="embed_token", user_id=user.id, ticket=claims.ticket)
+
+
+async def upsert_user(
+    session: AsyncSession, account_id: uuid.UUID, external_id: str, name: str | None, email: str | None
+) -> User:
+    """The technician behind an embed token, created on first sight and kept up to date."""
+    # ON CONFLICT: two first requests of the same technician at once must not fail one of them.
+    await session.execute(
+        pg_insert(User)
+        .values(account_id=account_id, external_id=external_id, display_name=name, email=email)
+        .on_conflict_do_nothing(constraint="uq_users_account_external")
+    )
+    user = (
+        await session.execute(select(User).where(User.account_id == account_id, User.external_id == external_id))
+    ).scalar_one()
+    now = datetime.now(UTC)
+    if (name and user.display_name != name) or (email and user.email != email):
+        user.display_name = name or user.display_name
+        user.email = email or user.email
+    if now - user.last_seen_at > _TOUCH_INTERVAL:
+        user.last_seen_at = now
+    return user
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, external_id=user.external_id, display_name=user.display_name, email=user.email)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, engines, tenant-scoped units of work, the embedded PostgreSQL."""

@@ -1,0 +1,74 @@
+"""Engines and tenant-scoped units of work.
+
+Two connections exist: the *owner* (runs migrations) and the *application role*
+(serves requests: owns no table, is no superuser, so row-level security is what
+guards tenants). Every unit of work sets ``app.current_account_id`` for its
+transaction with ``set_config(..., true)``, and a session event re-issues it if the
+session begins another transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+
+from flowpilot_core.config import Settings, derive_app_url, normalize_database_url
+from flowpilot_core.db.embedded import start_embedded
+
+ACCOUNT_KEY = "account_id"
+_SET_ACCOUNT = text("SELECT set_config('app.current_account_id', :account_id, true)")
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    owner: str
+    app: str
+    embedded: bool
+
+
+def resolve_database(settings: Settings) -> DatabaseUrls:
+    """Where the database is: the configured server, or the embedded one (started on demand)."""
+    embedded = settings.database_url is None
+    owner = settings.database_url or normalize_database_url(start_embedded(settings.data_dir))
+    app = settings.app_database_url or derive_app_url(owner, settings.app_db_role, settings.app_db_password)
+    return DatabaseUrls(owner=owner, app=app, embedded=embedded)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+@event.listens_for(Session, "after_begin")
+def _reapply_account(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+    """A session that commits and begins again keeps its tenant: the setting is per transaction."""
+    account_id = session.info.get(ACCOUNT_KEY)
+    if account_id is not None:
+        connection.execute(_SET_ACCOUNT, {"account_id": str(account_id)})
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def set_account(session: AsyncSession, account_id: uuid.UUID | str | None) -> None:
+    """Scope the current (and any later) transaction of ``session`` to ``account_id``."""
+    session.info[ACCOUNT_KEY] = None if account_id is None else str(account_id)
+    await session.execute(_SET_ACCOUNT, {"account_id": "" if account_id is None else str(account_id)})
+
+
+@asynccontextmanager
+async def tenant_session(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID | str
+) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to one account: commits on success, rolls back on error."""
+    async with sessionmaker() as session, session.begin():
+        await set_account(session, account_id)
+        yield session

@@ -1,0 +1,1 @@
+"""The ``local`` PSA provider placeholder registration lives in a later issue."""

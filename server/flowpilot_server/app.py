@@ -1,0 +1,65 @@
+"""``create_app()``: the Litestar application, wired in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from flowpilot_core import __version__
+from flowpilot_core.config import Settings, load_settings
+from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_server.deps import provide_ctx
+from flowpilot_server.problems import problem_details_plugin
+from flowpilot_server.routes import account, health, pages, sessions
+from flowpilot_server.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = None) -> Litestar:
+    """Build the FlowPilot server. The database engine is created at startup, on the serving loop."""
+    settings = settings or load_settings()
+
+    async def start(app: Litestar) -> None:
+        app.state.runtime = Runtime.start(settings, urls)
+
+    async def stop(app: Litestar) -> None:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        if runtime is not None:
+            await runtime.close()
+
+    openapi = OpenAPIConfig(
+        title="FlowPilot API",
+        version=__version__,
+        description="AI troubleshooting copilot for MSPs. Authenticate with `Authorization: Bearer <API key or embed token>`.",
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key (fp_...) or embed token (JWT)")
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+    handlers: list[Any] = [
+        sessions.SessionController,
+        account.AccountController,
+        health.healthz,
+        pages.pilot,
+        pages.pilot_session,
+        pages.assistant,
+        pages.assistant_deep,
+        pages.embed_js,
+        pages.root,
+        create_static_files_router(path="/static", directories=[pages.static_dir()], include_in_schema=False),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"ctx": Provide(provide_ctx)},
+        plugins=[problem_details_plugin()],
+        openapi_config=openapi,
+        on_startup=[start],
+        on_shutdown=[stop],
+        debug=False,
+    )

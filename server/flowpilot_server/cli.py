@@ -1,0 +1,281 @@
+"""The ``flowpilot`` command: serve, demo, database, accounts, API keys, plugins.
+
+Errors end in one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from flowpilot_core.config import ConfigError, Settings, ensure_secret_key, load_settings
+from flowpilot_core.db.embedded import EmbeddedDatabaseError
+from flowpilot_core.errors import FlowPilotError
+
+
+class CLIError(Exception):
+    """A failure to report in one line."""
+
+
+def _progress(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["port"] = args.port
+    if overrides:
+        from dataclasses import replace
+
+        settings = replace(settings, **overrides)
+    return ensure_secret_key(settings)
+
+
+def _database(settings: Settings) -> Any:
+    from flowpilot_core.db.engine import resolve_database
+
+    if settings.database_url is None:
+        _progress(f"Starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} (first start takes a few seconds)")
+    return resolve_database(settings)
+
+
+async def _migrate(settings: Settings, urls: Any) -> None:
+    from flowpilot_core.db import migrate
+
+    current, head = await migrate.current(urls.owner)
+    if current == head:
+        _progress(f"Database schema is current ({head})")
+        return
+    _progress(f"Applying migrations {current or 'base'} → {head}")
+    await migrate.upgrade(urls.owner, app_db_role=settings.app_db_role, app_db_password=settings.app_db_password)
+    _progress("Migrations applied")
+
+
+async def _require_migrated(urls: Any) -> None:
+    from flowpilot_core.db import migrate
+
+    current, head = await migrate.current(urls.owner)
+    if current != head:
+        raise CLIError(f"the database schema is at {current or 'base'}, not {head}: run 'flowpilot db upgrade' first")
+
+
+async def _with_tenant_db(settings: Settings, urls: Any, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from flowpilot_core.db.engine import create_engine, make_sessionmaker
+
+    await _require_migrated(urls)
+    engine = create_engine(urls.app)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            return await fn(db)
+    finally:
+        await engine.dispose()
+
+
+def _serve(settings: Settings, urls: Any) -> None:
+    import uvicorn
+
+    from flowpilot_server.app import create_app
+
+    app = create_app(settings, urls=urls)
+    _progress(f"FlowPilot is listening on {settings.base_url}/pilot  (Ctrl+C stops)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    urls = _database(settings)
+    if not args.no_migrate:
+        asyncio.run(_migrate(settings, urls))
+    _serve(settings, urls)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from flowpilot_server.demo import prepare_demo, start_host_portal
+
+    settings = _settings(args)
+    urls = _database(settings)
+    asyncio.run(_migrate(settings, urls))
+    _progress("Preparing the demo account, technician and sample tickets")
+    demo = asyncio.run(prepare_demo(settings, urls, portal_port=args.portal_port))
+    portal_url = start_host_portal(settings, demo, args.portal_port)
+    print()
+    print("  FlowPilot demo is ready.")
+    print(f"  Open FlowPilot (signed in as {demo.user_name}):")
+    print(f"    {settings.base_url}/pilot#token={demo.token}")
+    if portal_url:
+        print("  FlowPilot embedded in an example PSA portal:")
+        print(f"    {portal_url}")
+    print(f"  API docs: {settings.base_url}/schema")
+    print()
+    _serve(settings, urls)
+
+
+def cmd_db(args: argparse.Namespace) -> None:
+    from flowpilot_core.db import migrate
+
+    settings = _settings(args)
+    urls = _database(settings)
+    role = {"app_db_role": settings.app_db_role, "app_db_password": settings.app_db_password}
+    if args.db_command == "upgrade":
+        _progress(f"Upgrading to {args.revision}")
+        asyncio.run(migrate.upgrade(urls.owner, args.revision, **role))
+    elif args.db_command == "downgrade":
+        _progress(f"Downgrading to {args.revision}")
+        asyncio.run(migrate.downgrade(urls.owner, args.revision, **role))
+    current, head = asyncio.run(migrate.current(urls.owner))
+    print(f"current: {current or 'base'}  head: {head}")
+
+
+def cmd_accounts(args: argparse.Namespace) -> None:
+    from flowpilot_core import accounts
+
+    settings = _settings(args)
+    urls = _database(settings)
+    assert settings.secret_key
+
+    async def create(db: Any) -> Any:
+        return await accounts.create_account(
+            db, name=args.name, secret_key=settings.secret_key or "", allowed_origins=args.allowed_origin
+        )
+
+    created = asyncio.run(_with_tenant_db(settings, urls, create))
+    if args.json:
+        print(json.dumps({"id": str(created.id), "name": created.name, "embed_secret": created.embed_secret}))
+    else:
+        print(f"account id:    {created.id}")
+        print(f"name:          {created.name}")
+        print(f"embed secret:  {created.embed_secret}   (keep it on your portal's backend; it signs embed tokens)")
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CLIError(f"{what} {value!r} is not a UUID") from None
+
+
+def cmd_api_keys(args: argparse.Namespace) -> None:
+    from flowpilot_core import accounts
+    from flowpilot_core.db.engine import set_account
+
+    settings = _settings(args)
+    urls = _database(settings)
+    account_id = _uuid(args.account, "account id")
+
+    async def run(db: Any) -> Any:
+        await set_account(db, account_id)
+        if args.api_keys_command == "create":
+            return await accounts.create_api_key(db, account_id, args.name)
+        await accounts.revoke_api_key(db, account_id, _uuid(args.key_id, "API key id"))
+        return None
+
+    created = asyncio.run(_with_tenant_db(settings, urls, run))
+    if created is None:
+        print(f"revoked API key {args.key_id}")
+    elif args.json:
+        print(json.dumps({"id": str(created.id), "name": created.name, "key": created.key}))
+    else:
+        print(f"API key id: {created.id}")
+        print(f"key:        {created.key}   (shown once; FlowPilot stores only its hash)")
+
+
+def cmd_plugins(args: argparse.Namespace) -> None:
+    from flowpilot_core.plugins import collect, load_plugins, plugin_summaries
+
+    failures = load_plugins()
+    collect()
+    rows = plugin_summaries()
+    if args.json:
+        print(json.dumps({"plugins": rows, "failed": [f.__dict__ for f in failures]}, indent=2))
+        return
+    for row in rows:
+        print(f"{row['name']:<12} {row['module']:<32} {', '.join(row['hooks'])}")
+    for failure in failures:
+        print(f"{failure.name:<12} FAILED TO LOAD: {failure.error}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowpilot", description="FlowPilot: AI troubleshooting copilot for MSPs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server (migrates the database first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="don't apply pending migrations")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="run FlowPilot with a demo account, sample tickets and an example portal")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--portal-port", type=int, default=8001, help="port of the example host portal (0: none)")
+    demo.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db_sub.add_parser("downgrade", help="revert migrations")
+    down.add_argument("revision", nargs="?", default="base")
+    db_sub.add_parser("current", help="show the schema revision")
+    db.set_defaults(func=cmd_db)
+
+    acc = sub.add_parser("accounts", help="manage accounts (tenants)")
+    acc_sub = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    acc_create = acc_sub.add_parser("create", help="create an account; prints its id and embed secret")
+    acc_create.add_argument("--name", required=True)
+    acc_create.add_argument("--allowed-origin", action="append", default=[], help="origin allowed to embed (repeat)")
+    acc_create.add_argument("--json", action="store_true")
+    acc.set_defaults(func=cmd_accounts)
+
+    keys = sub.add_parser("api-keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="api_keys_command", required=True, metavar="ACTION")
+    k_create = keys_sub.add_parser("create", help="create an API key (shown once)")
+    k_create.add_argument("--account", required=True)
+    k_create.add_argument("--name", default="api key")
+    k_create.add_argument("--json", action="store_true")
+    k_revoke = keys_sub.add_parser("revoke", help="revoke an API key")
+    k_revoke.add_argument("--account", required=True)
+    k_revoke.add_argument("key_id")
+    keys.set_defaults(func=cmd_api_keys)
+
+    plugins = sub.add_parser("plugins", help="plugins")
+    p_sub = plugins.add_subparsers(dest="plugins_command", required=True, metavar="ACTION")
+    p_list = p_sub.add_parser("list", help="each plugin and the hooks it implements")
+    p_list.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        print(f"flowpilot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (CLIError, FlowPilotError, EmbeddedDatabaseError) as exc:
+        print(f"flowpilot: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"flowpilot: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # database unreachable and the like: one line, no traceback
+        print(f"flowpilot: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

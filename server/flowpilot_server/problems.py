@@ -1,0 +1,104 @@
+"""RFC 9457 problem details for every error: domain errors, HTTP errors, validation, and the unexpected.
+
+A 500 says only that something failed and gives a reference to find it in the log;
+it never carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+
+from flowpilot_core.errors import FlowPilotError, UpstreamUnavailable
+
+log = logging.getLogger("flowpilot.server")
+_BACKTICKS = re.compile(r"`([^`]*)`")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _field_errors(extra: Any) -> list[dict[str, str]]:
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or "")
+            message = _BACKTICKS.sub(r"\1", str(item.get("message") or "invalid value"))
+            missing = re.search(r"missing required field (\S+)", message)
+            if missing and key in {"", "data"}:
+                key = missing.group(1)
+            key = key.removeprefix("$.").removeprefix("data.")
+            errors.append({"field": key or "body", "message": message})
+    return errors
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        errors = _field_errors(exc.extra)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+        return ProblemDetailsException(
+            status_code=status, title="Invalid request", detail=detail, extra={"errors": errors},
+            type_="https://flowpilot.dev/problems/invalid-request", headers=exc.headers,
+        )
+    detail = str(exc.detail) if exc.detail and exc.detail != _phrase(status) else ""
+    return ProblemDetailsException(status_code=status, title=_phrase(status), detail=detail, headers=exc.headers)
+
+
+def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.detail}]
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="flowpilot"'
+    if isinstance(exc, UpstreamUnavailable):
+        extra["retryable"] = True
+        if exc.retry_after:
+            headers["Retry-After"] = str(exc.retry_after)
+    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
+    return ProblemDetailsException(
+        status_code=exc.status, title=exc.title, detail=exc.detail, extra=extra or None, headers=headers or None,
+        type_=f"https://flowpilot.dev/problems/{slug}",
+    )
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    reference = uuid.uuid4().hex[:12]
+    log.error("unhandled error (reference %s)", reference, exc_info=exc)
+    return ProblemDetailsException(
+        status_code=500, title="Internal Server Error",
+        detail=f"FlowPilot hit an unexpected error; nothing was changed. Reference: {reference}",
+    )
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                HTTPException: _from_http,
+                FlowPilotError: _from_domain,
+                Exception: _from_unexpected,
+            }
+        )
+    )
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """For code paths outside handlers (e.g. streaming) that must answer with the same shape."""
+    if isinstance(exc, FlowPilotError):
+        return _from_domain(exc).to_response(request)
+    if isinstance(exc, HTTPException):
+        return _from_http(exc).to_response(request)
+    return _from_unexpected(exc).to_response(request)

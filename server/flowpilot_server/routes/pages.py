@@ -1,0 +1,107 @@
+"""The /pilot surface, the embed loader, static assets, and the /assistant redirects."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.response import File, Redirect
+from sqlalchemy import text
+
+from flowpilot_core.db.engine import set_account
+from flowpilot_server.deps import get_runtime
+
+_STATIC_FALLBACK = Path(__file__).resolve().parents[3] / "embed" / "flowpilot_embed" / "static"
+
+
+def static_dir() -> Path:
+    try:
+        from flowpilot_embed import STATIC_DIR
+
+        return Path(STATIC_DIR)
+    except ImportError:  # running from a checkout before the embed package exists
+        return _STATIC_FALLBACK
+
+
+def content_security_policy(frame_ancestors: list[str]) -> str:
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"font-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; object-src 'none'; form-action 'self'"
+    )
+
+
+async def _allowed_origins(request: Request[Any, Any, Any]) -> list[str]:
+    """The account's embedding origins, when the loader names the account (``?account=``)."""
+    raw = request.query_params.get("account")
+    if not raw:
+        return []
+    try:
+        account_id = uuid.UUID(raw)
+    except ValueError:
+        return []
+    runtime = get_runtime(request)
+    async with runtime.sessionmaker() as db, db.begin():
+        await set_account(db, account_id)
+        row = (
+            await db.execute(text("SELECT allowed_origins FROM accounts WHERE id = :id"), {"id": account_id})
+        ).scalar_one_or_none()
+    return [str(o) for o in row or []]
+
+
+async def _pilot_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+    html = (static_dir() / "pilot.html").read_bytes()
+    return Response(
+        html,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": content_security_policy(await _allowed_origins(request)),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+@get(["/pilot", "/pilot/"], include_in_schema=False)
+async def pilot(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _pilot_page(request)
+
+
+@get("/pilot/{session_id:str}", include_in_schema=False)
+async def pilot_session(request: Request[Any, Any, Any], session_id: str) -> Response[bytes]:
+    return await _pilot_page(request)
+
+
+def _to_pilot(request: Request[Any, Any, Any]) -> Redirect:
+    target = "/pilot" + request.url.path.removeprefix("/assistant")
+    if request.url.query:
+        target += "?" + request.url.query
+    return Redirect(target, status_code=308)
+
+
+@get(["/assistant", "/assistant/"], include_in_schema=False)
+async def assistant(request: Request[Any, Any, Any]) -> Redirect:
+    return _to_pilot(request)
+
+
+@get("/assistant/{rest:path}", include_in_schema=False)
+async def assistant_deep(request: Request[Any, Any, Any], rest: Path) -> Redirect:
+    return _to_pilot(request)
+
+
+@get("/embed.js", include_in_schema=False)
+async def embed_js() -> File:
+    return File(
+        static_dir() / "embed.js",
+        content_disposition_type="inline",
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+@get("/", include_in_schema=False)
+async def root() -> Redirect:
+    return Redirect("/pilot", status_code=302)
