@@ -121,8 +121,12 @@ async def create_api_key(session: AsyncSession, account_id: uuid.UUID, name: str
     await get_account(session, account_id)
     # The account id is part of the key so authentication can scope RLS before looking the key up.
     key = f"{API_KEY_PREFIX}{account_id.hex}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(account_id=account_id, name=name.strip() or "api key", prefix=key[:11] + "…" + key[-4:],
-                 key_hash=sha256_hex(key))
+    row = ApiKey(
+        account_id=account_id,
+        name=name.strip() or "api key",
+        prefix=key[:11] + "…" + key[-4:],
+        key_hash=sha256_hex(key),
+    )
     session.add(row)
     await session.flush()
     return CreatedApiKey(id=row.id, name=row.name, prefix=row.prefix, key=key)
@@ -151,9 +155,7 @@ async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> P
     if bearer.startswith(API_KEY_PREFIX):
         account_id = _account_from_api_key(bearer)
         await set_account(session, account_id)
-        key = (
-            await session.execute(select(ApiKey).where(ApiKey.key_hash == sha256_hex(bearer)))
-        ).scalar_one_or_none()
+        key = (await session.execute(select(ApiKey).where(ApiKey.key_hash == sha256_hex(bearer)))).scalar_one_or_none()
         if key is None or key.revoked_at is not None or key.account_id != account_id:
             raise AuthenticationFailed("invalid or revoked API key")
         now = datetime.now(UTC)

@@ -36,7 +36,9 @@ def decrypt_text(secret_key: str, purpose: str, token: str) -> str:
     try:
         return _fernet(secret_key, purpose).decrypt(token.encode()).decode()
     except InvalidToken:
-        raise DecryptionError(f"cannot decrypt {purpose}: FLOWPILOT_SECRET_KEY differs from the one that encrypted it") from None
+        raise DecryptionError(
+            f"cannot decrypt {purpose}: FLOWPILOT_SECRET_KEY differs from the one that encrypted it"
+        ) from None
 
 
 def encrypt_json(secret_key: str, purpose: str, value: dict[str, Any]) -> str:

@@ -50,8 +50,12 @@ def mint_embed_token(
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}", field="ttl_seconds")
     issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"aid": str(uuid.UUID(str(account_id))), "sub": str(user_id), "iat": issued,
-                              "exp": issued + ttl_seconds}
+    claims: dict[str, Any] = {
+        "aid": str(uuid.UUID(str(account_id))),
+        "sub": str(user_id),
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
     if name:
         claims["name"] = name
     if email:

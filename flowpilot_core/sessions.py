@@ -120,7 +120,9 @@ async def create_session(db: AsyncSession, principal: Principal, data: CreateSes
     return session_out(row)
 
 
-async def get_session_row(db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, lock: bool = False) -> AiSession:
+async def get_session_row(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, lock: bool = False
+) -> AiSession:
     """The session, or :class:`NotFound`: another account's session is indistinguishable from none."""
     query = select(AiSession).where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
     if lock:

@@ -280,9 +280,7 @@ class ScriptTemplate(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
     language: Mapped[str] = mapped_column(String(40), nullable=False, server_default=text("'powershell'"))
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    parameter_schema: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'{}'::jsonb")
-    )
+    parameter_schema: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     tags: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     source_session_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="SET NULL")
@@ -341,9 +339,7 @@ class DraftTemplate(Base):
     )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    parameter_schema: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'{}'::jsonb")
-    )
+    parameter_schema: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'pending'"))
     template_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("script_templates.id", ondelete="SET NULL")
@@ -402,6 +398,4 @@ class AiUsage(Base):
     created_at: Mapped[datetime] = _created()
 
 
-TENANT_TABLES: tuple[str, ...] = tuple(
-    t.name for t in Base.metadata.sorted_tables if "account_id" in t.c
-)
+TENANT_TABLES: tuple[str, ...] = tuple(t.name for t in Base.metadata.sorted_tables if "account_id" in t.c)

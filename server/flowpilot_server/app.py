@@ -34,10 +34,15 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     openapi = OpenAPIConfig(
         title="FlowPilot API",
         version=__version__,
-        description="AI troubleshooting copilot for MSPs. Authenticate with `Authorization: Bearer <API key or embed token>`.",
+        description=(
+            "AI troubleshooting copilot for MSPs. "
+            "Authenticate with `Authorization: Bearer <API key or embed token>`."
+        ),
         components=Components(
             security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key (fp_...) or embed token (JWT)")
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="API key (fp_...) or embed token (JWT)"
+                )
             }
         ),
         security=[{"bearer": []}],

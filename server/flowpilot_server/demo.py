@@ -24,22 +24,34 @@ SAMPLE_TICKETS: tuple[TicketSnapshot, ...] = (
         summary="Printing stuck in queue - Accounting",
         description="Nobody in Accounting can print since this morning. Jobs sit in the queue on WS-ACC-04 and never "
         "reach the HP LaserJet. Restarting the PC did not help.",
-        company="Contoso Dental", contact="Maria Lopez", board="Service Desk", status="New", priority="High",
+        company="Contoso Dental",
+        contact="Maria Lopez",
+        board="Service Desk",
+        status="New",
+        priority="High",
         ref="48213",
     ),
     TicketSnapshot(
         summary="Outlook keeps asking for password",
         description="Since the weekend Outlook on LAPTOP-7F3K2 prompts for the password every few minutes and the "
         "mailbox shows 'Disconnected'. Webmail works fine.",
-        company="Northwind Legal", contact="James Chen", board="Service Desk", status="New", priority="Medium",
+        company="Northwind Legal",
+        contact="James Chen",
+        board="Service Desk",
+        status="New",
+        priority="Medium",
         ref="48220",
     ),
     TicketSnapshot(
         summary="VPN connects but no access to file server",
         description="Remote user connects to the VPN fine but cannot reach \\\\fs01\\shared. Error 'The network path "
         "was not found'. Started after the ISP router was replaced at home.",
-        company="Fabrikam Engineering", contact="Priya Nair", board="Network", status="In Progress",
-        priority="Medium", ref="48231",
+        company="Fabrikam Engineering",
+        contact="Priya Nair",
+        board="Network",
+        status="In Progress",
+        priority="Medium",
+        ref="48231",
     ),
 )
 
@@ -78,16 +90,27 @@ async def prepare_demo(settings: Settings, urls: Any, *, portal_port: int) -> De
             if not (await list_sessions(db, principal, limit=1)).items:
                 for ticket in SAMPLE_TICKETS:
                     await create_session(
-                        db, principal,
-                        CreateSession(problem_statement=ticket.description or "", ticket=ticket,
-                                      psa_provider="local", ticket_ref=ticket.ref),
+                        db,
+                        principal,
+                        CreateSession(
+                            problem_statement=ticket.description or "",
+                            ticket=ticket,
+                            psa_provider="local",
+                            ticket_ref=ticket.ref,
+                        ),
                     )
     finally:
         await engine.dispose()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"account_id": str(account_id)}))
-    token = mint_embed_token(account_id=account_id, secret=secret, user_id=DEMO_USER[0], name=DEMO_USER[1],
-                             email=DEMO_USER[2], ttl_seconds=MAX_TTL_SECONDS)
+    token = mint_embed_token(
+        account_id=account_id,
+        secret=secret,
+        user_id=DEMO_USER[0],
+        name=DEMO_USER[1],
+        email=DEMO_USER[2],
+        ttl_seconds=MAX_TTL_SECONDS,
+    )
     return DemoAccount(account_id=account_id, embed_secret=secret, token=token, user_name=DEMO_USER[1])
 
 
@@ -99,7 +122,8 @@ def start_host_portal(settings: Settings, demo: DemoAccount, portal_port: int) -
         from flowpilot_embed.host_portal import make_host_portal_server
     except ImportError:
         return None
-    server = make_host_portal_server(settings.host, portal_port, settings.base_url, str(demo.account_id),
-                                     demo.embed_secret)
+    server = make_host_portal_server(
+        settings.host, portal_port, settings.base_url, str(demo.account_id), demo.embed_secret
+    )
     threading.Thread(target=server.serve_forever, name="host-portal", daemon=True).start()
     return f"http://{settings.host}:{portal_port}/"

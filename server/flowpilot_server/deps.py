@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal, authenticate
@@ -23,6 +24,10 @@ class RequestContext:
     runtime: Runtime
 
 
+Ctx = NamedDependency[RequestContext]
+"""How a handler asks for its :class:`RequestContext` (injected as ``ctx``)."""
+
+
 def get_runtime(request: Request[Any, Any, Any]) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -32,7 +37,9 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise AuthenticationFailed("missing Authorization header: send 'Authorization: Bearer <API key or embed token>'")
+        raise AuthenticationFailed(
+            "missing Authorization header: send 'Authorization: Bearer <API key or embed token>'"
+        )
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <API key or embed token>'")
     return token.strip()

@@ -49,8 +49,12 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         errors = _field_errors(exc.extra)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
         return ProblemDetailsException(
-            status_code=status, title="Invalid request", detail=detail, extra={"errors": errors},
-            type_="https://flowpilot.dev/problems/invalid-request", headers=exc.headers,
+            status_code=status,
+            title="Invalid request",
+            detail=detail,
+            extra={"errors": errors},
+            type_="https://flowpilot.dev/problems/invalid-request",
+            headers=exc.headers,
         )
     detail = str(exc.detail) if exc.detail and exc.detail != _phrase(status) else ""
     return ProblemDetailsException(status_code=status, title=_phrase(status), detail=detail, headers=exc.headers)
@@ -69,7 +73,11 @@ def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
             headers["Retry-After"] = str(exc.retry_after)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
     return ProblemDetailsException(
-        status_code=exc.status, title=exc.title, detail=exc.detail, extra=extra or None, headers=headers or None,
+        status_code=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        extra=extra or None,
+        headers=headers or None,
         type_=f"https://flowpilot.dev/problems/{slug}",
     )
 
@@ -78,7 +86,8 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     reference = uuid.uuid4().hex[:12]
     log.error("unhandled error (reference %s)", reference, exc_info=exc)
     return ProblemDetailsException(
-        status_code=500, title="Internal Server Error",
+        status_code=500,
+        title="Internal Server Error",
         detail=f"FlowPilot hit an unexpected error; nothing was changed. Reference: {reference}",
     )
 

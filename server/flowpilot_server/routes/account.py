@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, get, post, put
+from litestar.params import JSONBody
 from sqlalchemy import select
 
 from flowpilot_core import accounts
 from flowpilot_core.db.models import User
 from flowpilot_core.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
 from flowpilot_core.sessions import TicketSnapshot
-from flowpilot_server.deps import RequestContext, require_api_key
+from flowpilot_server.deps import Ctx, require_api_key
 
 
 class Me(msgspec.Struct):
@@ -50,33 +51,49 @@ class AccountController(Controller):
     tags = ["account"]
 
     @get("/me", operation_id="getMe", summary="The calling account and user")
-    async def me(self, ctx: RequestContext) -> Me:
+    async def me(self, ctx: Ctx) -> Me:
         account = await accounts.get_account(ctx.db, ctx.principal.account_id)
         user = None
         if ctx.principal.user_id:
             row = (await ctx.db.execute(select(User).where(User.id == ctx.principal.user_id))).scalar_one()
             user = accounts.user_out(row)
         return Me(
-            account=accounts.AccountOut(id=account.id, name=account.name, allowed_origins=list(account.allowed_origins)),
+            account=accounts.AccountOut(
+                id=account.id, name=account.name, allowed_origins=list(account.allowed_origins)
+            ),
             user=user,
             auth=ctx.principal.via,
         )
 
-    @put("/account/allowed-origins", operation_id="setAllowedOrigins",
-         summary="Origins allowed to embed FlowPilot (CSP frame-ancestors); API key only")
-    async def set_origins(self, ctx: RequestContext, data: AllowedOrigins) -> AllowedOrigins:
+    @put(
+        "/account/allowed-origins",
+        operation_id="setAllowedOrigins",
+        summary="Origins allowed to embed FlowPilot (CSP frame-ancestors); API key only",
+    )
+    async def set_origins(self, ctx: Ctx, data: JSONBody[AllowedOrigins]) -> AllowedOrigins:
         require_api_key(ctx)
-        return AllowedOrigins(await accounts.set_allowed_origins(ctx.db, ctx.principal.account_id, data.allowed_origins))
+        return AllowedOrigins(
+            await accounts.set_allowed_origins(ctx.db, ctx.principal.account_id, data.allowed_origins)
+        )
 
-    @post("/embed/tokens", operation_id="mintEmbedToken", status_code=201,
-          summary="Mint a short-lived embed token for one technician; API key only")
-    async def mint(self, ctx: RequestContext, data: MintTokenRequest) -> MintedToken:
+    @post(
+        "/embed/tokens",
+        operation_id="mintEmbedToken",
+        status_code=201,
+        summary="Mint a short-lived embed token for one technician; API key only",
+    )
+    async def mint(self, ctx: Ctx, data: JSONBody[MintTokenRequest]) -> MintedToken:
         require_api_key(ctx)
         secret = await accounts.embed_secret(ctx.db, ctx.principal.account_id, ctx.runtime.secret_key)
         now = int(time.time())
         token = mint_embed_token(
-            account_id=ctx.principal.account_id, secret=secret, user_id=data.user.id, name=data.user.name,
-            email=data.user.email, ticket=msgspec.to_builtins(data.ticket) if data.ticket else None,
-            ttl_seconds=data.ttl_seconds, now=now,
+            account_id=ctx.principal.account_id,
+            secret=secret,
+            user_id=data.user.id,
+            name=data.user.name,
+            email=data.user.email,
+            ticket=msgspec.to_builtins(data.ticket) if data.ticket else None,
+            ttl_seconds=data.ttl_seconds,
+            now=now,
         )
         return MintedToken(token=token, expires_at=now + data.ttl_seconds, account_id=ctx.principal.account_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import File, Redirect
 from sqlalchemy import text
 
@@ -71,7 +72,7 @@ async def pilot(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/pilot/{session_id:str}", include_in_schema=False)
-async def pilot_session(request: Request[Any, Any, Any], session_id: str) -> Response[bytes]:
+async def pilot_session(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[bytes]:
     return await _pilot_page(request)
 
 
@@ -88,7 +89,7 @@ async def assistant(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/assistant/{rest:path}", include_in_schema=False)
-async def assistant_deep(request: Request[Any, Any, Any], rest: Path) -> Redirect:
+async def assistant_deep(request: Request[Any, Any, Any], rest: FromPath[Path]) -> Redirect:
     return _to_pilot(request)
 
 

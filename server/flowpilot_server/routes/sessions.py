@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter, PathParameter
 
 from flowpilot_core import sessions as engine
-from flowpilot_server.deps import RequestContext
+from flowpilot_server.deps import Ctx
 
-SessionId = Annotated[uuid.UUID, Parameter(title="Session id", description="A FlowPilot session id")]
+SessionId = Annotated[uuid.UUID, PathParameter(title="Session id", description="A FlowPilot session id")]
 
 
 class SessionController(Controller):
@@ -19,21 +19,22 @@ class SessionController(Controller):
     tags = ["sessions"]
 
     @post("/", operation_id="createSession", summary="Open a FlowPilot session", status_code=201)
-    async def create(self, ctx: RequestContext, data: engine.CreateSession) -> engine.SessionOut:
+    async def create(self, ctx: Ctx, data: JSONBody[engine.CreateSession]) -> engine.SessionOut:
         return await engine.create_session(ctx.db, ctx.principal, data)
 
     @get("/", operation_id="listSessions", summary="List sessions, most recently updated first")
     async def list(
         self,
-        ctx: RequestContext,
+        ctx: Ctx,
         status: Annotated[engine.SessionStatus | None, Parameter(description="open, resolved or escalated")] = None,
         session_type: Annotated[str | None, Parameter(description="filter by session_type")] = None,
         q: Annotated[str | None, Parameter(description="search title, problem, ticket", max_length=200)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> engine.SessionList:
-        return await engine.list_sessions(ctx.db, ctx.principal, status=status, session_type=session_type, q=q,
-                                          limit=limit)
+        return await engine.list_sessions(
+            ctx.db, ctx.principal, status=status, session_type=session_type, q=q, limit=limit
+        )
 
     @get("/{session_id:uuid}", operation_id="getSession", summary="Read one session")
-    async def get(self, ctx: RequestContext, session_id: SessionId) -> engine.SessionOut:
+    async def get(self, ctx: Ctx, session_id: SessionId) -> engine.SessionOut:
         return await engine.get_session(ctx.db, ctx.principal, session_id)

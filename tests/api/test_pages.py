@@ -1,0 +1,59 @@
+"""The /pilot pages, the /assistant redirects, health."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import Tenant
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    (
+        ("/assistant", "/pilot"),
+        ("/assistant/", "/pilot"),
+        ("/assistant/4b0f6a1e-0000-4000-8000-000000000001", "/pilot/4b0f6a1e-0000-4000-8000-000000000001"),
+        ("/assistant/abc?tab=facts&x=1", "/pilot/abc?tab=facts&x=1"),
+        ("/assistant?embed=1", "/pilot?embed=1"),
+    ),
+)
+async def test_assistant_redirects_permanently_keeping_id_and_query(client: Client, path: str, target: str) -> None:
+    response = await client.get(path, follow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["location"] == target
+
+
+async def test_pilot_serves_the_flowpilot_page_with_a_strict_csp(client: Client) -> None:
+    for path in ("/pilot", f"/pilot/{uuid.uuid4()}"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert "FlowPilot" in response.text
+        assert "AI Assistant" not in response.text
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'self';" in csp
+
+
+async def test_frame_ancestors_come_from_the_accounts_allowed_origins(client: Client, tenant: Tenant) -> None:
+    tenant.allow_origin("https://portal.example.com")
+    csp = (await client.get("/pilot", params={"account": str(tenant.account_id)})).headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://portal.example.com;" in csp
+    other = (await client.get("/pilot", params={"account": str(uuid.uuid4())})).headers["content-security-policy"]
+    assert "portal.example.com" not in other
+
+
+async def test_healthz(client: Client) -> None:
+    body = (await client.get("/healthz")).json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+
+
+async def test_unknown_route_is_a_problem_not_a_page(client: Client) -> None:
+    response = await client.get("/api/v1/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")

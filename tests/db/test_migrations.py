@@ -1,0 +1,102 @@
+"""Migrations: reversible on a fresh database, and every tenant table guarded by RLS."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
+
+from flowpilot_core.db import migrate
+from flowpilot_core.db.engine import DatabaseUrls, create_engine
+from tests.pg import create_database, drop_database
+
+TABLES_QUERY = text(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+    "AND table_name <> 'alembic_version' ORDER BY 1"
+)
+
+
+async def _tables(url: str) -> list[str]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(TABLES_QUERY)).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_url: str) -> None:
+    url = await create_database(pg_admin_url, "fp_migr")
+    try:
+        await migrate.upgrade(url)
+        first = await _tables(url)
+        assert {
+            "accounts",
+            "ai_sessions",
+            "session_facts",
+            "session_suggested_fixes",
+            "draft_templates",
+            "account_settings",
+            "script_templates",
+            "script_generations",
+            "ai_usage",
+        } <= set(first)
+        assert await migrate.current(url) == ("0001", "0001")
+
+        await migrate.downgrade(url, "base")
+        assert await _tables(url) == []
+        assert (await migrate.current(url))[0] is None
+
+        await migrate.upgrade(url)
+        assert await _tables(url) == first
+    finally:
+        await drop_database(pg_admin_url, url)
+
+
+RLS_QUERY = text(
+    """
+    SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+           COALESCE(bool_or(p.qual LIKE '%app.current_account_id%' AND p.with_check LIKE '%app.current_account_id%'),
+                    false) AS has_policy
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+    LEFT JOIN pg_policies p ON p.schemaname = 'public' AND p.tablename = c.relname
+    WHERE c.relkind = 'r'
+      AND (EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'account_id'
+                   AND NOT a.attisdropped) OR c.relname = 'accounts')
+    GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
+    ORDER BY c.relname
+    """
+)
+
+
+async def test_every_tenant_table_has_forced_rls_and_an_account_policy(db_urls: DatabaseUrls) -> None:
+    engine = create_engine(db_urls.owner, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(RLS_QUERY)).all()
+    finally:
+        await engine.dispose()
+    assert len(rows) >= 14
+    unguarded = [r.relname for r in rows if not (r.relrowsecurity and r.relforcerowsecurity and r.has_policy)]
+    assert unguarded == []
+
+
+async def test_app_role_owns_nothing_and_is_not_superuser(db_urls: DatabaseUrls) -> None:
+    engine = create_engine(db_urls.app, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            role = (
+                await conn.execute(
+                    text("SELECT rolsuper, rolbypassrls, current_user FROM pg_roles WHERE rolname = current_user")
+                )
+            ).one()
+            owned = (
+                await conn.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user")
+                )
+            ).scalar()
+    finally:
+        await engine.dispose()
+    assert role.current_user == "flowpilot_app"
+    assert role.rolsuper is False and role.rolbypassrls is False
+    assert owned == 0
