@@ -95,7 +95,6 @@ async def prepare_demo(settings: Settings, urls: Any, *, portal_port: int) -> De
                         CreateSession(
                             problem_statement=ticket.description or "",
                             ticket=ticket,
-                            psa_provider="local",
                             ticket_ref=ticket.ref,
                         ),
                     )
