@@ -1,0 +1,67 @@
+"""Configuration: defaults that work on a fresh machine, URLs as users write them, clear errors."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from flowpilot_core.config import ConfigError, derive_app_url, ensure_secret_key, load_settings
+
+
+def test_defaults_need_no_configuration(tmp_path: Path) -> None:
+    settings = load_settings(env={"FLOWPILOT_DATA_DIR": str(tmp_path)}, config_file=tmp_path / "none.toml")
+    assert settings.database_url is None  # embedded PostgreSQL
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.effective_model_provider == "offline"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    (
+        ("postgresql://user@db.internal:5432/flowpilot", "postgresql+asyncpg://user@db.internal:5432/flowpilot"),
+        ("postgres://u:p%40ss@localhost/fp", "postgresql+asyncpg://u:p%40ss@localhost/fp"),
+        ("postgresql+asyncpg://u@h/fp", "postgresql+asyncpg://u@h/fp"),
+        ("postgresql://postgres:@/fp?host=/tmp/sock", "postgresql+asyncpg://postgres:@/fp?host=/tmp/sock"),
+    ),
+)
+def test_database_urls_are_accepted_as_users_write_them(tmp_path: Path, raw: str, expected: str) -> None:
+    settings = load_settings(env={"FLOWPILOT_DATABASE_URL": raw}, config_file=tmp_path / "none.toml")
+    assert settings.database_url == expected
+
+
+@pytest.mark.parametrize("raw", ("mysql://x@h/db", "postgresql://user@host:5432", "not a url"))
+def test_bad_database_url_names_the_setting(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="FLOWPILOT_DATABASE_URL"):
+        load_settings(env={"FLOWPILOT_DATABASE_URL": raw}, config_file=tmp_path / "none.toml")
+
+
+def test_app_url_swaps_only_the_credentials() -> None:
+    assert (
+        derive_app_url("postgresql+asyncpg://owner:pw@h:5432/fp?ssl=require", "flowpilot_app", "s3cr/t")
+        == "postgresql+asyncpg://flowpilot_app:s3cr%2Ft@h:5432/fp?ssl=require"
+    )
+    assert derive_app_url("postgresql+asyncpg://postgres:@/fp?host=/s", "app", None) == (
+        "postgresql+asyncpg://app@/fp?host=/s"
+    )
+
+
+def test_toml_file_is_read_and_env_wins(tmp_path: Path) -> None:
+    config = tmp_path / "flowpilot.toml"
+    config.write_text('port = 9000\nhost = "0.0.0.0"\n[ai.services.chat]\ntier = "deep"\n')
+    settings = load_settings(env={"FLOWPILOT_PORT": "9100"}, config_file=config)
+    assert settings.port == 9100 and settings.host == "0.0.0.0"
+    assert settings.ai == {"services": {"chat": {"tier": "deep"}}}
+    config.write_text("port = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(env={}, config_file=config)
+
+
+def test_secret_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    settings = load_settings(env={"FLOWPILOT_DATA_DIR": str(tmp_path)}, config_file=tmp_path / "none.toml")
+    first = ensure_secret_key(settings)
+    key_file = tmp_path / "secret_key"
+    assert first.secret_key and len(first.secret_key) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert ensure_secret_key(settings).secret_key == first.secret_key
