@@ -1,1 +1,0 @@
-"""The ``local`` PSA provider placeholder registration lives in a later issue."""
