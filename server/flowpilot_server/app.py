@@ -15,7 +15,8 @@ from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_server.deps import provide_ctx
 from flowpilot_server.problems import problem_details_plugin
-from flowpilot_server.routes import account, health, pages, sessions
+from flowpilot_server.routes import account, health, pages, sessions, usage
+from flowpilot_server.routes import settings as settings_routes
 from flowpilot_server.runtime import Runtime
 
 
@@ -35,8 +36,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
         title="FlowPilot API",
         version=__version__,
         description=(
-            "AI troubleshooting copilot for MSPs. "
-            "Authenticate with `Authorization: Bearer <API key or embed token>`."
+            "AI troubleshooting copilot for MSPs. Authenticate with `Authorization: Bearer <API key or embed token>`."
         ),
         components=Components(
             security_schemes={
@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     handlers: list[Any] = [
         sessions.SessionController,
         account.AccountController,
+        settings_routes.SettingsController,
+        usage.get_usage,
+        usage.metrics,
         health.healthz,
         pages.pilot,
         pages.pilot_session,

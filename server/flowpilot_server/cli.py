@@ -83,8 +83,13 @@ async def _with_tenant_db(settings: Settings, urls: Any, fn: Callable[[Any], Awa
 def _serve(settings: Settings, urls: Any) -> None:
     import uvicorn
 
+    from flowpilot_core.plugins import collect, load_plugins
     from flowpilot_server.app import create_app
+    from flowpilot_server.runtime import build_model_provider, load_ai_policy
 
+    load_ai_policy(settings)  # fail here, in one line, rather than inside the server's startup
+    load_plugins()
+    build_model_provider(settings, collect())
     app = create_app(settings, urls=urls)
     _progress(f"FlowPilot is listening on {settings.base_url}/pilot  (Ctrl+C stops)")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flowpilot_core.config import Settings, ensure_secret_key
+from flowpilot_core.ai.gateway import AIGateway
+from flowpilot_core.ai.policy import AIPolicy
+from flowpilot_core.ai.provider import provider_from_registry
+from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins
+from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
 
 log = logging.getLogger("flowpilot.server")
 
@@ -26,6 +31,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     plugins: PluginRegistry
     plugin_failures: list[PluginFailure]
+    metrics: UsageMetrics
+    ai: AIGateway
 
     @property
     def secret_key(self) -> str:
@@ -40,14 +47,42 @@ class Runtime:
         failures = load_plugins()
         for failure in failures:
             log.error("plugin %s is disabled: %s", failure.name, failure.error)
+        plugins = collect()
+        sessionmaker = make_sessionmaker(engine)
+        metrics = UsageMetrics()
+        assert settings.secret_key is not None
+        ai = AIGateway(
+            provider=build_model_provider(settings, plugins),
+            policy=load_ai_policy(settings),
+            usage_sink=PostgresUsageSink(sessionmaker, metrics),
+            secret_key=settings.secret_key,
+        )
         return cls(
             settings=settings,
             urls=urls,
             engine=engine,
-            sessionmaker=make_sessionmaker(engine),
-            plugins=collect(),
+            sessionmaker=sessionmaker,
+            plugins=plugins,
             plugin_failures=list(failures),
+            metrics=metrics,
+            ai=ai,
         )
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def load_ai_policy(settings: Settings) -> AIPolicy:
+    """The deployment's AI policy; a bad ``[ai]`` value is a configuration error naming its key."""
+    try:
+        return AIPolicy.from_config(settings.ai)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def build_model_provider(settings: Settings, plugins: PluginRegistry) -> Any:
+    name = settings.effective_model_provider
+    try:
+        return provider_from_registry(plugins, name, settings)
+    except ValueError as exc:
+        raise ConfigError(f"FLOWPILOT_MODEL_PROVIDER: {exc}") from None

@@ -1,0 +1,216 @@
+"""AI usage: stored per call in ``ai_usage``, aggregated per account, counted for Prometheus.
+
+The PostgreSQL sink writes each record in its own short transaction, so a call that
+fails (and rolls back the request's transaction) still leaves its usage behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Date, cast, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flowpilot_core.ai.provider import UsageRecord
+from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.db.models import AiSession, AiUsage
+from flowpilot_core.errors import InvalidInput
+
+log = logging.getLogger("flowpilot.usage")
+
+
+class UsageMetrics:
+    """Prometheus counters for AI calls; one instance per app, on its own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("service", "provider", "model")
+        self.calls = Counter("flowpilot_ai_calls", "AI calls by outcome", (*labels, "outcome"), registry=self.registry)
+        self.tokens = Counter("flowpilot_ai_tokens", "AI tokens by kind", (*labels, "kind"), registry=self.registry)
+        self.cost = Counter("flowpilot_ai_cost_usd", "AI cost in USD", labels, registry=self.registry)
+        self.saved = Counter(
+            "flowpilot_ai_cache_saved_usd", "USD saved by prompt caching", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "flowpilot_ai_latency_seconds",
+            "AI call latency",
+            ("service",),
+            registry=self.registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+        )
+
+    def observe(self, record: UsageRecord) -> None:
+        labels = (record.service, record.provider, record.model)
+        self.calls.labels(*labels, record.error or "ok").inc()
+        u = record.usage
+        for kind, value in (
+            ("input", u.input_tokens),
+            ("cache_creation", u.cache_creation_input_tokens),
+            ("cache_read", u.cache_read_input_tokens),
+            ("output", u.output_tokens),
+        ):
+            if value:
+                self.tokens.labels(*labels, kind).inc(value)
+        if record.cost_usd:
+            self.cost.labels(*labels).inc(record.cost_usd)
+        if record.cost_usd is not None and record.uncached_cost_usd is not None:
+            self.saved.labels(*labels).inc(max(0.0, record.uncached_cost_usd - record.cost_usd))
+        self.latency.labels(record.service).observe(record.latency_ms / 1000.0)
+
+
+class PostgresUsageSink:
+    """Stores every :class:`UsageRecord` as an ``ai_usage`` row of the record's account."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: UsageMetrics | None = None) -> None:
+        self.sessionmaker = sessionmaker
+        self.metrics = metrics
+
+    async def record(self, record: UsageRecord) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(record)
+        if record.account_id is None:
+            log.warning("usage of %s without an account is not stored", record.service)
+            return
+        session_id = uuid.UUID(record.session_id) if record.session_id else None
+        try:
+            await self._insert(record, session_id)
+        except IntegrityError:
+            # The session may be in a transaction that never committed; keep the usage anyway.
+            await self._insert(record, None)
+
+    async def _insert(self, record: UsageRecord, session_id: uuid.UUID | None) -> None:
+        u = record.usage
+        error = record.error if not record.error_message else f"{record.error}: {record.error_message}"
+        async with tenant_session(self.sessionmaker, record.account_id or "") as db:
+            db.add(
+                AiUsage(
+                    account_id=uuid.UUID(record.account_id or ""),
+                    session_id=session_id,
+                    service=record.service,
+                    provider=record.provider,
+                    model=record.model,
+                    input_tokens=u.input_tokens,
+                    cache_creation_input_tokens=u.cache_creation_input_tokens,
+                    cache_creation_5m_input_tokens=u.cache_creation_5m_input_tokens,
+                    cache_creation_1h_input_tokens=u.cache_creation_1h_input_tokens,
+                    cache_read_input_tokens=u.cache_read_input_tokens,
+                    output_tokens=u.output_tokens,
+                    estimated=u.estimated,
+                    latency_ms=round(record.latency_ms),
+                    cost_usd=Decimal(str(round(record.cost_usd or 0.0, 6))),
+                    uncached_cost_usd=Decimal(str(round(record.uncached_cost_usd or 0.0, 6))),
+                    error=error,
+                )
+            )
+
+
+class UsageRow(msgspec.Struct):
+    key: str
+    calls: int
+    failed_calls: int
+    estimated_calls: int
+    input_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    uncached_cost_usd: float
+    saved_usd: float
+    """What prompt caching saved: the same tokens uncached minus what they cost."""
+    label: str | None = None
+
+
+class UsageReport(msgspec.Struct):
+    since: date
+    until: date
+    totals: UsageRow
+    by_day: list[UsageRow]
+    by_session: list[UsageRow]
+    by_service: list[UsageRow]
+    by_model: list[UsageRow]
+
+
+def _sums() -> tuple[Any, ...]:
+    return (
+        func.count(AiUsage.id),
+        func.count(AiUsage.error),
+        func.count().filter(AiUsage.estimated.is_(True)),
+        func.coalesce(func.sum(AiUsage.input_tokens), 0),
+        func.coalesce(func.sum(AiUsage.cache_creation_input_tokens), 0),
+        func.coalesce(func.sum(AiUsage.cache_read_input_tokens), 0),
+        func.coalesce(func.sum(AiUsage.output_tokens), 0),
+        func.coalesce(func.sum(AiUsage.cost_usd), 0),
+        func.coalesce(func.sum(AiUsage.uncached_cost_usd), 0),
+    )
+
+
+def _row(key: str, values: Any, label: str | None = None) -> UsageRow:
+    calls, failed, estimated, inp, create, read, out, cost, uncached = values
+    return UsageRow(
+        key=key,
+        calls=int(calls),
+        failed_calls=int(failed),
+        estimated_calls=int(estimated),
+        input_tokens=int(inp),
+        cache_creation_input_tokens=int(create),
+        cache_read_input_tokens=int(read),
+        output_tokens=int(out),
+        cost_usd=float(cost),
+        uncached_cost_usd=float(uncached),
+        saved_usd=round(float(uncached) - float(cost), 6),
+        label=label,
+    )
+
+
+async def usage_report(
+    db: AsyncSession, account_id: uuid.UUID, since: date | None = None, until: date | None = None
+) -> UsageReport:
+    """The account's usage between two dates (inclusive; default the last 30 days)."""
+    until = until or datetime.now().date()
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise InvalidInput("since must not be after until", field="since")
+    if (until - since).days > 366:
+        raise InvalidInput("a report covers at most 366 days", field="since")
+    window = (
+        AiUsage.account_id == account_id,
+        AiUsage.created_at >= datetime.combine(since, time.min),
+        AiUsage.created_at < datetime.combine(until + timedelta(days=1), time.min),
+    )
+    totals = (await db.execute(select(*_sums()).where(*window))).one()
+    day = cast(AiUsage.created_at, Date)
+    by_day = (await db.execute(select(day, *_sums()).where(*window).group_by(day).order_by(day))).all()
+    by_service = (
+        await db.execute(
+            select(AiUsage.service, *_sums()).where(*window).group_by(AiUsage.service).order_by(AiUsage.service)
+        )
+    ).all()
+    by_model = (
+        await db.execute(select(AiUsage.model, *_sums()).where(*window).group_by(AiUsage.model).order_by(AiUsage.model))
+    ).all()
+    by_session = (
+        await db.execute(
+            select(AiUsage.session_id, AiSession.title, *_sums())
+            .outerjoin(AiSession, AiSession.id == AiUsage.session_id)
+            .where(*window, AiUsage.session_id.is_not(None))
+            .group_by(AiUsage.session_id, AiSession.title)
+            .order_by(func.sum(AiUsage.cost_usd).desc())
+            .limit(100)
+        )
+    ).all()
+    return UsageReport(
+        since=since,
+        until=until,
+        totals=_row("total", totals),
+        by_day=[_row(r[0].isoformat(), r[1:]) for r in by_day],
+        by_session=[_row(str(r[0]), r[2:], label=r[1]) for r in by_session],
+        by_service=[_row(r[0], r[1:]) for r in by_service],
+        by_model=[_row(r[0], r[1:]) for r in by_model],
+    )
