@@ -56,3 +56,10 @@ class UpstreamUnavailable(FlowPilotError):
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class RateLimited(UpstreamUnavailable):
+    """The model provider's rate limit was reached; retry after ``retry_after`` seconds."""
+
+    status = 429
+    title = "Rate limit reached"

@@ -1,7 +1,9 @@
 """The AI gateway: what FlowPilot services hold to make AI calls for an account.
 
-It resolves the account's policy (deployment ``[ai]`` config plus the account's
-``ai`` preference overrides) and MCP servers, then goes through ``chat_call_cached``.
+``await gateway.bind(db, account_id)`` resolves the account's policy (deployment
+``[ai]`` config plus the account's ``ai`` preference overrides) and MCP servers in the
+caller's transaction; the returned :class:`BoundAI` then calls the model through
+``chat_call_cached`` without holding any database transaction open.
 """
 
 from __future__ import annotations
@@ -20,6 +22,27 @@ from flowpilot_core.ai.provider import ModelProvider, UsageSink, chat_call_cache
 from flowpilot_core.ai.types import CallSpec, Completion
 
 
+@dataclass(frozen=True)
+class BoundAI:
+    """AI calls for one account: its policy and its MCP servers, resolved once."""
+
+    provider: ModelProvider
+    policy: AIPolicy
+    usage_sink: UsageSink
+    mcp_servers: tuple[dict[str, Any], ...]
+
+    async def call(self, spec: CallSpec) -> Completion:
+        return await chat_call_cached(
+            spec, provider=self.provider, policy=self.policy, usage_sink=self.usage_sink, mcp_servers=self.mcp_servers
+        )
+
+    async def stream(self, spec: CallSpec) -> AsyncIterator[str | Completion]:
+        async for item in chat_call_cached_stream(
+            spec, provider=self.provider, policy=self.policy, usage_sink=self.usage_sink, mcp_servers=self.mcp_servers
+        ):
+            yield item
+
+
 @dataclass
 class AIGateway:
     provider: ModelProvider
@@ -27,21 +50,8 @@ class AIGateway:
     usage_sink: UsageSink
     secret_key: str
 
-    async def _resolve(self, db: AsyncSession, account_id: uuid.UUID) -> tuple[AIPolicy, list[dict[str, Any]]]:
+    async def bind(self, db: AsyncSession, account_id: uuid.UUID) -> BoundAI:
         overrides = await get_setting(db, account_id, "ai", None)
         policy = self.policy.with_overrides(overrides) if overrides else self.policy
         servers = await mcp.connector_definitions(db, account_id, self.secret_key)
-        return policy, servers
-
-    async def call(self, db: AsyncSession, account_id: uuid.UUID, spec: CallSpec) -> Completion:
-        policy, servers = await self._resolve(db, account_id)
-        return await chat_call_cached(
-            spec, provider=self.provider, policy=policy, usage_sink=self.usage_sink, mcp_servers=servers
-        )
-
-    async def stream(self, db: AsyncSession, account_id: uuid.UUID, spec: CallSpec) -> AsyncIterator[str | Completion]:
-        policy, servers = await self._resolve(db, account_id)
-        async for item in chat_call_cached_stream(
-            spec, provider=self.provider, policy=policy, usage_sink=self.usage_sink, mcp_servers=servers
-        ):
-            yield item
+        return BoundAI(self.provider, policy, self.usage_sink, tuple(servers))

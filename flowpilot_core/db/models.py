@@ -193,6 +193,9 @@ class AiMessage(Base):
     display_content: Mapped[str | None] = mapped_column(Text)
     markers: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     client_message_id: Mapped[str | None] = mapped_column(String(100))
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ai_messages.id", ondelete="SET NULL")
+    )
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -13,9 +13,9 @@ from litestar.static_files import create_static_files_router
 from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
-from flowpilot_server.deps import provide_ctx
+from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.problems import problem_details_plugin
-from flowpilot_server.routes import account, health, pages, sessions, usage
+from flowpilot_server.routes import account, health, pages, sessions, troubleshooting, usage
 from flowpilot_server.routes import settings as settings_routes
 from flowpilot_server.runtime import Runtime
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
         sessions.SessionController,
         account.AccountController,
         settings_routes.SettingsController,
+        troubleshooting.TroubleshootingController,
         usage.get_usage,
         usage.metrics,
         health.healthz,
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
     ]
     return Litestar(
         route_handlers=handlers,
-        dependencies={"ctx": Provide(provide_ctx)},
+        dependencies={"ctx": Provide(provide_ctx), "caller": Provide(provide_caller)},
         plugins=[problem_details_plugin()],
         openapi_config=openapi,
         on_startup=[start],

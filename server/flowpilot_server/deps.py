@@ -58,3 +58,24 @@ async def provide_ctx(request: Request[Any, Any, Any]) -> AsyncGenerator[Request
 def require_api_key(ctx: RequestContext) -> None:
     if ctx.principal.via != "api_key":
         raise Forbidden("this endpoint is for server-to-server calls with an API key, not for embed tokens")
+
+
+@dataclass
+class Caller:
+    """The authenticated caller, without a request-long transaction: for handlers whose
+    work runs in its own short transactions around a model call (chat turns, answers)."""
+
+    principal: Principal
+    runtime: Runtime
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    runtime = get_runtime(request)
+    token = bearer_token(request)
+    async with runtime.sessionmaker() as db, db.begin():
+        principal = await authenticate(db, token, runtime.secret_key)
+    return Caller(principal=principal, runtime=runtime)
+
+
+CallerDep = NamedDependency[Caller]
+"""How a handler asks for a :class:`Caller` (injected as ``caller``)."""

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import provider_from_registry
+from flowpilot_core.answers import AnswerService
+from flowpilot_core.chat import ChatService
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins
@@ -33,6 +35,8 @@ class Runtime:
     plugin_failures: list[PluginFailure]
     metrics: UsageMetrics
     ai: AIGateway
+    chat: ChatService
+    answers: AnswerService
 
     @property
     def secret_key(self) -> str:
@@ -66,6 +70,8 @@ class Runtime:
             plugin_failures=list(failures),
             metrics=metrics,
             ai=ai,
+            chat=ChatService(sessionmaker, ai, plugins.marker_parsers),
+            answers=AnswerService(sessionmaker, ai),
         )
 
     async def close(self) -> None:

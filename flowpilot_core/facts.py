@@ -1,0 +1,244 @@
+"""Facts ("What We Know"): CRUD, promotion from task-lane items, and ``state_version``.
+
+Every write to facts increments ``ai_sessions.state_version`` in the same transaction
+with one ``UPDATE ... SET state_version = state_version + 1``: the row lock it takes
+serialises concurrent writers, so no increment is ever lost.
+
+Facts from questions and checks are read-only (they say what the technician answered
+or what a check printed); manual notes and AI-synthesised facts are editable. Delete
+is soft: a deleted fact stays in the table for the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowpilot_core.accounts import Principal
+from flowpilot_core.db.models import AiSession, SessionFact
+from flowpilot_core.errors import Conflict, InvalidInput, NotFound
+from flowpilot_core.sessions import get_session_row
+
+MAX_FACT_CHARS = 2000
+FactOrigin = Literal["question", "check", "manual", "ai_synthesis"]
+FactText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_FACT_CHARS)]
+
+
+class FactOut(msgspec.Struct):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    text: str
+    origin: str
+    source_ref: str | None
+    editable: bool
+    author_user_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FactList(msgspec.Struct):
+    items: list[FactOut]
+    state_version: int
+
+
+class CreateFact(msgspec.Struct, forbid_unknown_fields=True):
+    """A manual note."""
+
+    text: FactText
+
+
+class UpdateFact(msgspec.Struct, forbid_unknown_fields=True):
+    text: FactText
+
+
+class PromoteItem(msgspec.Struct, forbid_unknown_fields=True):
+    """Promote a task-lane item; ``text`` defaults to what the item's answer or output says."""
+
+    source_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    text: FactText | None = None
+
+
+def fact_out(row: SessionFact) -> FactOut:
+    return FactOut(
+        id=row.id,
+        session_id=row.session_id,
+        text=row.text,
+        origin=row.origin,
+        source_ref=row.source_ref,
+        editable=row.editable,
+        author_user_id=row.author_user_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidInput("fact text must not be empty", field="text")
+    if len(text) > MAX_FACT_CHARS:
+        raise InvalidInput(f"fact text is longer than {MAX_FACT_CHARS} characters", field="text")
+    return text
+
+
+async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """Atomically increment the session's ``state_version`` (drives preview cache invalidation)."""
+    result = await db.execute(
+        update(AiSession)
+        .where(AiSession.id == session_id)
+        .values(state_version=AiSession.state_version + 1, updated_at=datetime.now(UTC))
+        .returning(AiSession.state_version)
+    )
+    return int(result.scalar_one())
+
+
+async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
+    session = await get_session_row(db, principal, session_id)
+    rows = (
+        await db.execute(
+            select(SessionFact)
+            .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
+            .order_by(SessionFact.created_at, SessionFact.id)
+        )
+    ).scalars()
+    return FactList(items=[fact_out(r) for r in rows], state_version=session.state_version)
+
+
+async def live_facts(db: AsyncSession, session_id: uuid.UUID) -> list[SessionFact]:
+    rows = await db.execute(
+        select(SessionFact)
+        .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
+        .order_by(SessionFact.created_at, SessionFact.id)
+    )
+    return list(rows.scalars())
+
+
+async def create_manual_fact(db: AsyncSession, principal: Principal, session_id: uuid.UUID, text: str) -> FactOut:
+    await get_session_row(db, principal, session_id)
+    row = SessionFact(
+        account_id=principal.account_id,
+        session_id=session_id,
+        text=_clean(text),
+        origin="manual",
+        editable=True,
+        author_user_id=principal.user_id,
+    )
+    db.add(row)
+    await db.flush()
+    await bump_state_version(db, session_id)
+    await db.refresh(row)
+    return fact_out(row)
+
+
+async def _get_fact(db: AsyncSession, principal: Principal, session_id: uuid.UUID, fact_id: uuid.UUID) -> SessionFact:
+    await get_session_row(db, principal, session_id)
+    row = (
+        await db.execute(
+            select(SessionFact)
+            .where(SessionFact.id == fact_id, SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"fact {fact_id} not found in session {session_id}")
+    return row
+
+
+async def update_fact(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID, fact_id: uuid.UUID, text: str
+) -> FactOut:
+    row = await _get_fact(db, principal, session_id, fact_id)
+    if not row.editable:
+        raise Conflict(
+            f"this fact comes from a {row.origin} and is read-only: it records what the "
+            f"{'technician answered' if row.origin == 'question' else 'check printed'}; "
+            "add a note instead"
+        )
+    new_text = _clean(text)
+    if new_text != row.text:
+        row.text = new_text
+        row.updated_at = datetime.now(UTC)
+        await db.flush()
+        await bump_state_version(db, session_id)
+    return fact_out(row)
+
+
+async def delete_fact(db: AsyncSession, principal: Principal, session_id: uuid.UUID, fact_id: uuid.UUID) -> None:
+    row = await _get_fact(db, principal, session_id, fact_id)
+    row.deleted_at = datetime.now(UTC)
+    await db.flush()
+    await bump_state_version(db, session_id)
+
+
+def statement_ref(text: str) -> str:
+    """A stable ``source_ref`` for a promoted statement, so promoting it again is a no-op."""
+    return "statement:" + hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()[:32]
+
+
+async def promote(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    *,
+    text: str,
+    origin: FactOrigin,
+    source_ref: str,
+) -> tuple[FactOut, bool]:
+    """Create the fact for ``source_ref`` unless a live one exists. Returns (fact, created).
+
+    Idempotent under concurrency: the partial unique index on (session, source_ref)
+    decides, and the loser reads the winner's fact.
+    """
+    editable = origin in ("manual", "ai_synthesis")
+    inserted = (
+        await db.execute(
+            pg_insert(SessionFact)
+            .values(
+                account_id=principal.account_id,
+                session_id=session_id,
+                text=_clean(text),
+                origin=origin,
+                source_ref=source_ref,
+                editable=editable,
+                author_user_id=principal.user_id,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["session_id", "source_ref"],
+                index_where=SessionFact.deleted_at.is_(None) & SessionFact.source_ref.is_not(None),
+            )
+            .returning(SessionFact.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        await bump_state_version(db, session_id)
+    row = (
+        await db.execute(
+            select(SessionFact)
+            .where(
+                SessionFact.session_id == session_id,
+                SessionFact.source_ref == source_ref,
+                SessionFact.deleted_at.is_(None),
+            )
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return fact_out(row), inserted is not None
+
+
+async def retire_facts_from(db: AsyncSession, session_id: uuid.UUID, source_ref: str) -> bool:
+    """Soft-delete the live fact of a source (its answer changed); True if there was one."""
+    result = await db.execute(
+        update(SessionFact)
+        .where(
+            SessionFact.session_id == session_id, SessionFact.source_ref == source_ref, SessionFact.deleted_at.is_(None)
+        )
+        .values(deleted_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
