@@ -152,7 +152,7 @@ async def test_model_failure_keeps_the_message_and_a_retry_does_not_duplicate_it
     limited = await client.post(f"/api/v1/ai-sessions/{sid}/messages", json=payload, headers=tenant.headers())
     assert limited.status_code == 429
     assert limited.headers["retry-after"] == "7"
-    assert limited.json()["retryable"] is True and "Your message is saved" in limited.json()["detail"]
+    assert limited.json()["retryable"] is True and "Nothing you sent was lost" in limited.json()["detail"]
     overloaded = await client.post(f"/api/v1/ai-sessions/{sid}/messages", json=payload, headers=tenant.headers())
     assert overloaded.status_code == 503
     ok = await client.post(f"/api/v1/ai-sessions/{sid}/messages", json=payload, headers=tenant.headers())

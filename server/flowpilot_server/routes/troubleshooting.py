@@ -27,7 +27,7 @@ FactId = Annotated[uuid.UUID, PathParameter(title="Fact id")]
 
 def ai_problem(exc: AIError) -> UpstreamUnavailable:
     """A model failure as the technician sees it: what happened, that their message is safe, whether to retry."""
-    detail = f"{exc.message} Your message is saved; send it again to retry."
+    detail = f"{exc.message} Nothing you sent was lost; send it again to retry."
     if isinstance(exc, AIRateLimited):
         return RateLimited(detail, retry_after=int(exc.retry_after) if exc.retry_after else None)
     return UpstreamUnavailable(detail)
