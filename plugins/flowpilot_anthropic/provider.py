@@ -132,7 +132,11 @@ class AnthropicProvider:
         client: Any = None,
     ) -> None:
         """Build the client. ``api_key``/``base_url`` default to ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL."""
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= MAX_RETRIES_LIMIT:
+        if (
+            isinstance(max_retries, bool)
+            or not isinstance(max_retries, int)
+            or not 0 <= max_retries <= MAX_RETRIES_LIMIT
+        ):
             raise ValueError(f"ai.anthropic.max_retries: {max_retries!r} is not a whole number 0-{MAX_RETRIES_LIMIT}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
             raise ValueError(f"ai.anthropic.timeout: {timeout!r} is not a positive number of seconds")

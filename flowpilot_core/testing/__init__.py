@@ -1,0 +1,10 @@
+"""Test kits for FlowPilot and its plugin authors.
+
+- :mod:`flowpilot_core.testing.fake_anthropic`: :class:`FakeAnthropic`, a local HTTP fake
+  of the Anthropic Messages API that follows the documented prompt-caching rules, for
+  testing model-provider code through the real ``anthropic`` SDK.
+"""
+
+from flowpilot_core.testing.fake_anthropic import FakeAnthropic, ManualClock, RecordedRequest
+
+__all__ = ["FakeAnthropic", "ManualClock", "RecordedRequest"]
