@@ -1,0 +1,50 @@
+// <fp-toaster> — the toast region (one per page, role="status"). Use toast() from anywhere.
+import { h } from "../dom.js";
+import { icon } from "./fp-icon.js";
+
+const TONE_ICON = { info: "info", success: "check-circle", warning: "alert", danger: "alert-circle" };
+
+export class FpToaster extends HTMLElement {
+  static define(tag = "fp-toaster", registry = customElements) {
+    if (!registry.get(tag)) registry.define(tag, this);
+    return this;
+  }
+
+  connectedCallback() {
+    this.setAttribute("role", "region");
+    this.setAttribute("aria-label", "Notifications");
+    if (!this.live) {
+      this.live = h("div", { class: "fp-visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
+      this.append(this.live);
+    }
+  }
+
+  /** Show a toast; returns a function that dismisses it. Text is always rendered as text. */
+  show({ title = "", message = "", tone = "info", timeout = tone === "danger" ? 8000 : 5000 } = {}) {
+    const close = h("button", { class: "fp-icon-btn fp-icon-btn--sm", type: "button", "aria-label": "Dismiss" }, icon("x", "sm"));
+    const el = h("div", { class: `fp-toast fp-toast--${tone}`, role: tone === "danger" ? "alert" : "status" },
+      icon(TONE_ICON[tone] || "info"),
+      h("div", { class: "fp-toast__body" },
+        title && h("div", { class: "fp-toast__title", text: title }),
+        message && h("div", { class: "fp-toast__message", text: message })),
+      close);
+    const dismiss = () => { clearTimeout(timer); el.remove(); };
+    close.addEventListener("click", dismiss);
+    let timer = timeout ? setTimeout(dismiss, timeout) : 0;
+    el.addEventListener("mouseenter", () => clearTimeout(timer));
+    el.addEventListener("mouseleave", () => { if (timeout) timer = setTimeout(dismiss, timeout); });
+    this.append(el);
+    while (this.querySelectorAll(".fp-toast").length > 4) this.querySelector(".fp-toast").remove();
+    return dismiss;
+  }
+}
+
+/** toast({title, message, tone: "info"|"success"|"warning"|"danger", timeout}) */
+export function toast(options) {
+  let toaster = document.querySelector("fp-toaster");
+  if (!toaster) {
+    toaster = document.createElement("fp-toaster");
+    document.body.append(toaster);
+  }
+  return toaster.show(typeof options === "string" ? { message: options } : options);
+}

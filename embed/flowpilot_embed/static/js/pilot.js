@@ -1,0 +1,296 @@
+// The /pilot surface: boots auth (bridge.js), wires the shell, routes /pilot and /pilot/{id},
+// owns the keyboard shortcuts and the host events. Views live in views/*, components in components/*.
+import { api } from "./api.js";
+import * as bridge from "./bridge.js";
+import { h, kbd, replace, IS_APPLE, MOD_LABEL } from "./dom.js";
+import { FpIcon, icon } from "./components/fp-icon.js";
+import { FpToaster, toast } from "./components/fp-toaster.js";
+import { FpPopover } from "./components/fp-popover.js";
+import { FpPalette, FlowPilotPalette, registerCommand, registerProvider } from "./components/fp-palette.js";
+import { emptyState } from "./components/ui.js";
+import { FpSessionList, sessionHref } from "./views/session-list.js";
+import { FpSessionView } from "./views/session-view.js";
+import { FpTaskLane, FpLaneSection } from "./views/task-lane.js";
+import { FpChat } from "./views/chat.js";
+import { newSessionDialog } from "./views/new-session.js";
+
+[FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpSessionView, FpTaskLane, FpLaneSection, FpChat].forEach((c) => c.define());
+window.FlowPilotPalette = FlowPilotPalette;
+
+const $ = (id) => document.getElementById(id);
+const app = $("fp-app");
+const list = $("fp-session-list");
+const view = $("fp-session-view");
+const home = $("fp-home-view");
+const palette = $("fp-palette");
+
+const state = { me: null, statuses: new Map() };
+
+// ---- Routing ---------------------------------------------------------------------------
+function routeId() {
+  const match = location.pathname.match(/^\/pilot\/([^/]+)\/?$/);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+export function navigate(id) {
+  const url = id ? sessionHref(id) : `/pilot${location.search}`;
+  // Embedded, the iframe's history entries would hijack the host's Back button: replace instead.
+  if (bridge.embedded) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  route();
+}
+
+async function route() {
+  const id = routeId();
+  app.dataset.view = id ? "session" : "list";
+  list.select(id);
+  if (!id) {
+    view.hidden = true;
+    home.hidden = false;
+    document.title = "FlowPilot";
+    renderHome();
+    return;
+  }
+  home.hidden = true;
+  view.hidden = false;
+  const session = await view.show(id);
+  if (session) {
+    document.title = `${session.title || "Session"} · FlowPilot`;
+    noteStatus(session);
+  }
+}
+
+function renderHome() {
+  const ticket = bridge.ticketContext();
+  const start = h("button", { type: "button", class: "fp-btn fp-btn--primary", "data-action": "new-session", onclick: () => startSession() },
+    icon("plus"), ticket?.ref ? `Start a session for ticket #${ticket.ref}` : "New session");
+  home.replaceChildren(emptyState({
+    variant: "page", icon: "sparkle",
+    title: ticket?.ref ? `Troubleshoot ticket #${ticket.ref} with FlowPilot` : "Pick a session, or start a new one",
+    body: "FlowPilot asks the questions, proposes the checks and keeps what you confirm in What We Know, so the resolution note writes itself.",
+    actions: [start],
+  }), h("dl", { class: "fp-home__shortcuts", "aria-label": "Keyboard shortcuts" },
+    shortcutRow([kbd("mod", "K")], "Command palette: jump to a session, start one"),
+    shortcutRow([kbd("mod", "↵")], "Send the message in the composer"),
+    shortcutRow([kbd("Esc")], "Close a dialog or the task lane drawer")));
+}
+
+const shortcutRow = (keys, label) => h("div", {}, h("dt", {}, keys), h("dd", { text: label }));
+
+// ---- Sessions --------------------------------------------------------------------------
+async function startSession(problem = "") {
+  const session = await newSessionDialog({ ticket: bridge.ticketContext(), problem });
+  if (!session) return;
+  toast({ tone: "success", title: "Session started", message: session.title || "FlowPilot is ready." });
+  bridge.postToHost("session-created", { session: publicSession(session) });
+  if (list.filter !== "open") list.setFilter("open");
+  else list.reload();
+  navigate(session.id);
+  requestAnimationFrame(() => view.chat?.focusComposer());
+}
+
+const publicSession = (s) => ({ id: s.id, title: s.title, status: s.status, ticket_ref: s.ticket_ref, psa_provider: s.psa_provider });
+
+/** Tell the host when a session this surface has seen becomes resolved or escalated. */
+function noteStatus(session) {
+  const before = state.statuses.get(session.id);
+  state.statuses.set(session.id, session.status);
+  if (before && before !== session.status && (session.status === "resolved" || session.status === "escalated")) {
+    bridge.postToHost(session.status, { session: publicSession(session) });
+  }
+}
+
+// Later features (Resolve, Escalate, facts…) dispatch this after they change a session.
+document.addEventListener("fp-session-updated", (event) => {
+  const session = event.detail?.session;
+  if (!session?.id) return;
+  noteStatus(session);
+  list.reload();
+  if (routeId() === session.id) view.render(session);
+});
+
+// ---- Shell -----------------------------------------------------------------------------
+function initials(name) {
+  const parts = String(name || "").trim().split(/\s+/).filter(Boolean);
+  return (parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?").slice(0, 2)).toUpperCase();
+}
+
+function renderIdentity(me) {
+  const user = me.user;
+  const name = user?.display_name || user?.email || user?.external_id || (me.auth === "api_key" ? "API key" : "Technician");
+  $("fp-account-name").textContent = me.account?.name || "";
+  $("fp-user-initials").textContent = initials(name);
+  $("fp-user-trigger").setAttribute("aria-label", `Account: ${name}`);
+  replace($("fp-user-card"),
+    h("div", { class: "fp-user-card__name", text: name }),
+    user?.email && h("div", { class: "fp-user-card__line", text: user.email }),
+    h("div", { class: "fp-user-card__line" }, icon("user", "sm"), h("span", { text: me.account?.name || "" })),
+    h("div", { class: "fp-user-card__line fp-user-card__auth", text: me.auth === "api_key" ? "Signed in with an API key" : "Signed in from your portal" }),
+    !bridge.embedded && h("button", { type: "button", class: "fp-btn fp-btn--sm fp-btn--block", text: "Sign out of this tab",
+      onclick: () => { bridge.forgetToken(); renderSignedOut("signed-out"); } }));
+}
+
+function renderDrafts(count = 0) {
+  const badge = $("fp-drafts-count");
+  badge.hidden = !count;
+  badge.textContent = String(count);
+  $("fp-drafts-body").replaceChildren(count
+    ? h("p", { class: "fp-help", text: `${count} draft template${count === 1 ? "" : "s"} waiting for review.` })
+    : emptyState({ variant: "compact", icon: "script", title: "No pending draft templates",
+      body: "Scripts you choose to templatize after a resolve wait here for review." }));
+}
+/** Later features set the pending-drafts count here. */
+export const setDraftCount = renderDrafts;
+
+function renderSignedOut(reason) {
+  app.dataset.state = "signed-out";
+  const waiting = reason === "waiting";
+  const body = {
+    "signed-out": "You signed out of this tab. Open FlowPilot again from your PSA or portal.",
+    waiting: "Waiting for your portal to sign you in…",
+    "no-token": bridge.embedded
+      ? "Your portal didn't hand FlowPilot a sign-in token. Reload the page; if it keeps happening, tell your administrator."
+      : "This link has no sign-in token, or it has expired. Open FlowPilot from your PSA or portal to sign in.",
+    expired: "Your FlowPilot sign-in has expired. Open FlowPilot again from your PSA or portal.",
+  }[reason] || "Open FlowPilot from your PSA or portal to sign in.";
+  $("fp-main").replaceChildren(emptyState({ variant: "page", icon: waiting ? "clock" : "lock",
+    title: waiting ? "Connecting…" : "Sign in from your portal", body }));
+}
+
+function initShortcuts() {
+  // Only the three FlowPilot combos are handled; browser shortcuts (Ctrl/Cmd+R, L, T, W, F…)
+  // are never intercepted. Cmd/Ctrl+Enter is handled by the composer and dialogs themselves.
+  window.addEventListener("keydown", (event) => {
+    const mod = IS_APPLE ? event.metaKey && !event.ctrlKey : event.ctrlKey && !event.metaKey;
+    if (!mod || event.altKey || event.shiftKey || event.repeat || event.isComposing) return;
+    const key = event.key.toLowerCase();
+    if (key === "k") {
+      event.preventDefault();
+      palette.toggle();
+    } else if (key === "g") {
+      event.preventDefault(); // reserved for the inline script generator
+      const unhandled = document.dispatchEvent(new CustomEvent("fp-script-generator", { cancelable: true, detail: { session: view.session } }));
+      if (unhandled) toast({ tone: "info", title: "Script generator", message: "The inline script generator isn't available on this server yet." });
+    }
+  });
+}
+
+function initPalette() {
+  $("fp-palette-kbd").textContent = IS_APPLE ? "⌘K" : `${MOD_LABEL} K`;
+  $("fp-palette-trigger").addEventListener("click", () => palette.open());
+  registerCommand({ id: "new-session", title: "New session", icon: "plus", keywords: "start create ticket", run: () => startSession() });
+  registerCommand({ id: "all-sessions", title: "Go to session list", icon: "inbox", keywords: "home sessions", run: () => navigate(null) });
+  registerCommand({ id: "task-lane", title: "Show task lane", icon: "panel-bottom", keywords: "facts questions checks drawer",
+    when: () => !view.hidden && view.drawerMode && view.session, run: () => view.openDrawer() });
+  registerCommand({ id: "toggle-theme", title: "Switch light / dark theme", icon: "moon", keywords: "dark light theme appearance",
+    run: () => {
+      const dark = document.documentElement.dataset.theme === "dark" ||
+        (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
+      bridge.applyTheme(dark ? "light" : "dark");
+    } });
+  // "Go to session": the loaded list first, then a server search for the typed text.
+  registerProvider(async (query, signal) => {
+    let sessions = list.sessions;
+    if (query) {
+      const params = new URLSearchParams({ q: query, limit: "8" });
+      const data = await api(`/api/v1/ai-sessions?${params}`, { signal }).catch(() => null);
+      sessions = Array.isArray(data?.items) ? data.items : sessions.filter((s) => `${s.title} ${s.problem_statement}`.toLowerCase().includes(query.toLowerCase()));
+    }
+    return sessions.slice(0, 8).map((s) => ({
+      id: `session:${s.id}`, group: "Sessions", icon: s.status === "open" ? "message" : s.status === "resolved" ? "check-circle" : "escalate",
+      title: s.title || s.problem_statement || "Untitled session", meta: s.ticket_ref ? `#${s.ticket_ref}` : s.status,
+      run: () => navigate(s.id),
+    }));
+  });
+}
+
+function initLayoutObservers() {
+  // Keep the app (and so the composer) inside the visible viewport when an on-screen keyboard
+  // opens: iOS shrinks only the visual viewport. Ignored while the user pinch-zooms.
+  const vv = window.visualViewport;
+  const root = document.documentElement;
+  if (vv) {
+    const sync = () => {
+      if (Math.abs(vv.scale - 1) > 0.01) return;
+      root.style.setProperty("--fp-app-height", `${Math.round(vv.height)}px`);
+      root.style.setProperty("--fp-app-top", `${Math.max(0, Math.round(vv.offsetTop))}px`);
+    };
+    vv.addEventListener("resize", sync);
+    vv.addEventListener("scroll", sync);
+    sync();
+  }
+  if (bridge.embedded) {
+    let frame = 0;
+    new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => bridge.postToHost("resize", {
+        width: root.clientWidth, height: root.clientHeight,
+        layout: root.clientWidth < 840 ? "narrow" : view.drawerMode ? "drawer" : "wide",
+      }));
+    }).observe(root);
+  }
+}
+
+function wireShell() {
+  app.addEventListener("fp-navigate", (event) => navigate(event.detail.id));
+  app.addEventListener("fp-new-session", () => startSession());
+  $("fp-home").addEventListener("click", (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    navigate(null);
+  });
+  $("fp-home").href = `/pilot${location.search}`;
+  window.addEventListener("popstate", route);
+  if (bridge.embedded) {
+    document.documentElement.dataset.embed = bridge.displayMode;
+    const close = $("fp-embed-close");
+    close.hidden = bridge.displayMode !== "sidebar";
+    close.addEventListener("click", () => bridge.postToHost("close-request"));
+  }
+}
+
+// ---- Boot ------------------------------------------------------------------------------
+async function boot() {
+  bridge.start();
+  wireShell();
+  initShortcuts();
+  initPalette();
+  initLayoutObservers();
+  renderDrafts(0);
+  bridge.on("unauthorized", ({ reason }) => {
+    if (app.dataset.state === "signed-out") return; // several calls may fail at once: say it once
+    toast({ tone: "danger", title: "Signed out", message: "Your FlowPilot sign-in has expired." });
+    bridge.postToHost("error", { code: "unauthorized", detail: "The embed token was rejected and no fresh one arrived." });
+    renderSignedOut(reason === "expired" ? "expired" : "no-token");
+  });
+  bridge.on("context", () => { if (!routeId() && state.me) renderHome(); });
+
+  if (bridge.embedded) renderHomeWaiting();
+  const token = await bridge.currentToken();
+  if (!token) {
+    renderSignedOut("no-token");
+    bridge.postToHost("error", { code: "no_token", detail: "No embed token was provided." });
+    return;
+  }
+  try {
+    state.me = await api("/api/v1/me");
+  } catch (error) {
+    if (error.status !== 401) {
+      renderSignedOut("no-token");
+      toast({ tone: "danger", title: "FlowPilot couldn't start", message: error.message });
+      bridge.postToHost("error", { code: "startup_failed", status: error.status, detail: error.message });
+    }
+    return;
+  }
+  app.dataset.state = "ready";
+  renderIdentity(state.me);
+  list.reload();
+  await route();
+  bridge.postToHost("ready", { account: state.me.account, user: state.me.user });
+}
+
+function renderHomeWaiting() {
+  home.replaceChildren(emptyState({ variant: "page", icon: "clock", title: "Connecting…", body: "Waiting for your portal to sign you in." }));
+}
+
+boot();

@@ -1,0 +1,152 @@
+// <fp-session-view> — one session: header (title, ticket, status), chat column, task lane.
+// At widths below 1200px the task lane becomes a bottom drawer: a native <dialog> opened with
+// showModal() (so focus moves in, the rest is inert, Escape closes), toggled from the header.
+import { api } from "../api.js";
+import { h, relativeTime, absoluteTime } from "../dom.js";
+import { icon } from "../components/fp-icon.js";
+import { emptyState, skeleton, statusBadge, ticketBadge } from "../components/ui.js";
+
+export const DRAWER_QUERY = "(max-width: 1199.98px)";
+
+export class FpSessionView extends HTMLElement {
+  static define(tag = "fp-session-view", registry = customElements) {
+    if (!registry.get(tag)) registry.define(tag, this);
+    return this;
+  }
+
+  session = null;
+  #abort = null;
+  #mql = matchMedia(DRAWER_QUERY);
+
+  connectedCallback() {
+    if (!this.header) this.#build();
+    this.#mql.addEventListener("change", this.#onModeChange);
+    this.#onModeChange();
+  }
+
+  disconnectedCallback() {
+    this.#mql.removeEventListener("change", this.#onModeChange);
+    this.#abort?.abort();
+  }
+
+  get drawerMode() { return this.#mql.matches; }
+  get drawerOpen() { return this.drawerMode && this.lane.open; }
+
+  #build() {
+    this.header = h("header", { class: "fp-session__header" });
+    this.chat = h("fp-chat");
+    this.taskLane = h("fp-task-lane");
+    this.laneClose = h("button", { type: "button", class: "fp-icon-btn", "aria-label": "Close task lane", onclick: () => this.closeDrawer() }, icon("x"));
+    this.lane = h("dialog", { class: "fp-lane", id: "fp-task-lane", "aria-labelledby": "fp-lane-title" },
+      h("div", { class: "fp-lane__drawer-head" },
+        h("span", { class: "fp-lane__grabber", "aria-hidden": "true" }),
+        h("h2", { class: "fp-lane__title", id: "fp-lane-title", text: "Task lane" }),
+        this.laneClose),
+      h("div", { class: "fp-lane__scroll" }, this.taskLane));
+    this.lane.addEventListener("close", () => {
+      if (this.drawerMode) {
+        this.laneToggle?.setAttribute("aria-expanded", "false");
+        this.laneToggle?.focus();
+      }
+    });
+    this.lane.addEventListener("click", (event) => { if (event.target === this.lane && this.drawerOpen) this.closeDrawer(); });
+    this.columns = h("div", { class: "fp-session__columns" }, this.chat, this.lane);
+    this.chat.addEventListener("fp-turn", (event) => {
+      const turn = event.detail.turn || {};
+      if (turn.task_lane) this.taskLane.setLane(turn.task_lane);
+      if (turn.facts_added?.length) this.taskLane.loadFacts();
+    });
+    this.replaceChildren(this.header, this.columns);
+  }
+
+  #onModeChange = () => {
+    // Wide: the lane is a plain column (a non-modal, always-open dialog in place).
+    // Drawer: closed until toggled; opening it is modal.
+    if (this.lane.open) this.lane.close();
+    if (this.drawerMode) {
+      this.lane.setAttribute("aria-modal", "true");
+      this.lane.removeAttribute("role");
+    } else {
+      this.lane.removeAttribute("aria-modal");
+      this.lane.setAttribute("role", "complementary");
+      this.lane.show();
+    }
+    this.laneToggle?.setAttribute("aria-expanded", "false");
+  };
+
+  openDrawer() {
+    if (!this.drawerMode || this.lane.open) return;
+    this.lane.showModal();
+    this.laneToggle?.setAttribute("aria-expanded", "true");
+    this.laneClose.focus();
+  }
+
+  closeDrawer() { if (this.drawerOpen) this.lane.close(); }
+  toggleDrawer() { if (this.drawerOpen) this.closeDrawer(); else this.openDrawer(); }
+
+  /** Show session `id`; resolves with the session, or null when it can't be shown. */
+  async show(id) {
+    this.#abort?.abort();
+    const abort = (this.#abort = new AbortController());
+    this.dataset.state = "loading";
+    this.columns.querySelector(".fp-session__error")?.remove();
+    this.header.replaceChildren(h("div", { class: "fp-session__header-loading" }, skeleton({ lines: 1, title: true })));
+    this.chat.hidden = false;
+    this.lane.hidden = false;
+    this.taskLane.load({ id, pending_task_lane: {} }, { signal: abort.signal }).catch(() => {});
+    try {
+      const session = await api(`/api/v1/ai-sessions/${encodeURIComponent(id)}`, { signal: abort.signal });
+      if (abort.signal.aborted) return null;
+      this.render(session, abort.signal);
+      return session;
+    } catch (error) {
+      if (error.name === "AbortError") return null;
+      this.dataset.state = "error";
+      this.session = null;
+      this.chat.hidden = true;
+      this.lane.hidden = true;
+      this.header.replaceChildren(this.#backButton());
+      const missing = error.status === 404;
+      this.columns.prepend(h("div", { class: "fp-session__error" }, emptyState({
+        variant: "page", icon: missing ? "search" : "alert-circle",
+        title: missing ? "Session not found" : "Couldn't open this session",
+        body: missing ? "It may have been removed, or it belongs to another account." : error.message,
+        actions: [h("button", { type: "button", class: "fp-btn", "data-action": "back", text: "Back to sessions",
+          onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })) })],
+      })));
+      return null;
+    }
+  }
+
+  render(session, signal) {
+    this.session = session;
+    this.dataset.state = "ready";
+    this.dataset.status = session.status;
+    this.columns.querySelector(".fp-session__error")?.remove();
+    this.chat.hidden = false;
+    this.lane.hidden = false;
+    this.laneToggle = h("button", {
+      type: "button", class: "fp-btn fp-btn--sm fp-session__lane-toggle", "aria-controls": this.lane.id,
+      "aria-expanded": String(this.drawerOpen), "aria-haspopup": "dialog", onclick: () => this.toggleDrawer(),
+    }, icon("panel-bottom", "sm"), "Task lane");
+    const updated = session.updated_at || session.created_at;
+    this.header.replaceChildren(
+      this.#backButton(),
+      h("div", { class: "fp-session__heading" },
+        h("div", { class: "fp-session__title-row" },
+          h("h1", { class: "fp-session__title", text: session.title || session.problem_statement || "Untitled session" }),
+          ticketBadge(session),
+          statusBadge(session.status)),
+        h("p", { class: "fp-session__meta" },
+          session.ticket?.company && h("span", { text: session.ticket.company }),
+          updated && h("span", {}, "Updated ", h("time", { datetime: updated, title: absoluteTime(updated), text: relativeTime(updated) })))),
+      h("div", { class: "fp-session__actions" }, this.laneToggle));
+    this.chat.load(session, { signal });
+    this.taskLane.load(session, { signal });
+  }
+
+  #backButton() {
+    return h("button", { type: "button", class: "fp-icon-btn fp-session__back", "aria-label": "Back to sessions",
+      onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })) }, icon("arrow-left"));
+  }
+}

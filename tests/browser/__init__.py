@@ -1,0 +1,1 @@
+"""Browser tests: the /pilot surface and the embed loader in Chromium."""
