@@ -45,7 +45,8 @@ class Principal:
 class AccountOut(msgspec.Struct):
     id: uuid.UUID
     name: str
-    allowed_origins: list[str]
+    allowed_origins: list[str] | None
+    """Shown to API-key callers only."""
 
 
 class CreatedAccount(msgspec.Struct):

@@ -62,7 +62,12 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
         pages.assistant_deep,
         pages.embed_js,
         pages.root,
-        create_static_files_router(path="/static", directories=[pages.static_dir()], include_in_schema=False),
+        create_static_files_router(
+            path="/static",
+            directories=[pages.static_dir()],
+            include_in_schema=False,
+            after_request=pages.static_security_headers,
+        ),
     ]
     return Litestar(
         route_handlers=handlers,

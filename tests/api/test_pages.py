@@ -57,3 +57,17 @@ async def test_unknown_route_is_a_problem_not_a_page(client: Client) -> None:
     response = await client.get("/api/v1/nope")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_static_html_gets_the_strict_csp_too(client: Client) -> None:
+    response = await client.get("/static/design-system.html")
+    assert response.status_code == 200
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_embed_tokens_do_not_see_the_accounts_embedding_settings(client: Client, tenant: Tenant) -> None:
+    tenant.allow_origin("https://portal.example.com")
+    assert (await client.get("/api/v1/me", headers=tenant.headers())).json()["account"]["allowed_origins"] is None
+    admin = (await client.get("/api/v1/me", headers=tenant.api_headers)).json()
+    assert admin["account"]["allowed_origins"] == ["https://portal.example.com"]

@@ -59,7 +59,10 @@ class AccountController(Controller):
             user = accounts.user_out(row)
         return Me(
             account=accounts.AccountOut(
-                id=account.id, name=account.name, allowed_origins=list(account.allowed_origins)
+                id=account.id,
+                name=account.name,
+                # Embedding settings are an administrator's business, not the widget's.
+                allowed_origins=list(account.allowed_origins) if ctx.principal.via == "api_key" else None,
             ),
             user=user,
             auth=ctx.principal.via,

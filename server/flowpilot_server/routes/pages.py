@@ -106,3 +106,13 @@ async def embed_js() -> File:
 @get("/", include_in_schema=False)
 async def root() -> Redirect:
     return Redirect("/pilot", status_code=302)
+
+
+async def static_security_headers(response: Any) -> Any:
+    """Static HTML (the design-system gallery, the host-portal page) gets the same strict CSP as /pilot."""
+    headers = response.headers
+    if "x-content-type-options" not in headers:
+        headers["X-Content-Type-Options"] = "nosniff"
+    if str(headers.get("content-type", "")).startswith("text/html") and "content-security-policy" not in headers:
+        headers["Content-Security-Policy"] = content_security_policy([])
+    return response
