@@ -39,10 +39,23 @@ PRIORITIES = ("low", "medium", "high", "critical")
 
 # Words models (and people) use for priorities, mapped onto ours.
 _PRIORITY_SYNONYMS = {
-    "p1": "critical", "priority 1": "critical", "urgent": "critical", "emergency": "critical", "sev1": "critical",
-    "p2": "high", "priority 2": "high", "sev2": "high",
-    "p3": "medium", "priority 3": "medium", "normal": "medium", "moderate": "medium", "sev3": "medium",
-    "p4": "low", "priority 4": "low", "minor": "low", "sev4": "low",
+    "p1": "critical",
+    "priority 1": "critical",
+    "urgent": "critical",
+    "emergency": "critical",
+    "sev1": "critical",
+    "p2": "high",
+    "priority 2": "high",
+    "sev2": "high",
+    "p3": "medium",
+    "priority 3": "medium",
+    "normal": "medium",
+    "moderate": "medium",
+    "sev3": "medium",
+    "p4": "low",
+    "priority 4": "low",
+    "minor": "low",
+    "sev4": "low",
 }
 
 

@@ -53,9 +53,10 @@ class UpstreamUnavailable(FlowPilotError):
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, detail: str, *, retry_after: int | None = None, retryable: bool = True) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.retryable = retryable
 
 
 class RateLimited(UpstreamUnavailable):

@@ -18,8 +18,13 @@ from typing import Any
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 
-__all__ = ["MAX_FACT_CHARS", "SYNTHESIS_INSTRUCTIONS", "build_synthesis_call", "parse_synthesis_output",
-           "synthesis_request"]
+__all__ = [
+    "MAX_FACT_CHARS",
+    "SYNTHESIS_INSTRUCTIONS",
+    "build_synthesis_call",
+    "parse_synthesis_output",
+    "synthesis_request",
+]
 
 log = logging.getLogger("flowpilot.facts")
 
@@ -74,8 +79,9 @@ def synthesis_request(item: Any, answer: str) -> dict[str, str]:
     raise ValueError(f"fact synthesis needs a question or a check, not {kind!r}")
 
 
-def build_synthesis_call(item: Any, answer: str, *, account_id: str | None = None,
-                         session_id: str | None = None) -> CallSpec:
+def build_synthesis_call(
+    item: Any, answer: str, *, account_id: str | None = None, session_id: str | None = None
+) -> CallSpec:
     """Describe the fact-synthesis model call for one answered item.
 
     The instructions are static (cached); the item and answer are the volatile request,

@@ -26,12 +26,22 @@ from flowpilot_core.ai_parse import (
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.errors import InvalidInput, PayloadTooLarge, UpstreamUnavailable
 
+Names = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=200)]
+
+
+class TicketTaxonomy(msgspec.Struct, forbid_unknown_fields=True):
+    """How the account sorts tickets (setting ``ticket_taxonomy``); ai-parse suggests a board from it."""
+
+    boards: Names = msgspec.field(default_factory=list)
+    categories: Names = msgspec.field(default_factory=list)
+    priorities: Names = msgspec.field(default_factory=list)
+
 
 class AIParseRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/v1/tickets/ai-parse``: up to 32 KB of text."""
 
     text: str
-    taxonomy: dict[str, Annotated[list[str], msgspec.Meta(max_length=200)]] | None = None
+    taxonomy: TicketTaxonomy | None = None
     """Override the account's ticket taxonomy (boards, categories, priorities) for this call."""
 
 
@@ -39,7 +49,7 @@ async def ai_parse(
     sessionmaker: async_sessionmaker[AsyncSession], ai: AIGateway, principal: Principal, request: AIParseRequest
 ) -> TicketDraft:
     async with tenant_session(sessionmaker, principal.account_id) as db:
-        taxonomy: Any = request.taxonomy
+        taxonomy: Any = msgspec.to_builtins(request.taxonomy) if request.taxonomy is not None else None
         if taxonomy is None:
             taxonomy = await get_setting(db, principal.account_id, "ticket_taxonomy", {})
         bound = await ai.bind(db, principal.account_id)

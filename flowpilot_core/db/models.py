@@ -54,11 +54,14 @@ def _account_fk() -> Mapped[uuid.UUID]:
 
 
 def _created() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    # clock_timestamp(), not now(): rows written in one transaction (several facts of one reply) keep their order.
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
 
 
 def _updated() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"), onupdate=text("now()"))
+    return mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"), onupdate=text("now()")
+    )
 
 
 class Account(Base):

@@ -35,10 +35,11 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
         if isinstance(item, dict):
             key = str(item.get("key") or "")
             message = _BACKTICKS.sub(r"\1", str(item.get("message") or "invalid value"))
-            missing = re.search(r"missing required field (\S+)", message)
-            if missing and key in {"", "data"}:
-                key = missing.group(1)
-            key = key.removeprefix("$.").removeprefix("data.")
+            key = key.removeprefix("$.")
+            key = "" if key == "data" else key.removeprefix("data.")
+            named = re.search(r"(?:missing required|unknown) field (\S+)", message)
+            if named:  # msgspec names the field in the message and the containing object in the key
+                key = f"{key}.{named.group(1)}" if key else named.group(1)
             errors.append({"field": key or "body", "message": message})
     return errors
 
@@ -68,7 +69,7 @@ def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="flowpilot"'
     if isinstance(exc, UpstreamUnavailable):
-        extra["retryable"] = True
+        extra["retryable"] = exc.retryable
         if exc.retry_after:
             headers["Retry-After"] = str(exc.retry_after)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()

@@ -75,6 +75,9 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        closer = getattr(self.ai.provider, "aclose", None)
+        if closer is not None:
+            await closer()
         await self.engine.dispose()
 
 

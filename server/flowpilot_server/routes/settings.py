@@ -12,17 +12,8 @@ from litestar.params import JSONBody, PathParameter
 from flowpilot_core import mcp
 from flowpilot_core.account_settings import get_setting, set_setting
 from flowpilot_core.errors import Forbidden, InvalidInput
+from flowpilot_core.tickets import TicketTaxonomy
 from flowpilot_server.deps import Ctx, require_api_key
-
-Names = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=200)]
-
-
-class TicketTaxonomy(msgspec.Struct, forbid_unknown_fields=True):
-    """How the account sorts tickets; ai-parse suggests a board from it."""
-
-    boards: Names = msgspec.field(default_factory=list)
-    categories: Names = msgspec.field(default_factory=list)
-    priorities: Names = msgspec.field(default_factory=list)
 
 
 class AccountSettingsOut(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -27,9 +28,11 @@ FactId = Annotated[uuid.UUID, PathParameter(title="Fact id")]
 
 def ai_problem(exc: AIError) -> UpstreamUnavailable:
     """A model failure as the technician sees it: what happened, that their message is safe, whether to retry."""
+    if not exc.retryable:
+        return UpstreamUnavailable(f"{exc.message} Nothing you sent was lost.", retryable=False)
     detail = f"{exc.message} Nothing you sent was lost; send it again to retry."
     if isinstance(exc, AIRateLimited):
-        return RateLimited(detail, retry_after=int(exc.retry_after) if exc.retry_after else None)
+        return RateLimited(detail, retry_after=math.ceil(exc.retry_after) if exc.retry_after else None)
     return UpstreamUnavailable(detail)
 
 
