@@ -3,6 +3,10 @@
     python tests/browser/screenshots.py                       # component gallery, light and dark
     python tests/browser/screenshots.py --flowpilot-url http://127.0.0.1:8000 --token <embed token> --session <id>
                                                                # also the /pilot shell from a running server
+    python tests/browser/screenshots.py --flowpilot-url http://127.0.0.1:8000 --token <embed token> --troubleshooting
+                                                               # only the troubleshooting view: starts a printer
+                                                               # session, works it through the API (offline model),
+                                                               # then shoots pilot-troubleshooting(-390).png
 
 The gallery (static/design-system.html) needs no API, so it is served straight from the package's
 static directory under /static/, as the FlowPilot server serves it.
@@ -15,7 +19,7 @@ import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from flowpilot_embed import STATIC_DIR
 from playwright.sync_api import sync_playwright
@@ -47,6 +51,7 @@ SECTIONS = [
     "skeleton",
     "empty",
     "palette",
+    "task-lane",
     "icons",
 ]
 
@@ -66,13 +71,100 @@ def serve_static() -> ThreadingHTTPServer:
     return server
 
 
+def populate_troubleshooting(flowpilot_url: str, token: str) -> str:
+    """A session with a populated task lane: an answered question, a done check, an open check, facts, a note.
+
+    Needs the offline model (its printer playbook asks these steps in this order).
+    """
+    import httpx
+
+    base = f"{flowpilot_url}/api/v1/ai-sessions"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def call(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+        response = httpx.request(method, base + path, json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        return dict(response.json())
+
+    # The demo's own "Printing stuck in queue" ticket when it is still untouched, else a new session for it.
+    listed = httpx.get(base, headers=headers, timeout=30).json().get("items", [])
+    fresh = [
+        item["id"]
+        for item in listed
+        if item.get("ticket_ref") == "48213"
+        and item.get("status") == "open"
+        and not httpx.get(f"{base}/{item['id']}/messages", headers=headers, timeout=30).json()["items"]
+    ]
+    session = (
+        {"id": fresh[0]}
+        if fresh
+        else call(
+            "POST",
+            "",
+            {
+                "problem_statement": "Nobody in Accounting can print since this morning. "
+                "Jobs sit in the queue on WS-ACC-04 and never reach the HP LaserJet. Restarting the PC did not help.",
+                "title": "Printing stuck in queue - Accounting",
+                "ticket_ref": "48213",
+                "ticket": {
+                    "summary": "Printing stuck in queue - Accounting",
+                    "company": "Contoso Dental",
+                    "contact": "Maria Lopez",
+                    "board": "Service Desk",
+                    "status": "New",
+                },
+            },
+        )
+    )
+    sid = session["id"]
+    question = call(
+        "POST", f"/{sid}/messages", {"content": "Jobs pile up in the queue on WS-ACC-04. Where do I start?"}
+    )
+    qid = question["task_lane"]["questions"][0]["id"]
+    call("POST", f"/{sid}/task-lane/{qid}/answer", {"answer": "Yes, everyone else on the floor prints fine"})
+    spooler = call("POST", f"/{sid}/messages", {"content": "Others can print. What next?"})["task_lane"]["checks"][0]
+    call(
+        "POST",
+        f"/{sid}/task-lane/{spooler['id']}/output",
+        {"output": "Status  StartType Name\n------  --------- ----\nRunning Automatic Spooler"},
+    )
+    call("POST", f"/{sid}/messages", {"content": "The spooler is running."})
+    call("POST", f"/{sid}/facts", {"text": "User already restarted WS-ACC-04 twice this morning"})
+    return str(sid)
+
+
+def shoot_troubleshooting(browser: Any, flowpilot_url: str, token: str, session: str) -> None:
+    for name, width, height in (("pilot-troubleshooting", 1280, 800), ("pilot-troubleshooting-390", 390, 844)):
+        page = browser.new_page(viewport={"width": width, "height": height}, color_scheme="light")
+        page.goto(f"{flowpilot_url}/pilot/{session}#token={token}")
+        page.wait_for_selector(".fp-app[data-state=ready]")
+        page.wait_for_selector("fp-check-item", state="attached")
+        page.wait_for_timeout(2200)  # let the highlight of new items fade
+        if width < 1200:
+            page.locator(".fp-session__lane-toggle").click()
+            page.wait_for_timeout(400)
+        page.screenshot(path=str(OUT / f"{name}.png"))
+        page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flowpilot-url")
     parser.add_argument("--token")
     parser.add_argument("--session")
+    parser.add_argument("--troubleshooting", action="store_true", help="only the populated troubleshooting view")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.troubleshooting:
+        if not (args.flowpilot_url and args.token):
+            parser.error("--troubleshooting needs --flowpilot-url and --token")
+        session = args.session or populate_troubleshooting(args.flowpilot_url, args.token)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            shoot_troubleshooting(browser, args.flowpilot_url, args.token, session)
+            browser.close()
+        print(f"screenshots written to {OUT}")
+        return
     server = serve_static()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     with sync_playwright() as p:
@@ -82,7 +174,9 @@ def main() -> None:
             page.goto(f"{base}/static/design-system.html?theme={theme}")
             page.wait_for_timeout(400)
             for section in (
-                SECTIONS if theme == "light" else ["colors", "buttons", "badges", "dialog", "toast", "empty"]
+                SECTIONS
+                if theme == "light"
+                else ["colors", "buttons", "badges", "dialog", "toast", "empty", "task-lane"]
             ):
                 page.locator(f"#{section}").screenshot(
                     path=str(OUT / f"ds-{section}{'' if theme == 'light' else '-dark'}.png")
