@@ -122,6 +122,40 @@ def lane_context(lane: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any
     ]
 
 
+async def build_chat_spec(
+    db: AsyncSession, principal: Principal, session: AiSession, request: str, *, before_seq: int | None = None
+) -> CallSpec:
+    """The chat call for ``session`` with ``request`` as the new technician message.
+
+    Stable parts first (system sections, the ticket, the account), then the transcript
+    before ``before_seq`` (all of it by default) echoed verbatim, then the growing facts
+    and task lane; the same stored session gives byte-identical requests in any process.
+    """
+    query = select(AiMessage).where(AiMessage.session_id == session.id)
+    if before_seq is not None:
+        query = query.where(AiMessage.seq < before_seq)
+    history = (await db.execute(query.order_by(AiMessage.seq))).scalars().all()
+    live = await facts_engine.live_facts(db, session.id)
+    account = await get_account(db, principal.account_id)
+    context = stable_context(session, account.name)
+    context["facts"] = [{"id": str(f.id), "text": f.text} for f in live]
+    context["task_lane"] = lane_context(lane_engine.lane_of(session))
+    return CallSpec(
+        service="chat",
+        system=SYSTEM_SECTIONS,
+        context=context,
+        history=tuple(
+            ChatMessage(role="assistant" if m.role == "assistant" else "user", content=m.content)
+            for m in history
+            if m.status == "complete"
+        ),
+        request=request,
+        max_tokens=1500,
+        account_id=str(principal.account_id),
+        session_id=str(session.id),
+    )
+
+
 @dataclass
 class _Prepared:
     user: AiMessage
@@ -240,36 +274,7 @@ class ChatService:
                 db.add(user)
                 await db.flush()
                 await db.refresh(user)
-            history = (
-                (
-                    await db.execute(
-                        select(AiMessage)
-                        .where(AiMessage.session_id == session_id, AiMessage.seq < user.seq)
-                        .order_by(AiMessage.seq)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            live = await facts_engine.live_facts(db, session_id)
-            account = await get_account(db, principal.account_id)
-            context = stable_context(session, account.name)
-            context["facts"] = [{"id": str(f.id), "text": f.text} for f in live]
-            context["task_lane"] = lane_context(lane_engine.lane_of(session))
-            spec = CallSpec(
-                service="chat",
-                system=SYSTEM_SECTIONS,
-                context=context,
-                history=tuple(
-                    ChatMessage(role="assistant" if m.role == "assistant" else "user", content=m.content)
-                    for m in history
-                    if m.status == "complete"
-                ),
-                request=content,
-                max_tokens=1500,
-                account_id=str(principal.account_id),
-                session_id=str(session_id),
-            )
+            spec = await build_chat_spec(db, principal, session, content, before_seq=user.seq)
             ai = await self.ai.bind(db, principal.account_id)
         return _Prepared(user=user, spec=spec, ai=ai)
 
@@ -369,4 +374,4 @@ class ChatService:
         )
 
 
-__all__ = ["AIError", "ChatRequest", "ChatService", "ChatTurn", "MessageList", "MessageOut"]
+__all__ = ["AIError", "ChatRequest", "ChatService", "ChatTurn", "MessageList", "MessageOut", "build_chat_spec"]

@@ -7,11 +7,9 @@ items, facts, a few messages); child processes with different hash seeds then lo
 with the library and lay out the chat call for the next message, and the server
 itself lays out the same call when that message is actually sent.
 
-There is no public function that builds the chat ``CallSpec`` of a stored session
-without posting a message (``ChatService._prepare`` also inserts the message), so the
-child mirrors ``_prepare`` with the public pieces (``stable_context``, ``lane_context``,
-``live_facts``, ``SYSTEM_SECTIONS``, ``prepare_call``). Comparing the children's bytes
-with what the server really sent keeps that mirror honest.
+The children build the call with ``flowpilot_core.chat.build_chat_spec`` (what the chat
+turn itself uses) and ``prepare_call``; comparing their bytes with what the server
+really sent shows the library and the server agree.
 """
 
 from __future__ import annotations
@@ -38,52 +36,25 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, sys, uuid
 
-    from sqlalchemy import select
     from sqlalchemy.pool import NullPool
 
-    from flowpilot_core import facts as facts_engine
-    from flowpilot_core import task_lane as lane_engine
-    from flowpilot_core.accounts import get_account
+    from flowpilot_core.accounts import Principal
     from flowpilot_core.ai.policy import AIPolicy
     from flowpilot_core.ai.provider import prepare_call
-    from flowpilot_core.ai.types import CallSpec, ChatMessage
-    from flowpilot_core.chat import SYSTEM_SECTIONS, lane_context, stable_context
+    from flowpilot_core.chat import build_chat_spec
     from flowpilot_core.db.engine import create_engine, make_sessionmaker, tenant_session
-    from flowpilot_core.db.models import AiMessage, AiSession
+    from flowpilot_core.db.models import AiSession
 
 
     async def main(url: str, account_id: uuid.UUID, session_id: uuid.UUID, request: str) -> None:
         engine = create_engine(url, poolclass=NullPool)
+        principal = Principal(account_id=account_id, via="api_key")
         try:
             async with tenant_session(make_sessionmaker(engine), account_id) as db:
                 session = await db.get(AiSession, session_id)
-                messages = (
-                    await db.execute(
-                        select(AiMessage).where(AiMessage.session_id == session_id).order_by(AiMessage.seq)
-                    )
-                ).scalars().all()
-                live = await facts_engine.live_facts(db, session_id)
-                account = await get_account(db, account_id)
-                context = stable_context(session, account.name)
-                context["facts"] = [{"id": str(f.id), "text": f.text} for f in live]
-                context["task_lane"] = lane_context(lane_engine.lane_of(session))
-                history = tuple(
-                    ChatMessage(role="assistant" if m.role == "assistant" else "user", content=m.content)
-                    for m in messages
-                    if m.status == "complete"
-                )
+                spec = await build_chat_spec(db, principal, session, request)
         finally:
             await engine.dispose()
-        spec = CallSpec(
-            service="chat",
-            system=SYSTEM_SECTIONS,
-            context=context,
-            history=history,
-            request=request,
-            max_tokens=1500,
-            account_id=str(account_id),
-            session_id=str(session_id),
-        )
         laid_out = prepare_call(spec, policy=AIPolicy.from_config({}))
         sys.stdout.write(json.dumps(laid_out.kwargs))
 
