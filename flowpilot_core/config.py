@@ -41,7 +41,6 @@ class Settings:
     port: int = 8000
     public_url: str | None = None
     """The URL technicians and host portals reach FlowPilot at (default: http://host:port)."""
-    redis_url: str | None = None
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     model_provider: str | None = None
@@ -155,7 +154,6 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         host=get("host") or "127.0.0.1",
         port=port,
         public_url=(get("public_url") or None),
-        redis_url=get("redis_url"),
         anthropic_api_key=env.get("ANTHROPIC_API_KEY") or get("anthropic_api_key"),
         anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or get("anthropic_base_url"),
         model_provider=provider,
