@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls, tenant_session
 from flowpilot_core.db.models import AiUsage
 from flowpilot_core.testing import FakeAnthropic
+from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 from tests.conftest import Tenant
 
 Client = AsyncTestClient[Litestar]
@@ -245,7 +245,6 @@ async def test_each_call_writes_one_usage_row_for_the_callers_account(
 
 # ==== the Anthropic provider (real SDK) against the fake Messages API ========================
 
-API_KEY = "sk-ant-test-key"
 
 # A realistic MSP taxonomy, as an administrator would configure it.
 BOARDS = ["Service Desk", "Infrastructure", "Security", "Projects", "Onboarding", "Managed Print", "Alerts"]
@@ -279,25 +278,6 @@ MODEL_DRAFT = {
     "error_messages": ["0x800CCC0E", "Cannot connect to the server"],  # the second is paraphrased: dropped
     "suggested_board": "service desk",
 }
-
-
-@pytest.fixture
-async def anthropic_app(settings: Settings, db_urls: DatabaseUrls) -> AsyncIterator[tuple[Client, FakeAnthropic]]:
-    """A second app whose model provider is ``anthropic`` (the real SDK) pointed at a fresh fake."""
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        configured = dataclasses.replace(
-            settings,
-            model_provider="anthropic",
-            anthropic_api_key=API_KEY,
-            anthropic_base_url=fake.url,
-            ai={"anthropic": {"max_retries": 0}},  # a scripted 429 must reach the API, not an SDK retry
-        )
-        async with AsyncTestClient(app=create_app(configured, urls=db_urls)) as test_client:
-            try:
-                yield test_client, fake
-            finally:
-                # Runtime.close() leaves the SDK's HTTP client open; close it on this loop.
-                await test_client.app.state.runtime.ai.provider.aclose()
 
 
 def _no_cache_control(value: Any) -> bool:

@@ -8,14 +8,10 @@ and one usage row per call with the four token counts the API reported.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from flowpilot_server.app import create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -23,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.ai.tokens import estimate_block_tokens
 from flowpilot_core.chat import SYSTEM_SECTIONS
-from flowpilot_core.config import Settings
-from flowpilot_core.db.engine import DatabaseUrls, tenant_session
+from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiUsage
 from flowpilot_core.testing import FakeAnthropic, RecordedRequest
 from tests.conftest import Tenant
 
 Client = AsyncTestClient[Litestar]
-API_KEY = "sk-ant-test-key"
+
 MODEL = "claude-sonnet-4-6"  # the chat service's default (balanced) tier
 
 # A real ticket: the e-mail thread makes the stable context large enough to cache on Sonnet.
@@ -49,6 +44,7 @@ before 2pm today, so this is quite urgent.
 The printers were working on Friday. Over the weekend the PCs installed updates (we saw the restart prompts on
 Monday morning). Nothing else changed as far as we know. The print server is PRINT01 and all printers are shared
 from there.
+from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 
 Thanks,
 Tom
@@ -76,25 +72,6 @@ FIRST_REPLY = (
     "[QUESTION]Can reception print to the accounts printer (ACC-PRN-01) from their PCs?[/QUESTION]\n"
     '[CHECK title="Spooler on PRINT01"]Get-Service -ComputerName PRINT01 -Name Spooler[/CHECK]'
 )
-
-
-@pytest.fixture
-async def anthropic_app(settings: Settings, db_urls: DatabaseUrls) -> AsyncIterator[tuple[Client, FakeAnthropic]]:
-    """A second app whose model provider is ``anthropic`` (the real SDK) pointed at a fresh fake."""
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        configured = dataclasses.replace(
-            settings,
-            model_provider="anthropic",
-            anthropic_api_key=API_KEY,
-            anthropic_base_url=fake.url,
-            ai={"anthropic": {"max_retries": 0}},
-        )
-        async with AsyncTestClient(app=create_app(configured, urls=db_urls)) as test_client:
-            try:
-                yield test_client, fake
-            finally:
-                # Runtime.close() leaves the SDK's HTTP client open; close it on this loop.
-                await test_client.app.state.runtime.ai.provider.aclose()
 
 
 async def _session(client: Client, tenant: Tenant) -> str:
