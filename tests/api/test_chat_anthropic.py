@@ -22,6 +22,7 @@ from flowpilot_core.chat import SYSTEM_SECTIONS
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiUsage
 from flowpilot_core.testing import FakeAnthropic, RecordedRequest
+from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 from tests.conftest import Tenant
 
 Client = AsyncTestClient[Litestar]
@@ -44,7 +45,6 @@ before 2pm today, so this is quite urgent.
 The printers were working on Friday. Over the weekend the PCs installed updates (we saw the restart prompts on
 Monday morning). Nothing else changed as far as we know. The print server is PRINT01 and all printers are shared
 from there.
-from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 
 Thanks,
 Tom
