@@ -182,3 +182,9 @@ def live_server(settings: Settings, db_urls: DatabaseUrls) -> Iterator[LiveServe
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for as long as its session-scoped browser lives, and async tests cannot start under it."""
+    items.sort(key=lambda item: item.path.is_relative_to(REPO_ROOT / "tests" / "browser"))
