@@ -1,7 +1,8 @@
 // JSON client for /api/v1. Every call sends `Authorization: Bearer <token>`; a 401 triggers one
 // token refresh (embedded: the host's getToken()) and one retry. Errors are RFC 9457 problem
-// details, thrown as ApiError with the server's `detail`.
+// details, thrown as ApiError with the server's `detail`. apiStream() reads a streamed reply (SSE).
 import { currentToken, refreshToken } from "./bridge.js";
+import { SseParser } from "./sse.js";
 
 export class ApiError extends Error {
   constructor(status, problem = {}) {
@@ -48,6 +49,57 @@ async function readProblem(response) {
     /* not JSON: fall through */
   }
   return { title: response.statusText, status: response.status, detail: `Request failed (${response.status} ${response.statusText}).` };
+}
+
+/**
+ * POST (or any method) asking for `text/event-stream`, and hand each event to `onEvent({type, data})`
+ * with `data` parsed as JSON. Resolves when the stream ends. Errors before the stream starts throw
+ * ApiError like api() (401 → one token refresh and retry); a server that answers with plain JSON
+ * instead of a stream is reported as one `done` event. A connection lost mid-stream throws
+ * ApiError(0) with `streamBroken = true`.
+ */
+export async function apiStream(path, { method = "POST", body, signal, onEvent, retry = true } = {}) {
+  const token = await currentToken();
+  if (!token) throw new ApiError(401, { title: "Unauthorized", detail: "No FlowPilot token: open FlowPilot from your portal." });
+  const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  let response;
+  try {
+    response = await fetch(path, { method, headers, signal, credentials: "omit", cache: "no-store", body: JSON.stringify(body ?? {}) });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { title: "Network error", detail: "FlowPilot can't reach its server. Check your connection and try again." });
+  }
+  if (response.status === 401 && retry) {
+    const fresh = await refreshToken("expired");
+    if (fresh) return apiStream(path, { method, body, signal, onEvent, retry: false });
+  }
+  if (!response.ok) throw new ApiError(response.status, await readProblem(response));
+  const type = response.headers.get("content-type") || "";
+  if (!type.includes("text/event-stream") || !response.body) {
+    onEvent({ type: "done", data: await response.json() });
+    return;
+  }
+  const parser = new SseParser((event) => {
+    let data;
+    try { data = JSON.parse(event.data); } catch { data = event.data; }
+    onEvent({ type: event.type, data });
+  });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parser.push(value);
+    }
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    const broken = new ApiError(0, { title: "Connection lost", detail: "The connection to FlowPilot dropped while the reply was streaming." });
+    broken.streamBroken = true;
+    throw broken;
+  } finally {
+    parser.end();
+    reader.releaseLock?.();
+  }
 }
 
 /** Like api(), but a 404 (endpoint not built yet, or nothing there) resolves to `fallback`. */

@@ -6,8 +6,12 @@ import { FpPopover } from "./components/fp-popover.js";
 import { FpToaster } from "./components/fp-toaster.js";
 import { emptyState, skeleton } from "./components/ui.js";
 import { applyTheme } from "./bridge.js";
+import { renderMarkdown } from "./markdown.js";
+import { FpTaskLane } from "./views/task-lane.js";
+import { decorateMarkers } from "./views/chat.js";
 
 [FpIcon, FpPopover, FpToaster].forEach((c) => c.define());
+FpTaskLane.defineAll();
 const $ = (id) => document.getElementById(id);
 
 const COLORS = [
@@ -68,6 +72,9 @@ for (const [tone, title, message] of [["info", "Chat isn't available yet", "This
   ["danger", "Couldn't start the session", "problem_statement must not be empty"]]) {
   toaster.show({ tone, title, message, timeout: 0 });
 }
+$("toast-demo").append(...toaster.querySelectorAll(".fp-toast")); // (the toaster keeps 4 at most)
+toaster.show({ tone: "warning", title: "Answer saved", timeout: 0, actions: [{ label: "Promote" }],
+  message: "FlowPilot couldn't check what it tells us right now. You can add it to What We Know yourself." });
 $("toast-demo").append(...toaster.querySelectorAll(".fp-toast"));
 
 $("skeleton-demo").append(
@@ -88,6 +95,48 @@ $("menu-demo").append(h("div", { class: "fp-dialog fp-palette", role: "presentat
     h("li", { class: "fp-menu__item", role: "option", "aria-selected": "true" }, icon("plus"), h("span", { class: "fp-menu__label", text: "New session" })),
     h("li", { class: "fp-menu__group fp-overline", text: "Sessions" }),
     h("li", { class: "fp-menu__item", role: "option", "aria-selected": "false" }, icon("message"), h("span", { class: "fp-menu__label", text: "Outlook password prompts after M365 change" }), h("span", { class: "fp-menu__meta", text: "#48213" })))));
+
+// The task lane with sample data (no server: writes would fail, rendering is what is shown).
+const lane = h("fp-task-lane");
+$("lane-demo").append(lane);
+const at = "2024-03-14T09:02:11Z";
+const spooler = { id: "c1", kind: "check", text: "Print Spooler service status", status: "done", shell: "powershell",
+  command: "Get-Service -Name Spooler | Select-Object Status, StartType, Name", output: "Status  StartType Name\n------  --------- ----\nRunning Automatic Spooler" };
+const queue = { id: "c2", kind: "check", text: "Jobs in the print queue", status: "open", shell: "powershell",
+  command: "Get-Printer | ForEach-Object { Get-PrintJob -PrinterName $_.Name } | Format-Table -AutoSize" };
+lane.setLane({
+  questions: [
+    { id: "q1", kind: "question", text: "Can other people print to the same printer?", status: "answered", answer: "Yes, everyone else prints fine" },
+    { id: "q2", kind: "question", text: "Did it start after a Windows update?", status: "open" },
+  ],
+  checks: [queue, spooler],
+  actions: [],
+});
+lane.setFacts([
+  { id: "f1", text: "Other people can print to the same printer.", origin: "question", source_ref: "q1", editable: false, created_at: at, updated_at: at },
+  { id: "f2", text: "The Print Spooler service on the affected PC is running.", origin: "check", source_ref: "c1", editable: false, created_at: at, updated_at: at },
+  { id: "f3", text: "User restarted WS-ACC-04 twice this morning", origin: "manual", source_ref: null, editable: true, created_at: at, updated_at: at },
+]);
+lane.sections.facts.setPending({ id: "q3", kind: "question", text: "Is the printer showing any error on its panel?" }, true);
+lane.sections.fix.setItems([]);
+
+const reply = h("div", { class: "fp-message__body" }, renderMarkdown("The spooler is up, so look for a stuck job blocking the queue:\nCheck: Jobs in the print queue\n\nFirst: is it this one PC, or the printer itself?\nCan other people print to the same printer?\n\nNoted: The Print Spooler service is running.\n\nSuggested fix: Clear the stuck print queue"));
+decorateMarkers(reply, [
+  { type: "check", title: "Jobs in the print queue", item_id: "c2" },
+  { type: "question", text: "Can other people print to the same printer?", item_id: "q1" },
+  { type: "promote", text: "The Print Spooler service is running." },
+  { type: "suggest_fix", title: "Clear the stuck print queue" },
+]);
+$("chips-demo").append(
+  h("p", { class: "fp-overline", text: "Markers in a reply" }),
+  h("div", { class: "fp-message fp-message--assistant" },
+    h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, icon("sparkle", "sm")),
+    h("div", { class: "fp-message__main" }, reply)),
+  h("p", { class: "fp-overline", text: "A reply while it streams" }),
+  h("div", { class: "fp-message fp-message--assistant fp-message--streaming" },
+    h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, icon("sparkle", "sm")),
+    h("div", { class: "fp-message__main" }, h("div", { class: "fp-message__body" },
+      h("p", { class: "fp-message__text fp-message__live", text: "The spooler is up, so look for a stuck job" })))));
 
 $("icon-demo").append(...Object.keys(ICONS).concat("logo").map((name) => h("div", { class: "gallery__icon" }, icon(name, "lg"), h("span", { text: name }))));
 

@@ -10,11 +10,12 @@ import { FpPalette, FlowPilotPalette, registerCommand, registerProvider } from "
 import { emptyState } from "./components/ui.js";
 import { FpSessionList, sessionHref } from "./views/session-list.js";
 import { FpSessionView } from "./views/session-view.js";
-import { FpTaskLane, FpLaneSection } from "./views/task-lane.js";
+import { FpTaskLane } from "./views/task-lane.js";
 import { FpChat } from "./views/chat.js";
 import { newSessionDialog } from "./views/new-session.js";
 
-[FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpSessionView, FpTaskLane, FpLaneSection, FpChat].forEach((c) => c.define());
+FpTaskLane.defineAll(); // the lane, its sections and items (before fp-session-view, which renders them)
+[FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView].forEach((c) => c.define());
 window.FlowPilotPalette = FlowPilotPalette;
 
 const $ = (id) => document.getElementById(id);

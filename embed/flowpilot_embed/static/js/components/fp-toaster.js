@@ -19,14 +19,23 @@ export class FpToaster extends HTMLElement {
     }
   }
 
-  /** Show a toast; returns a function that dismisses it. Text is always rendered as text. */
-  show({ title = "", message = "", tone = "info", timeout = tone === "danger" ? 8000 : 5000 } = {}) {
+  /**
+   * Show a toast; returns a function that dismisses it. Text is always rendered as text.
+   * `actions: [{label, run}]` adds buttons (a toast with actions stays 10 s); running one dismisses it.
+   */
+  show({ title = "", message = "", tone = "info", actions = [], timeout } = {}) {
+    timeout ??= actions.length ? 10000 : tone === "danger" ? 8000 : 5000;
     const close = h("button", { class: "fp-icon-btn fp-icon-btn--sm", type: "button", "aria-label": "Dismiss" }, icon("x", "sm"));
+    const buttons = actions.map((action) => h("button", {
+      type: "button", class: "fp-btn fp-btn--sm", text: action.label,
+      onclick: () => { dismiss(); action.run?.(); },
+    }));
     const el = h("div", { class: `fp-toast fp-toast--${tone}`, role: tone === "danger" ? "alert" : "status" },
       icon(TONE_ICON[tone] || "info"),
       h("div", { class: "fp-toast__body" },
         title && h("div", { class: "fp-toast__title", text: title }),
-        message && h("div", { class: "fp-toast__message", text: message })),
+        message && h("div", { class: "fp-toast__message", text: message }),
+        buttons.length > 0 && h("div", { class: "fp-toast__actions" }, buttons)),
       close);
     const dismiss = () => { clearTimeout(timer); el.remove(); };
     close.addEventListener("click", dismiss);
@@ -39,7 +48,7 @@ export class FpToaster extends HTMLElement {
   }
 }
 
-/** toast({title, message, tone: "info"|"success"|"warning"|"danger", timeout}) */
+/** toast({title, message, tone: "info"|"success"|"warning"|"danger", actions: [{label, run}], timeout}) */
 export function toast(options) {
   let toaster = document.querySelector("fp-toaster");
   if (!toaster) {

@@ -1,7 +1,11 @@
 // <fp-chat> — the chat column: the problem card, the conversation, and the composer.
 // Cmd/Ctrl+Enter sends. Messages are rendered as text (user) or through markdown.js (assistant),
-// never as HTML. Later features stream replies: they call appendMessage()/updateMessage().
-import { api, apiOptional, ApiError } from "../api.js";
+// never as HTML. Replies stream (POST with Accept: text/event-stream): the text grows as plain
+// text with marker syntax hidden (sse.js liveText), then the final message replaces it with its
+// markers shown as chips (a question or check chip reveals its task-lane item). A failed turn
+// keeps the technician's message and offers Retry with the same client_message_id.
+import { apiOptional, apiStream, ApiError } from "../api.js";
+import { liveText } from "../sse.js";
 import { h, kbd, replace, relativeTime, absoluteTime } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, ticketLabel } from "../components/ui.js";
@@ -15,7 +19,7 @@ export class FpChat extends HTMLElement {
   }
 
   session = null;
-  #sending = false;
+  #sending = null; // the turn in flight (one at a time), or null
 
   connectedCallback() {
     if (this.scroller) return;
@@ -48,6 +52,12 @@ export class FpChat extends HTMLElement {
   }
 
   async load(session, { signal } = {}) {
+    // A reply still streaming for the previous session finishes in the background (the server
+    // stores it); it no longer touches this view.
+    if (this.session?.id !== session.id) {
+      this.#sending = null;
+      this.sendButton.removeAttribute("aria-busy");
+    }
     this.session = session;
     this.#renderProblem(session);
     this.messages.replaceChildren();
@@ -61,7 +71,15 @@ export class FpChat extends HTMLElement {
       const data = await apiOptional(`/api/v1/ai-sessions/${encodeURIComponent(session.id)}/messages`, { items: [] }, { signal });
       if (signal?.aborted) return;
       const items = Array.isArray(data) ? data : data?.items || [];
-      items.forEach((m) => this.appendMessage(m));
+      // A turn that failed (or was cut off) before this page loaded: the message is stored, the reply
+      // isn't. Offer Retry with its client_message_id, as right after a failure.
+      const replied = new Set(items.map((m) => m.reply_to_id).filter(Boolean));
+      for (const m of items) {
+        const node = this.appendMessage(m);
+        if (m.role === "user" && m.client_message_id && !replied.has(m.id) && session.status === "open") {
+          this.#offerRetry(node, m.content, m.client_message_id, "No answer from FlowPilot yet.");
+        }
+      }
       this.#renderEmpty(items.length === 0);
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -85,7 +103,14 @@ export class FpChat extends HTMLElement {
     const isUser = message.role === "user";
     const body = h("div", { class: "fp-message__body" });
     if (isUser) body.append(h("p", { class: "fp-message__text", text: message.content ?? "" }));
-    else body.append(renderMarkdown(message.content ?? ""));
+    else {
+      body.append(renderMarkdown(message.content ?? ""));
+      decorateMarkers(body, message.markers);
+    }
+    this.#applyStatuses(body);
+    if (message.id) node.dataset.id = message.id;
+    node.classList.remove("fp-message--pending", "fp-message--streaming");
+    node.removeAttribute("aria-busy");
     replace(node,
       h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, isUser ? icon("user", "sm") : icon("sparkle", "sm")),
       h("div", { class: "fp-message__main" },
@@ -104,47 +129,97 @@ export class FpChat extends HTMLElement {
     await this.#post(mine, content, crypto.randomUUID?.() || `${Date.now()}-${Math.random()}`);
   }
 
-  /** Post one message; `clientId` makes a retry safe (the server never stores it twice). */
+  /** Post one message and stream the reply; `clientId` makes a retry safe (the server never stores it twice). */
   async #post(mine, content, clientId) {
-    this.#sending = true;
+    const turnInFlight = {};
+    this.#sending = turnInFlight;
     this.sendButton.setAttribute("aria-busy", "true");
     mine.querySelector(".fp-message__failed")?.remove();
+    mine.classList.add("fp-message--sending");
     const session = this.session;
-    const thinking = this.appendMessage({ role: "assistant", content: "" });
-    thinking.classList.add("fp-message--pending");
-    thinking.querySelector(".fp-message__body").replaceChildren(
+    const reply = this.appendMessage({ role: "assistant", content: "" });
+    reply.classList.add("fp-message--pending");
+    reply.setAttribute("aria-busy", "true");
+    reply.querySelector(".fp-message__body").replaceChildren(
       h("span", { class: "fp-typing", role: "status", "aria-label": "FlowPilot is thinking" }, h("span"), h("span"), h("span")));
+    const live = new LiveReply(reply, () => this.#stickToBottom());
+    let turn = null;
+    let failure = null;
     try {
-      const turn = await api(`/api/v1/ai-sessions/${encodeURIComponent(session.id)}/messages`, {
-        method: "POST", body: { content, client_message_id: clientId },
+      await apiStream(`/api/v1/ai-sessions/${encodeURIComponent(session.id)}/messages`, {
+        body: { content, client_message_id: clientId },
+        onEvent: ({ type, data }) => {
+          if (type === "user_message" && data?.id) this.updateMessage(mine, data);
+          else if (type === "delta") live.add(typeof data === "string" ? data : data?.text || "");
+          else if (type === "done") turn = data;
+          else if (type === "error") failure = new ApiError(data?.status || 503, data || {});
+        },
       });
-      if (turn?.user_message) this.updateMessage(mine, turn.user_message);
-      if (turn?.assistant_message) this.updateMessage(thinking, turn.assistant_message);
-      else thinking.remove();
-      this.dispatchEvent(new CustomEvent("fp-turn", { bubbles: true, detail: { session, turn } }));
+      if (!turn && !failure) failure = new ApiError(0, { title: "Reply interrupted", detail: "The reply stopped before it was complete." });
     } catch (error) {
-      thinking.remove();
-      if (error instanceof ApiError && error.status >= 500) {
-        // The server kept the message; offer to ask again with the same client id.
-        const retry = h("button", { type: "button", class: "fp-btn fp-btn--sm fp-btn--ghost", text: "Retry",
-          onclick: () => this.#post(mine, content, clientId) });
-        mine.querySelector(".fp-message__main").append(
-          h("div", { class: "fp-message__failed", role: "alert" }, icon("alert-circle", "sm"), h("span", { text: "FlowPilot didn't answer." }), retry));
-        toast({ tone: "danger", title: "No answer from FlowPilot", message: error.message });
-      } else {
-        mine.remove();
-        this.#renderEmpty(!this.messages.children.length);
-        if (!this.input.value) { this.input.value = content; this.#autosize(); }
-        if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-          toast({ tone: "info", title: "Chat isn't available yet", message: "This FlowPilot server doesn't answer messages yet. Your text is still in the composer." });
-        } else {
-          toast({ tone: "danger", title: "Message not sent", message: `${error.message} Your text is still in the composer.` });
-        }
-      }
+      failure = error;
     } finally {
-      this.#sending = false;
-      this.sendButton.removeAttribute("aria-busy");
+      live.stop();
+      mine.classList.remove("fp-message--sending");
     }
+    if (this.#sending !== turnInFlight) return; // another session is shown now
+    this.#sending = null;
+    this.sendButton.removeAttribute("aria-busy");
+    if (turn) {
+      if (turn.user_message) this.updateMessage(mine, turn.user_message);
+      if (turn.assistant_message) this.updateMessage(reply, turn.assistant_message);
+      else reply.remove();
+      this.#stickToBottom(true);
+      this.dispatchEvent(new CustomEvent("fp-turn", { bubbles: true, detail: { session, turn } }));
+      return;
+    }
+    reply.remove();
+    const error = failure;
+    if (error?.name === "AbortError") return;
+    const kept = !(error instanceof ApiError) || error.status === 0 || error.status >= 500 || error.status === 429 || mine.dataset.id;
+    if (kept) {
+      this.#offerRetry(mine, content, clientId, "FlowPilot didn't answer.", "alert");
+      toast({ tone: "danger", title: "No answer from FlowPilot", message: error?.message || "The reply failed." });
+      return;
+    }
+    mine.remove();
+    this.#renderEmpty(!this.messages.children.length);
+    if (!this.input.value) { this.input.value = content; this.#autosize(); }
+    if (error.status === 404 || error.status === 405) {
+      toast({ tone: "info", title: "Chat isn't available yet", message: "This FlowPilot server doesn't answer messages yet. Your text is still in the composer." });
+    } else {
+      toast({ tone: "danger", title: "Message not sent", message: `${error.message} Your text is still in the composer.` });
+    }
+  }
+
+  /** The server kept the message (or may have): ask again with the same client id, never a second message. */
+  #offerRetry(mine, content, clientId, text, role = null) {
+    const retry = h("button", { type: "button", class: "fp-btn fp-btn--sm", "data-action": "retry",
+      onclick: () => { if (!this.#sending) this.#post(mine, content, clientId); } }, icon("refresh", "sm"), "Retry");
+    mine.querySelector(".fp-message__failed")?.remove();
+    mine.querySelector(".fp-message__main").append(
+      h("div", { class: "fp-message__failed", role }, icon("alert-circle", "sm"), h("span", { text }), retry));
+  }
+
+  /** Mirror task-lane item statuses on the chips that point at them ("Answer" → "Answered"). */
+  syncMarkers(lane = {}) {
+    this.#statuses = new Map(["questions", "checks", "actions"].flatMap((k) => (lane[k] || []).map((i) => [i.id, i.status])));
+    this.#applyStatuses(this.messages);
+  }
+
+  #statuses = new Map();
+
+  #applyStatuses(root) {
+    for (const el of root.querySelectorAll(".fp-marker[data-item-id]")) {
+      const status = this.#statuses.get(el.dataset.itemId);
+      if (status && el.dataset.status !== status) setChipStatus(el, status);
+    }
+  }
+
+  /** Keep the newest text in view while it streams, unless the technician scrolled up to read. */
+  #stickToBottom(force = false) {
+    const s = this.scroller;
+    if (force || s.scrollHeight - s.scrollTop - s.clientHeight < 120) s.scrollTop = s.scrollHeight;
   }
 
   #autosize() {
@@ -177,4 +252,114 @@ export class FpChat extends HTMLElement {
       details.length > 0 && h("dl", { class: "fp-problem__details" },
         details.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: String(v) })))));
   }
+}
+
+/**
+ * A reply while it streams: raw text accumulates; at most once per animation frame the bubble shows
+ * liveText(raw) as plain text (with a caret), so a fast stream costs one layout per frame.
+ */
+class LiveReply {
+  #raw = "";
+  #frame = 0;
+  #text = null;
+
+  constructor(node, onRender) {
+    this.node = node;
+    this.onRender = onRender;
+  }
+
+  add(delta) {
+    if (!delta) return;
+    this.#raw += delta;
+    if (!this.#frame) this.#frame = requestAnimationFrame(() => this.#render());
+  }
+
+  #render() {
+    this.#frame = 0;
+    const shown = liveText(this.#raw).replace(/^\s+/, "");
+    if (!shown) return;
+    if (!this.#text) {
+      this.node.classList.remove("fp-message--pending");
+      this.node.classList.add("fp-message--streaming");
+      this.#text = h("p", { class: "fp-message__text fp-message__live" });
+      this.node.querySelector(".fp-message__body").replaceChildren(this.#text);
+    }
+    this.#text.textContent = shown;
+    this.onRender();
+  }
+
+  stop() {
+    cancelAnimationFrame(this.#frame);
+    this.#frame = 0;
+  }
+}
+
+const CHIP = {
+  question: { icon: "help", label: (m) => m.text, action: "Answer" },
+  check: { icon: "terminal", label: (m) => `Check: ${m.title || ""}`, action: "Run" },
+  action: { icon: "list-checks", label: (m) => m.text, action: "Do" },
+  promote: { icon: "notebook", label: (m) => `Noted: ${m.text}` },
+  suggest_fix: { icon: "wrench", label: (m) => `Suggested fix: ${m.title || ""}` },
+};
+
+/**
+ * Show the markers of a rendered assistant message as chips: each marker's display text (see
+ * docs/markers.md) is found in the rendered text and wrapped; questions, checks and actions become
+ * buttons that reveal their task-lane item. A marker whose text can't be found is listed below.
+ */
+export function decorateMarkers(body, markers) {
+  if (!Array.isArray(markers) || !markers.length) return;
+  const missing = [];
+  for (const marker of markers) {
+    const spec = CHIP[marker?.type];
+    if (!spec) continue;
+    const label = String(spec.label(marker) || "").trim();
+    if (!label) continue;
+    if (!wrapText(body, label, (text) => chip(marker, spec, text))) missing.push(chip(marker, spec, label));
+  }
+  if (missing.length) body.append(h("div", { class: "fp-message__markers" }, missing));
+}
+
+const DONE_LABEL = { answered: "Answered", done: "Done", dismissed: "Dismissed" };
+
+/** Show a chip's item status: open items invite action, answered/done ones say so. */
+function setChipStatus(el, status) {
+  el.dataset.status = status;
+  const go = el.querySelector(".fp-marker__go");
+  const spec = CHIP[el.dataset.marker];
+  if (!go || !spec) return;
+  if (status === "open") go.replaceChildren(spec.action, icon("chevron-right", "sm"));
+  else go.replaceChildren(status === "dismissed" ? "" : icon("check", "sm"), DONE_LABEL[status] || status);
+}
+
+function chip(marker, spec, text) {
+  const linked = marker.item_id && spec.action;
+  const el = h(linked ? "button" : "span", {
+    class: `fp-marker fp-marker--${marker.type.replace("_", "-")}`,
+    type: linked ? "button" : null,
+    "data-marker": marker.type,
+    "data-item-id": marker.item_id || null,
+    title: linked ? "Show it in the task lane" : null,
+  }, icon(spec.icon, "sm"), h("span", { class: "fp-marker__text", text }),
+  linked && h("span", { class: "fp-marker__go", "aria-hidden": "true" }, spec.action, icon("chevron-right", "sm")));
+  if (linked) {
+    el.addEventListener("click", () => el.dispatchEvent(new CustomEvent("fp-focus-item", { bubbles: true, detail: { id: marker.item_id } })));
+  }
+  return el;
+}
+
+/** Replace the first occurrence of `needle` inside one text node of `root` (not inside code or a chip). */
+function wrapText(root, needle, make) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node.parentElement?.closest("code, pre, .fp-marker") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(needle);
+    if (at < 0) continue;
+    const match = node.splitText(at);
+    match.splitText(needle.length);
+    match.replaceWith(make(needle));
+    return true;
+  }
+  return false;
 }

@@ -51,12 +51,31 @@ export class FpSessionView extends HTMLElement {
     });
     this.lane.addEventListener("click", (event) => { if (event.target === this.lane && this.drawerOpen) this.closeDrawer(); });
     this.columns = h("div", { class: "fp-session__columns" }, this.chat, this.lane);
-    this.chat.addEventListener("fp-turn", (event) => {
-      const turn = event.detail.turn || {};
-      if (turn.task_lane) this.taskLane.setLane(turn.task_lane);
-      if (turn.facts_added?.length) this.taskLane.loadFacts();
+    this.chat.addEventListener("fp-turn", (event) => this.taskLane.applyTurn(event.detail.turn || {}));
+    this.taskLane.addEventListener("fp-lane-change", (event) => {
+      this.chat.syncMarkers(event.detail.lane);
+      const lane = event.detail.lane || {};
+      this.#openItems = ["questions", "checks", "actions"].reduce((n, k) => n + (lane[k] || []).filter((i) => i.status === "open").length, 0);
+      this.#renderToggleCount();
+    });
+    // A question chip in the conversation (or any "show this item" link) reveals the lane item.
+    this.addEventListener("fp-focus-item", (event) => {
+      if (!event.detail?.id) return;
+      this.openDrawer();
+      this.taskLane.focusItem(event.detail.id);
     });
     this.replaceChildren(this.header, this.columns);
+  }
+
+  #openItems = 0;
+
+  /** The drawer toggle shows how many questions, checks and actions are waiting in the lane. */
+  #renderToggleCount() {
+    if (!this.laneToggle) return;
+    const badge = this.laneToggle.querySelector(".fp-badge--count");
+    badge.hidden = !this.#openItems;
+    badge.textContent = String(this.#openItems);
+    this.laneToggle.setAttribute("aria-label", this.#openItems ? `Task lane, ${this.#openItems} open` : "Task lane");
   }
 
   #onModeChange = () => {
@@ -93,7 +112,7 @@ export class FpSessionView extends HTMLElement {
     this.header.replaceChildren(h("div", { class: "fp-session__header-loading" }, skeleton({ lines: 1, title: true })));
     this.chat.hidden = false;
     this.lane.hidden = false;
-    this.taskLane.load({ id, pending_task_lane: {} }, { signal: abort.signal }).catch(() => {});
+    this.taskLane.load(id, { signal: abort.signal }).catch(() => {});
     try {
       const session = await api(`/api/v1/ai-sessions/${encodeURIComponent(id)}`, { signal: abort.signal });
       if (abort.signal.aborted) return null;
@@ -128,7 +147,9 @@ export class FpSessionView extends HTMLElement {
     this.laneToggle = h("button", {
       type: "button", class: "fp-btn fp-btn--sm fp-session__lane-toggle", "aria-controls": this.lane.id,
       "aria-expanded": String(this.drawerOpen), "aria-haspopup": "dialog", onclick: () => this.toggleDrawer(),
-    }, icon("panel-bottom", "sm"), "Task lane");
+    }, icon("panel-bottom", "sm"), h("span", { class: "fp-session__lane-toggle-label", text: "Task lane" }),
+    h("span", { class: "fp-badge fp-badge--count", hidden: true }));
+    this.#renderToggleCount();
     const updated = session.updated_at || session.created_at;
     this.header.replaceChildren(
       this.#backButton(),
@@ -142,7 +163,8 @@ export class FpSessionView extends HTMLElement {
           updated && h("span", {}, "Updated ", h("time", { datetime: updated, title: absoluteTime(updated), text: relativeTime(updated) })))),
       h("div", { class: "fp-session__actions" }, this.laneToggle));
     this.chat.load(session, { signal });
-    this.taskLane.load(session, { signal });
+    if (this.taskLane.sessionId === session.id) this.taskLane.setSession(session);
+    else this.taskLane.load(session, { signal }).catch(() => {});
   }
 
   #backButton() {
