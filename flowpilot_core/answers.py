@@ -111,8 +111,10 @@ class AnswerService:
             ai = await self.ai.bind(db, principal.account_id)
         fact_text: str | None = None
         error: str | None = None
+        said = item.get("answer") if item["kind"] == "question" else item.get("output")
         try:
-            fact_text = await FactSynthesisService(ai).synthesize(item, principal, session_id)
+            if said and said.strip():  # nothing said (an action marked done): nothing to learn from
+                fact_text = await FactSynthesisService(ai).synthesize(item, principal, session_id)
         except AIError as exc:
             error = str(exc)
             log.warning("fact synthesis failed for item %s: %s", item_id, exc)

@@ -165,7 +165,7 @@ def record_output(lane: dict[str, list[dict[str, Any]]], item_id: str, output: s
         raise Conflict(f"item {item_id} is a {item['kind']}: answer it instead")
     if item["status"] == "dismissed":
         raise Conflict(f"item {item_id} was dismissed")
-    if not output.strip():
+    if not output.strip() and item["kind"] == "check":  # an action can simply be done
         raise InvalidInput("output must not be empty", field="output")
     item.update(output=output, status="done", updated_at=_now())
     return item

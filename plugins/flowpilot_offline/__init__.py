@@ -15,10 +15,18 @@ from flowpilot_core.ai.provider import ModelProvider
 
 
 def create_provider(settings: Any = None) -> ModelProvider:
-    """Build the offline provider (it takes no settings)."""
+    """Build the offline provider; ``[ai.offline] stream_delay_ms`` paces streamed words (default 0)."""
     from flowpilot_offline.provider import OfflineProvider
 
-    return OfflineProvider()
+    table = (getattr(settings, "ai", None) or {}).get("offline", {}) if settings is not None else {}
+    raw = table.get("stream_delay_ms", 0) if isinstance(table, dict) else 0
+    try:
+        delay = float(raw)
+    except (TypeError, ValueError):
+        from flowpilot_core.config import ConfigError
+
+        raise ConfigError(f"ai.offline.stream_delay_ms: {raw!r} is not a number of milliseconds") from None
+    return OfflineProvider(stream_delay_ms=delay)
 
 
 @hookimpl

@@ -122,12 +122,22 @@ def _resolution_note(spec: CallSpec) -> str:
     root_cause = _text(fix.get("root_cause")) or "Not recorded."
     steps = _text(fix.get("body") or fix.get("steps")) if fix else ""
     resolution = f"{_text(fix.get('title'))}. {steps}".strip(". ") if fix else "Not recorded."
-    return "\n".join([
-        "## Problem", _problem(context, spec.request), "",
-        "## What we confirmed", *facts, "",
-        "## Root cause", root_cause, "",
-        "## Resolution", resolution or "Not recorded.", "",
-    ])
+    return "\n".join(
+        [
+            "## Problem",
+            _problem(context, spec.request),
+            "",
+            "## What we confirmed",
+            *facts,
+            "",
+            "## Root cause",
+            root_cause,
+            "",
+            "## Resolution",
+            resolution or "Not recorded.",
+            "",
+        ]
+    )
 
 
 def _escalation_package(spec: CallSpec) -> str:
@@ -148,13 +158,25 @@ def _escalation_package(spec: CallSpec) -> str:
         "- Reproduce the problem with the user and capture the exact error text.",
         "- Review the confirmed facts above before changing anything.",
     ]
-    return "\n".join([
-        "## Problem", _problem(context, spec.request), "",
-        "## What we've confirmed", *facts, "",
-        "## What we've tried", *(tried or ["- No checks or actions were completed yet."]), "",
-        "## Current hypothesis", hypothesis or "No hypothesis yet.", "",
-        "## Suggested next steps", *next_steps, "",
-    ])
+    return "\n".join(
+        [
+            "## Problem",
+            _problem(context, spec.request),
+            "",
+            "## What we've confirmed",
+            *facts,
+            "",
+            "## What we've tried",
+            *(tried or ["- No checks or actions were completed yet."]),
+            "",
+            "## Current hypothesis",
+            hypothesis or "No hypothesis yet.",
+            "",
+            "## Suggested next steps",
+            *next_steps,
+            "",
+        ]
+    )
 
 
 def _generic(spec: CallSpec) -> str:

@@ -385,13 +385,15 @@ def _lane_items(task_lane: Any) -> list[_LaneItem]:
         if not isinstance(raw, Mapping):
             continue
         answer = raw.get("answer") if raw.get("answer") is not None else raw.get("output")
-        items.append(_LaneItem(
-            id=str(raw.get("id") or ""),
-            kind=str(raw.get("kind") or ""),
-            text=" ".join(str(raw.get(k) or "") for k in ("text", "title", "command")).strip(),
-            status=str(raw.get("status") or "").lower(),
-            answer=str(answer or ""),
-        ))
+        items.append(
+            _LaneItem(
+                id=str(raw.get("id") or ""),
+                kind=str(raw.get("kind") or ""),
+                text=" ".join(str(raw.get(k) or "") for k in ("text", "title", "command")).strip(),
+                status=str(raw.get("status") or "").lower(),
+                answer=str(answer or ""),
+            )
+        )
     return items
 
 
@@ -438,8 +440,10 @@ def _walk(playbook: Playbook, conversation: list[tuple[str, str]], items: list[_
     while step is not None and step.id not in visited:
         visited.append(step.id)
         item = _lane_item_for(step, items)
-        asked_at = max((i for i, (role, text) in enumerate(conversation)
-                        if role == "assistant" and _asked_in(step, text)), default=None)
+        asked_at = max(
+            (i for i, (role, text) in enumerate(conversation) if role == "assistant" and _asked_in(step, text)),
+            default=None,
+        )
         candidates: list[tuple[str, bool]] = []
         if item is not None and item.answer.strip() and item.status in _DONE_STATUSES:
             candidates.append((item.answer, False))
@@ -461,8 +465,15 @@ def _walk(playbook: Playbook, conversation: list[tuple[str, str]], items: list[_
                 walk.unclear = request
             return walk
         branch, value, from_request = choice
-        walk.taken.append(_Taken(step=step, branch=branch, value=value, from_request=from_request,
-                                 item_id=item.id if item is not None else None))
+        walk.taken.append(
+            _Taken(
+                step=step,
+                branch=branch,
+                value=value,
+                from_request=from_request,
+                item_id=item.id if item is not None else None,
+            )
+        )
         if branch.conclude:
             walk.conclusion = playbook.conclusion(branch.conclude)
             return walk
@@ -545,17 +556,21 @@ def _hint(step: Step, hedged: bool) -> str:
 def _fix_body(conclusion: Conclusion) -> str:
     lines = [f"{n}. {text}" for n, text in enumerate(conclusion.fix_steps, start=1)]
     if conclusion.script is not None:
-        params = ", ".join(
-            p.name + (" (sensitive)" if p.sensitive else "") for p in conclusion.script.parameters
-        )
+        params = ", ".join(p.name + (" (sensitive)" if p.sensitive else "") for p in conclusion.script.parameters)
         lines.append(f"Script: {conclusion.script.name}" + (f" (parameters: {params})" if params else ""))
     return "\n".join(lines)
 
 
-_WORKED_RE = re.compile(r"\b(?:fixed|works? now|working now|working again|resolved|sorted|that did it|all good|"
-                        r"printing again|back up|connected now|it worked)\b", re.I)
-_FAILED_RE = re.compile(r"\b(?:still (?:not|broken|the same|failing|doesn'?t|can'?t|won'?t)|didn'?t (?:work|help|fix)|"
-                        r"no change|same problem|not fixed)\b", re.I)
+_WORKED_RE = re.compile(
+    r"\b(?:fixed|works? now|working now|working again|resolved|sorted|that did it|all good|"
+    r"printing again|back up|connected now|it worked)\b",
+    re.I,
+)
+_FAILED_RE = re.compile(
+    r"\b(?:still (?:not|broken|the same|failing|doesn'?t|can'?t|won'?t)|didn'?t (?:work|help|fix)|"
+    r"no change|same problem|not fixed)\b",
+    re.I,
+)
 
 
 def _already_suggested(conclusion: Conclusion, conversation: list[tuple[str, str]]) -> bool:
@@ -648,8 +663,10 @@ def reply(
         step = walk.stop
         if walk.unclear is not None:
             hedged = is_uncertain(walk.unclear)
-            parts.append(f'I couldn\'t read a clear answer to "{step.text}" from that, so I haven\'t recorded '
-                         f"anything yet. {_hint(step, hedged)}")
+            parts.append(
+                f"I couldn't read a clear answer to \"{step.text}\" from that, so I haven't recorded "
+                f"anything yet. {_hint(step, hedged)}"
+            )
         elif walk.stop_asked and continuing:
             parts.append(f'We are waiting on "{step.text}". {_hint(step, False)}')
         else:
@@ -683,17 +700,25 @@ def _conclusion_parts(walk: _Walk, conversation: list[tuple[str, str]], request:
     assert conclusion is not None
     if _already_suggested(conclusion, conversation):
         if _FAILED_RE.search(request):
-            return ["Understood: the fix did not solve it, so the usual causes are exhausted offline.",
-                    render_marker("ACTION", "Escalate with the confirmed facts and what was tried "
-                                  f"({conclusion.title}); include any new error text.")]
+            return [
+                "Understood: the fix did not solve it, so the usual causes are exhausted offline.",
+                render_marker(
+                    "ACTION",
+                    "Escalate with the confirmed facts and what was tried "
+                    f"({conclusion.title}); include any new error text.",
+                ),
+            ]
         if _WORKED_RE.search(request) and not is_uncertain(request):
             fact = f'Applying the fix "{conclusion.title}" resolved the issue.'
             promote = [] if _norm(fact) in known else [render_marker("PROMOTE", fact)]
             return [*promote, "Great. Use Resolve to review and post the resolution note."]
         return [f'The suggested fix is "{conclusion.title}". Tell me whether it worked once you have tried it.']
     parts = [f"That points to the root cause: {conclusion.root_cause}"]
-    parts.append(render_marker("SUGGEST_FIX", _fix_body(conclusion),
-                               {"title": conclusion.title, "root_cause": conclusion.root_cause}))
+    parts.append(
+        render_marker(
+            "SUGGEST_FIX", _fix_body(conclusion), {"title": conclusion.title, "root_cause": conclusion.root_cause}
+        )
+    )
     parts.append(render_marker("ACTION", conclusion.verify))
     return [p for p in parts if p]
 
@@ -702,6 +727,8 @@ def _exhausted_parts(playbook: Playbook, known: list[str]) -> list[str]:
     return [
         f"That's as far as the offline {playbook.title.lower()} steps go without a clear cause. "
         f"What We Know has {len(known)} confirmed fact(s) to hand over.",
-        render_marker("ACTION", "Escalate to the next line with the confirmed facts, the exact error text and "
-                      "what was tried so far."),
+        render_marker(
+            "ACTION",
+            "Escalate to the next line with the confirmed facts, the exact error text and what was tried so far.",
+        ),
     ]

@@ -9,6 +9,7 @@ every input token is reported as ``input_tokens`` and ``estimated=True``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import re
@@ -36,6 +37,10 @@ class OfflineProvider:
     """:class:`~flowpilot_core.ai.provider.ModelProvider` answering from the offline brain."""
 
     name = "offline"
+
+    def __init__(self, stream_delay_ms: float = 0.0) -> None:
+        # A pause between streamed words, so a demo shows a reply being written; 0 in tests.
+        self.stream_delay = max(0.0, stream_delay_ms) / 1000.0
 
     async def _reply(self, request: LaidOutCall) -> str:
         try:
@@ -75,6 +80,8 @@ class OfflineProvider:
         usage = self._usage(request, text)
         yield UsageUpdate(TokenUsage(input_tokens=usage.input_tokens, estimated=True))
         for chunk in word_chunks(text):
+            if self.stream_delay:
+                await asyncio.sleep(self.stream_delay)
             yield TextDelta(chunk)
         yield Completion(text=text, model=request.model, usage=usage, stop_reason="end_turn")
 

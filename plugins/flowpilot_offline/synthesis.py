@@ -47,33 +47,120 @@ class SynthesisResult(msgspec.Struct, frozen=True, kw_only=True):
 
 # Phrases that make an answer uncertain, deferred or partial: no fact from these.
 _HEDGES = (
-    r"not sure", r"unsure", r"don'?t know", r"do not know", r"didn'?t know", r"no idea", r"no clue", r"dunno",
-    r"idk", r"maybe", r"perhaps", r"probably", r"possibly", r"might", r"may be", r"i think", r"i guess",
-    r"i believe", r"i suppose", r"i assume", r"seems?", r"looks like", r"not certain", r"can'?t tell",
-    r"cannot tell", r"hard to (?:say|tell)", r"let me (?:check|see|ask|find out)", r"will check", r"i'?ll check",
-    r"i'?ll ask", r"need to (?:check|ask|confirm)", r"checking", r"get back to you", r"hold on", r"one sec",
-    r"tbc", r"to be confirmed", r"partially", r"partly", r"sometimes", r"some of", r"intermittent(?:ly)?",
-    r"not always", r"kind of", r"sort of", r"somewhat", r"not really", r"unknown", r"n/a", r"either way",
-    r"yes and no", r"no and yes", r"depends", r"hit and miss", r"on and off", r"off and on", r"mostly",
-    r"usually", r"except", r"apart from", r"but only", r"only (?:when|on|for|if|some|in|at|with|after|before)",
-    r"but not", r"not for all", r"not all", r"a few", r"occasionally", r"now and then", r"wait",
-    r"that i know of", r"as far as i know", r"afaik", r"not that i'?m aware", r"i don'?t think", r"i doubt",
-    r"not to my knowledge", r"supposedly", r"apparently", r"should be", r"in theory",
+    r"not sure",
+    r"unsure",
+    r"don'?t know",
+    r"do not know",
+    r"didn'?t know",
+    r"no idea",
+    r"no clue",
+    r"dunno",
+    r"idk",
+    r"maybe",
+    r"perhaps",
+    r"probably",
+    r"possibly",
+    r"might",
+    r"may be",
+    r"i think",
+    r"i guess",
+    r"i believe",
+    r"i suppose",
+    r"i assume",
+    r"seems?",
+    r"looks like",
+    r"not certain",
+    r"can'?t tell",
+    r"cannot tell",
+    r"hard to (?:say|tell)",
+    r"let me (?:check|see|ask|find out)",
+    r"will check",
+    r"i'?ll check",
+    r"i'?ll ask",
+    r"need to (?:check|ask|confirm)",
+    r"checking",
+    r"get back to you",
+    r"hold on",
+    r"one sec",
+    r"tbc",
+    r"to be confirmed",
+    r"partially",
+    r"partly",
+    r"sometimes",
+    r"some of",
+    r"intermittent(?:ly)?",
+    r"not always",
+    r"kind of",
+    r"sort of",
+    r"somewhat",
+    r"not really",
+    r"unknown",
+    r"n/a",
+    r"either way",
+    r"yes and no",
+    r"no and yes",
+    r"depends",
+    r"hit and miss",
+    r"on and off",
+    r"off and on",
+    r"mostly",
+    r"usually",
+    r"except",
+    r"apart from",
+    r"but only",
+    r"only (?:when|on|for|if|some|in|at|with|after|before)",
+    r"but not",
+    r"not for all",
+    r"not all",
+    r"a few",
+    r"occasionally",
+    r"now and then",
+    r"wait",
+    r"that i know of",
+    r"as far as i know",
+    r"afaik",
+    r"not that i'?m aware",
+    r"i don'?t think",
+    r"i doubt",
+    r"not to my knowledge",
+    r"supposedly",
+    r"apparently",
+    r"should be",
+    r"in theory",
 )
 _HEDGE_RE = re.compile(r"(?<![\w'])(?:" + "|".join(_HEDGES) + r")(?![\w'])", re.I)
 # Intermittency words are a real answer to "Is the problem intermittent?"; they only
 # count as hedges when the question is not about intermittency.
 _INTERMITTENT_RE = re.compile(r"intermittent|every time|always|sometimes|occasionally", re.I)
 
-_YES_WORDS = ("yes", "yep", "yeah", "yea", "yup", "y", "correct", "affirmative", "confirmed", "indeed", "sure",
-              "definitely", "absolutely", "true", "right", "aye")
+_YES_WORDS = (
+    "yes",
+    "yep",
+    "yeah",
+    "yea",
+    "yup",
+    "y",
+    "correct",
+    "affirmative",
+    "confirmed",
+    "indeed",
+    "sure",
+    "definitely",
+    "absolutely",
+    "true",
+    "right",
+    "aye",
+)
 _NO_WORDS = ("no", "nope", "nah", "n", "negative", "false", "never", "none", "nothing", "not")
 _NO_PHRASES_RE = re.compile(
     r"^(?:it|they|he|she|that|this|there)?\s*(?:isn'?t|aren'?t|wasn'?t|weren'?t|doesn'?t|don'?t|didn'?t|"
     r"hasn'?t|haven'?t|can'?t|cannot|couldn'?t|won'?t|is not|are not|was not|does not|do not|did not|"
-    r"has not|have not|can not|will not)\b", re.I)
+    r"has not|have not|can not|will not)\b",
+    re.I,
+)
 _YES_PHRASES_RE = re.compile(
-    r"^(?:it|they|he|she|that|this|there)\s+(?:is|are|was|were|does|do|did|has|have|can|will)\b(?!\s*n[o']t)", re.I)
+    r"^(?:it|they|he|she|that|this|there)\s+(?:is|are|was|were|does|do|did|has|have|can|will)\b(?!\s*n[o']t)", re.I
+)
 _STANDALONE_NO_RE = re.compile(r"(?<![\w'])(?:no|nope|nah)(?=\s*(?:[,.!;:\-\u2013\u2014]|$|wait|actually))", re.I)
 _STANDALONE_YES_RE = re.compile(r"(?<![\w'])(?:yes|yep|yeah|yup)(?![\w'])", re.I)
 _NEGATION_RE = re.compile(r"(?:\bnot|n't|\bno|\bnever|\bnothing|\bcannot)\s+(?:\w+\s+){0,2}$", re.I)
@@ -157,51 +244,364 @@ _BE = {"is": "is", "are": "are", "was": "was", "were": "were"}
 _DO = {"do", "does", "did"}
 _HAVE = {"has", "have", "had"}
 _MODAL = {"can", "could", "will", "would", "should"}
-_NEG_MODAL = {"can": "cannot", "could": "could not", "will": "will not", "would": "would not",
-              "should": "should not"}
-_DETERMINERS = {"the", "a", "an", "other", "another", "some", "any", "all", "both", "each", "every", "these",
-                "those", "this", "that", "his", "her", "their", "our", "my", "its", "your", "no"}
+_NEG_MODAL = {"can": "cannot", "could": "could not", "will": "will not", "would": "would not", "should": "should not"}
+_DETERMINERS = {
+    "the",
+    "a",
+    "an",
+    "other",
+    "another",
+    "some",
+    "any",
+    "all",
+    "both",
+    "each",
+    "every",
+    "these",
+    "those",
+    "this",
+    "that",
+    "his",
+    "her",
+    "their",
+    "our",
+    "my",
+    "its",
+    "your",
+    "no",
+}
 _AMBIGUOUS_PRONOUNS = {"it", "this", "that", "they", "he", "she", "we", "i", "them", "these", "those"}
-_PREPOSITIONS = {"on", "in", "at", "for", "from", "with", "to", "behind", "under", "over", "via", "within",
-                 "inside", "outside", "off", "out", "up", "down", "as", "into", "through", "near", "by"}
+_PREPOSITIONS = {
+    "on",
+    "in",
+    "at",
+    "for",
+    "from",
+    "with",
+    "to",
+    "behind",
+    "under",
+    "over",
+    "via",
+    "within",
+    "inside",
+    "outside",
+    "off",
+    "out",
+    "up",
+    "down",
+    "as",
+    "into",
+    "through",
+    "near",
+    "by",
+}
 # Adjectives and participles that start a predicate after "is/are".
 _PRED_WORDS = {
-    "able", "unable", "offline", "online", "available", "unavailable", "full", "empty", "visible", "invisible",
-    "correct", "incorrect", "right", "wrong", "same", "different", "enabled", "disabled", "present", "missing",
-    "valid", "invalid", "current", "reachable", "unreachable", "ok", "okay", "fine", "slow", "fast", "low", "high",
-    "stuck", "open", "closed", "frozen", "blank", "active", "inactive", "busy", "idle", "ready", "new", "old",
-    "still", "also", "now", "currently", "already", "always", "ever", "set", "shown", "known", "intermittent",
-    "consistent", "possible", "responsive", "unresponsive", "hot", "loud", "dead", "red", "green", "amber",
-    "encrypted", "licensed", "unlicensed", "plugged", "powered", "turned", "switched", "signed", "logged",
-    "the", "a", "an", "too", "very", "more", "less", "nearly", "almost", "completely", "fully",
+    "able",
+    "unable",
+    "offline",
+    "online",
+    "available",
+    "unavailable",
+    "full",
+    "empty",
+    "visible",
+    "invisible",
+    "correct",
+    "incorrect",
+    "right",
+    "wrong",
+    "same",
+    "different",
+    "enabled",
+    "disabled",
+    "present",
+    "missing",
+    "valid",
+    "invalid",
+    "current",
+    "reachable",
+    "unreachable",
+    "ok",
+    "okay",
+    "fine",
+    "slow",
+    "fast",
+    "low",
+    "high",
+    "stuck",
+    "open",
+    "closed",
+    "frozen",
+    "blank",
+    "active",
+    "inactive",
+    "busy",
+    "idle",
+    "ready",
+    "new",
+    "old",
+    "still",
+    "also",
+    "now",
+    "currently",
+    "already",
+    "always",
+    "ever",
+    "set",
+    "shown",
+    "known",
+    "intermittent",
+    "consistent",
+    "possible",
+    "responsive",
+    "unresponsive",
+    "hot",
+    "loud",
+    "dead",
+    "red",
+    "green",
+    "amber",
+    "encrypted",
+    "licensed",
+    "unlicensed",
+    "plugged",
+    "powered",
+    "turned",
+    "switched",
+    "signed",
+    "logged",
+    "the",
+    "a",
+    "an",
+    "too",
+    "very",
+    "more",
+    "less",
+    "nearly",
+    "almost",
+    "completely",
+    "fully",
 }
-_ADJ_TAIL = {"correct", "incorrect", "right", "wrong", "full", "empty", "ok", "okay", "fine", "available",
-             "visible", "enabled", "disabled", "valid", "invalid", "slow", "current", "reachable", "missing",
-             "present", "same", "different", "encrypted", "intermittent", "low", "high", "stuck", "frozen"}
+_ADJ_TAIL = {
+    "correct",
+    "incorrect",
+    "right",
+    "wrong",
+    "full",
+    "empty",
+    "ok",
+    "okay",
+    "fine",
+    "available",
+    "visible",
+    "enabled",
+    "disabled",
+    "valid",
+    "invalid",
+    "slow",
+    "current",
+    "reachable",
+    "missing",
+    "present",
+    "same",
+    "different",
+    "encrypted",
+    "intermittent",
+    "low",
+    "high",
+    "stuck",
+    "frozen",
+}
 # Base verbs common in troubleshooting questions (subject/verb split after do/can).
 _VERBS = {
-    "print", "connect", "access", "open", "sign", "log", "see", "reach", "ping", "send", "receive", "map", "browse",
-    "hear", "join", "use", "load", "install", "run", "resolve", "authenticate", "start", "boot", "get", "find",
-    "save", "happen", "occur", "appear", "show", "display", "work", "respond", "change", "restart", "reboot",
-    "update", "sync", "have", "need", "know", "remember", "lose", "drop", "disconnect", "fail", "crash", "freeze",
-    "hang", "let", "allow", "accept", "reject", "block", "prompt", "ask", "say", "contain", "include", "match",
-    "point", "affect", "apply", "stop", "come", "go", "make", "take", "keep", "read", "write", "delete", "move",
-    "copy", "create", "add", "remove", "set", "enter", "type", "click", "try", "test", "mount", "unlock",
-    "lock", "reset", "recall", "notice", "report", "experience", "share", "pair", "charge", "turn", "plug", "play",
-    "record", "call", "email", "download", "upload", "launch", "attach", "register", "enrol", "enroll", "trust",
+    "print",
+    "connect",
+    "access",
+    "open",
+    "sign",
+    "log",
+    "see",
+    "reach",
+    "ping",
+    "send",
+    "receive",
+    "map",
+    "browse",
+    "hear",
+    "join",
+    "use",
+    "load",
+    "install",
+    "run",
+    "resolve",
+    "authenticate",
+    "start",
+    "boot",
+    "get",
+    "find",
+    "save",
+    "happen",
+    "occur",
+    "appear",
+    "show",
+    "display",
+    "work",
+    "respond",
+    "change",
+    "restart",
+    "reboot",
+    "update",
+    "sync",
+    "have",
+    "need",
+    "know",
+    "remember",
+    "lose",
+    "drop",
+    "disconnect",
+    "fail",
+    "crash",
+    "freeze",
+    "hang",
+    "let",
+    "allow",
+    "accept",
+    "reject",
+    "block",
+    "prompt",
+    "ask",
+    "say",
+    "contain",
+    "include",
+    "match",
+    "point",
+    "affect",
+    "apply",
+    "stop",
+    "come",
+    "go",
+    "make",
+    "take",
+    "keep",
+    "read",
+    "write",
+    "delete",
+    "move",
+    "copy",
+    "create",
+    "add",
+    "remove",
+    "set",
+    "enter",
+    "type",
+    "click",
+    "try",
+    "test",
+    "mount",
+    "unlock",
+    "lock",
+    "reset",
+    "recall",
+    "notice",
+    "report",
+    "experience",
+    "share",
+    "pair",
+    "charge",
+    "turn",
+    "plug",
+    "play",
+    "record",
+    "call",
+    "email",
+    "download",
+    "upload",
+    "launch",
+    "attach",
+    "register",
+    "enrol",
+    "enroll",
+    "trust",
 }
 _IRREGULAR_PAST = {
-    "get": "got", "see": "saw", "go": "went", "make": "made", "have": "had", "do": "did", "run": "ran",
-    "take": "took", "send": "sent", "lose": "lost", "come": "came", "say": "said", "find": "found", "know": "knew",
-    "begin": "began", "keep": "kept", "let": "let", "set": "set", "put": "put", "read": "read", "write": "wrote",
-    "hear": "heard", "show": "showed", "give": "gave", "break": "broke", "freeze": "froze", "hang": "hung",
-    "leave": "left", "build": "built", "feel": "felt", "tell": "told", "think": "thought", "bring": "brought",
-    "stop": "stopped", "drop": "dropped", "log": "logged", "map": "mapped", "plan": "planned", "ship": "shipped",
-    "plug": "plugged", "scan": "scanned", "chat": "chatted",
+    "get": "got",
+    "see": "saw",
+    "go": "went",
+    "make": "made",
+    "have": "had",
+    "do": "did",
+    "run": "ran",
+    "take": "took",
+    "send": "sent",
+    "lose": "lost",
+    "come": "came",
+    "say": "said",
+    "find": "found",
+    "know": "knew",
+    "begin": "began",
+    "keep": "kept",
+    "let": "let",
+    "set": "set",
+    "put": "put",
+    "read": "read",
+    "write": "wrote",
+    "hear": "heard",
+    "show": "showed",
+    "give": "gave",
+    "break": "broke",
+    "freeze": "froze",
+    "hang": "hung",
+    "leave": "left",
+    "build": "built",
+    "feel": "felt",
+    "tell": "told",
+    "think": "thought",
+    "bring": "brought",
+    "stop": "stopped",
+    "drop": "dropped",
+    "log": "logged",
+    "map": "mapped",
+    "plan": "planned",
+    "ship": "shipped",
+    "plug": "plugged",
+    "scan": "scanned",
+    "chat": "chatted",
 }
-_PARTICIPLES = {"been", "seen", "done", "gone", "run", "sent", "got", "gotten", "taken", "given", "made", "had",
-                "lost", "built", "known", "shown", "set", "put", "written", "begun", "broken", "frozen", "tried",
-                "received", "installed", "updated", "changed", "restarted", "rebooted", "applied", "reset"}
+_PARTICIPLES = {
+    "been",
+    "seen",
+    "done",
+    "gone",
+    "run",
+    "sent",
+    "got",
+    "gotten",
+    "taken",
+    "given",
+    "made",
+    "had",
+    "lost",
+    "built",
+    "known",
+    "shown",
+    "set",
+    "put",
+    "written",
+    "begun",
+    "broken",
+    "frozen",
+    "tried",
+    "received",
+    "installed",
+    "updated",
+    "changed",
+    "restarted",
+    "rebooted",
+    "applied",
+    "reset",
+}
 _ANTONYMS = {
     "running": ("stopped", "not running", "disabled", "paused"),
     "stopped": ("running", "started"),
@@ -223,8 +623,21 @@ _ANTONYMS = {
     "showing": ("not showing",),
     "visible": ("missing", "not visible", "not there"),
 }
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20}
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+}
 
 
 def _cap(text: str) -> str:
@@ -295,12 +708,15 @@ def _split_subject(words: list[str], mode: str) -> tuple[list[str], list[str]] |
     while i < len(words):
         w = words[i].lower()
         if mode == "be":
-            if (w in _PRED_WORDS or w in _PREPOSITIONS or (len(w) > 4 and w.endswith(("ing", "ed", "en")))
-                    or (len(w) > 4 and w.endswith("ly"))):
+            if (
+                w in _PRED_WORDS
+                or w in _PREPOSITIONS
+                or (len(w) > 4 and w.endswith(("ing", "ed", "en")))
+                or (len(w) > 4 and w.endswith("ly"))
+            ):
                 break
         else:
-            if (w in _VERBS or w in _PARTICIPLES or w in _IRREGULAR_PAST.values()
-                    or (len(w) > 4 and w.endswith("ed"))):
+            if w in _VERBS or w in _PARTICIPLES or w in _IRREGULAR_PAST.values() or (len(w) > 4 and w.endswith("ed")):
                 break
         i += 1
     subject, rest = words[:i], words[i:]
@@ -321,8 +737,11 @@ def _content_words(text: str) -> set[str]:
 
 def _starts_predicate(phrase: str) -> bool:
     first = phrase.split()[0].lower() if phrase.split() else ""
-    return (first in _PREPOSITIONS or first in _PRED_WORDS - {"the", "a", "an", "still", "also", "now"}
-            or (len(first) > 4 and first.endswith(("ing", "ed", "en"))))
+    return (
+        first in _PREPOSITIONS
+        or first in _PRED_WORDS - {"the", "a", "an", "still", "also", "now"}
+        or (len(first) > 4 and first.endswith(("ing", "ed", "en")))
+    )
 
 
 def _question_core(question: str) -> str | None:
@@ -334,7 +753,8 @@ def _question_core(question: str) -> str | None:
     core = m.group(1)[:-1].strip()
     # Polite wrappers: "Can you confirm whether X is Y" -> "whether X is Y".
     wrapper = re.match(
-        r"^(?:can|could|would) you (?:please )?(?:confirm|check|verify|tell me|see) (?:whether|if) (.+)$", core, re.I)
+        r"^(?:can|could|would) you (?:please )?(?:confirm|check|verify|tell me|see) (?:whether|if) (.+)$", core, re.I
+    )
     if wrapper:
         return "whether " + wrapper.group(1)
     return core
@@ -370,8 +790,9 @@ def _polar_fact(core: str, answer: str) -> SynthesisResult:
     mode = "be" if aux in _BE else "verb"
     split = _split_subject(words[1:], mode)
     if split is None:
-        return SynthesisResult(fact=None,
-                               reason="could not tell what the question is about (unclear or pronoun subject)")
+        return SynthesisResult(
+            fact=None, reason="could not tell what the question is about (unclear or pronoun subject)"
+        )
     subject, rest = split
     if subject[0].lower() == "you":
         subject = ["the user"]
@@ -389,8 +810,9 @@ def _polar_fact(core: str, answer: str) -> SynthesisResult:
             return SynthesisResult(fact=None, reason="the alternatives are not parallel; restating them would guess")
         if len(chosen) != 1 or yes_no(answer) is not None:
             return SynthesisResult(fact=None, reason="the answer does not pick exactly one of the alternatives")
-        return SynthesisResult(fact=_sentence(f"{subject_text} {aux} {chosen[0]}"),
-                               reason="the answer picks one of the alternatives")
+        return SynthesisResult(
+            fact=_sentence(f"{subject_text} {aux} {chosen[0]}"), reason="the answer picks one of the alternatives"
+        )
 
     reading = yes_no(answer)
     head = rest[0].lower() if rest else ""
@@ -439,8 +861,11 @@ def _quote(answer: str) -> str:
 
 
 def _number(answer: str) -> int | None:
-    m = re.fullmatch(r"\W*(?:just |only |exactly )?(\d+|[a-z]+)(?: (?:users?|people|pcs?|devices?|of them))?\W*",
-                     answer.strip(), re.I)
+    m = re.fullmatch(
+        r"\W*(?:just |only |exactly )?(\d+|[a-z]+)(?: (?:users?|people|pcs?|devices?|of them))?\W*",
+        answer.strip(),
+        re.I,
+    )
     if not m:
         return None
     token = m.group(1).lower()
@@ -475,8 +900,9 @@ def _wh_fact(core: str, answer: str) -> SynthesisResult:
     if m:
         if not re.search(r"\d", value):
             return SynthesisResult(fact=None, reason="the answer to 'how much' has no quantity")
-        return SynthesisResult(fact=_sentence(f"{m.group(1)} {m.group(2)} is {value}"),
-                               reason="a quantity answers 'how much'")
+        return SynthesisResult(
+            fact=_sentence(f"{m.group(1)} {m.group(2)} is {value}"), reason="a quantity answers 'how much'"
+        )
     m = re.fullmatch(r"when did (.+?) (start|begin|stop|happen|occur|first happen|last work)(.*)", c, re.I)
     if m:
         subject_words = m.group(1).split()
@@ -484,16 +910,19 @@ def _wh_fact(core: str, answer: str) -> SynthesisResult:
             return SynthesisResult(fact=None, reason="pronoun subject")
         verb = m.group(2)
         past = " ".join(_past(w) if i == len(verb.split()) - 1 else w for i, w in enumerate(verb.split()))
-        return SynthesisResult(fact=_sentence(f"{m.group(1)}{' ' + past}{m.group(3)} {value}"),
-                               reason="the answer says when")
+        return SynthesisResult(
+            fact=_sentence(f"{m.group(1)}{' ' + past}{m.group(3)} {value}"), reason="the answer says when"
+        )
     m = re.fullmatch(r"how long (has|have) (.+?) been (.+)", c, re.I)
     if m:
         subject = m.group(2)
         if subject.split()[0].lower() in _AMBIGUOUS_PRONOUNS or not re.search(r"\d", value):
             return SynthesisResult(fact=None, reason="no duration, or a pronoun subject")
         subject = " ".join(_you_to_user(subject.split()))
-        return SynthesisResult(fact=_sentence(f"{subject} {m.group(1).lower()} been {m.group(3)}: {value}"),
-                               reason="the answer gives a duration")
+        return SynthesisResult(
+            fact=_sentence(f"{subject} {m.group(1).lower()} been {m.group(3)}: {value}"),
+            reason="the answer gives a duration",
+        )
     m = re.fullmatch(r"what (does|do|did) (.+?) (show|say|display|report|return)(.*)", c, re.I)
     if m:
         subject = m.group(2)
@@ -502,8 +931,9 @@ def _wh_fact(core: str, answer: str) -> SynthesisResult:
         subject = " ".join(_you_to_user(subject.split()))
         verb = m.group(3).lower()
         conj = {"does": _third_person(verb), "did": _past(verb)}.get(m.group(1).lower(), verb)
-        return SynthesisResult(fact=_sentence(f"{subject} {conj}{m.group(4)}: {_quote(answer)}"),
-                               reason="the answer names the value")
+        return SynthesisResult(
+            fact=_sentence(f"{subject} {conj}{m.group(4)}: {_quote(answer)}"), reason="the answer names the value"
+        )
     m = re.fullmatch(r"(?:what|which) (?:is|are|was|were) (?:the )?(.+)", c, re.I)
     if m:
         subject = m.group(1)
@@ -516,8 +946,9 @@ def _wh_fact(core: str, answer: str) -> SynthesisResult:
         if m.group(3).split()[0].lower() in _AMBIGUOUS_PRONOUNS | _DETERMINERS | {"you"}:
             # "Which printer is she trying to use": a clause with its own subject; restating it needs grammar.
             return SynthesisResult(fact=None, reason="could not restate this question as a fact")
-        return SynthesisResult(fact=_sentence(f"The {m.group(1)} {m.group(3)} {m.group(2)} {shown}"),
-                               reason="the answer names the value")
+        return SynthesisResult(
+            fact=_sentence(f"The {m.group(1)} {m.group(3)} {m.group(2)} {shown}"), reason="the answer names the value"
+        )
     m = re.fullmatch(r"what (.+?) (does|do|did) (.+?) (show|say|display|report|return|give)(.*)", c, re.I)
     if m:
         subject = m.group(3)
@@ -526,8 +957,9 @@ def _wh_fact(core: str, answer: str) -> SynthesisResult:
         subject = " ".join(_you_to_user(subject.split()))
         verb = m.group(4).lower()
         conj = {"does": _third_person(verb), "did": _past(verb)}.get(m.group(2).lower(), verb)
-        return SynthesisResult(fact=_sentence(f"{subject} {conj} {m.group(1)}{m.group(5)}: {shown}"),
-                               reason="the answer names the value")
+        return SynthesisResult(
+            fact=_sentence(f"{subject} {conj} {m.group(1)}{m.group(5)}: {shown}"), reason="the answer names the value"
+        )
     return SynthesisResult(fact=None, reason="could not phrase this open question as a fact")
 
 
@@ -559,12 +991,22 @@ def _question_fact(question: str, answer: str) -> SynthesisResult:
 
 _PS_ERROR_RE = re.compile(
     r"CategoryInfo\s*:|FullyQualifiedErrorId|^At line:\d+"
-    r"|is not recognized as (?:the name of a cmdlet|an internal or external command)", re.M)
+    r"|is not recognized as (?:the name of a cmdlet|an internal or external command)",
+    re.M,
+)
 _SERVICE_ROW_RE = re.compile(
-    r"^\s*(Running|Stopped|Paused|StartPending|StopPending|ContinuePending|PausePending)\s+(\S+)\s+(.+?)\s*$", re.M)
+    r"^\s*(Running|Stopped|Paused|StartPending|StopPending|ContinuePending|PausePending)\s+(\S+)\s+(.+?)\s*$", re.M
+)
 _KV_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 ()/_.-]*?)\s*:\s*(.*?)\s*$")
-_STATUS_WORDS = {"running": "running", "stopped": "stopped", "paused": "paused", "startpending": "starting",
-                 "stoppending": "stopping", "continuepending": "resuming", "pausepending": "pausing"}
+_STATUS_WORDS = {
+    "running": "running",
+    "stopped": "stopped",
+    "paused": "paused",
+    "startpending": "starting",
+    "stoppending": "stopping",
+    "continuepending": "resuming",
+    "pausepending": "pausing",
+}
 
 
 def _kv_pairs(output: str) -> list[tuple[str, str]]:
@@ -785,8 +1227,9 @@ def _check_fact(title: str, command: str, output: str) -> SynthesisResult:
         return SynthesisResult(fact=_limit(fact), reason="one-row table, stated as shown")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) == 1 and len(lines[0]) <= 120:
-        return SynthesisResult(fact=_sentence(f'{title_text} returned "{lines[0]}"'),
-                               reason="single-line output, quoted as shown")
+        return SynthesisResult(
+            fact=_sentence(f'{title_text} returned "{lines[0]}"'), reason="single-line output, quoted as shown"
+        )
     return SynthesisResult(fact=None, reason="the output needs interpretation; not stating a fact")
 
 

@@ -29,7 +29,8 @@ _UNC_RE = re.compile(r"\\\\[^\s\\]+(?:\\[^\s\\\"”]+)*")
 _HOST_RE = re.compile(r"(?<![\w.@-])(?=[A-Z0-9-]*\d)[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+(?![\w@-])")
 _FQDN_RE = re.compile(
     r"(?<![\w.@/-])[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:local|lan|corp|internal|intra|ad|home\.arpa)\b",
-    re.I)
+    re.I,
+)
 _NOT_DEVICE_CONTEXT_RE = re.compile(r"\b(?:ssid|network name|wi-?fi name|group|kb)\s*(?:is|:|=)?\s*$", re.I)
 _CODE_RES = (
     re.compile(r"\b0x[0-9A-Fa-f]{3,8}\b"),
@@ -43,88 +44,358 @@ _CODE_RES = (
 _QUOTE_RE = re.compile(r'"([^"\n]{3,400})"|“([^”\n]{3,400})”')
 _SIGNOFF_RE = re.compile(
     r"^(?:thanks|thank you|many thanks|thanks again|cheers|regards|kind regards|best regards|best|br|ta|"
-    r"warm regards|all the best|thx)\b[ ,!.]*(.*)$", re.I)
+    r"warm regards|all the best|thx)\b[ ,!.]*(.*)$",
+    re.I,
+)
 _HEADER_RE = re.compile(r"^(from|to|cc|bcc|sent|date|subject|importance)\s*:", re.I)
 # A greeting, optionally with who is greeted ("Hi team,", "Morning Sam -"), never more.
 _GREETING_RE = re.compile(
     r"^(?:hi|hello|hey|hiya|dear|morning|good morning|good afternoon|afternoon)"
-    r"(?: (?:all|team|there|guys|everyone|folks|(?-i:[A-Z][a-z]+)))?\s*[,.!:-]?(?:\s+|$)", re.I)
+    r"(?: (?:all|team|there|guys|everyone|folks|(?-i:[A-Z][a-z]+)))?\s*[,.!:-]?(?:\s+|$)",
+    re.I,
+)
 _NAME_RE = r"[A-Z][a-z]+(?:[ -][A-Z][a-z'\u2019]+){0,2}"
 # Capitalised words that follow "new starter" and friends but are not people.
-_NOT_NAMES = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow",
-              "next", "this", "january", "february", "march", "april", "may", "june", "july", "august", "september",
-              "october", "november", "december", "the", "a", "an", "in", "on", "starting", "joining"}
-_GENERIC_MAILBOX_NAMES = {"reception", "support", "helpdesk", "admin", "office", "info", "accounts", "it", "hr",
-                          "noreply", "no-reply"}
+_NOT_NAMES = {
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "tomorrow",
+    "next",
+    "this",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "starting",
+    "joining",
+}
+_GENERIC_MAILBOX_NAMES = {
+    "reception",
+    "support",
+    "helpdesk",
+    "admin",
+    "office",
+    "info",
+    "accounts",
+    "it",
+    "hr",
+    "noreply",
+    "no-reply",
+}
 
 # ---------------------------------------------------------------------------------------
 # Priority words
 # ---------------------------------------------------------------------------------------
 
-_SECURITY_INCIDENT = (r"clicked (?:a|the|on a|on the)? ?link", r"entered my (?:\w+ )?password", r"phish\w*",
-                      r"ransomware", r"hacked", r"compromised", r"malware", r"virus", r"suspicious (?:login|sign-?in)",
-                      r"mfa prompts? i didn'?t", r"didn'?t ask for")
-_MANY = (r"whole office", r"entire office", r"whole company", r"entire company", r"everyone", r"everybody",
-         r"all users", r"all staff", r"nobody", r"no one", r"several users", r"multiple users", r"all (?:the )?pcs",
-         r"whole (?:team|branch|site|floor)", r"the office", r"all of us")
-_BLOCKED = (r"can'?t work", r"cannot work", r"unable to work", r"can'?t get to", r"cannot get to", r"can'?t access",
-            r"cannot access", r"can'?t save", r"cannot save", r"can'?t (?:sign|log) ?in", r"cannot (?:sign|log) ?in",
-            r"can'?t approve", r"no internet", r"(?:is|are) down", r"outage", r"can'?t do anything",
-            r"can'?t connect to anything", r"not working at all", r"locked out")
-_SITE_DOWN = (r"server (?:is )?down", r"site (?:is )?down", r"(?:whole office|everyone|nobody|no one)[^.]{0,40}"
-              r"(?:no internet|can'?t|cannot|down)", r"no internet",
-              r"losing (?:us )?(?:money|bookings|sales|business|orders|customers)",
-              r"customers (?:can'?t|cannot|are ringing|are calling|complain)")
+_SECURITY_INCIDENT = (
+    r"clicked (?:a|the|on a|on the)? ?link",
+    r"entered my (?:\w+ )?password",
+    r"phish\w*",
+    r"ransomware",
+    r"hacked",
+    r"compromised",
+    r"malware",
+    r"virus",
+    r"suspicious (?:login|sign-?in)",
+    r"mfa prompts? i didn'?t",
+    r"didn'?t ask for",
+)
+_MANY = (
+    r"whole office",
+    r"entire office",
+    r"whole company",
+    r"entire company",
+    r"everyone",
+    r"everybody",
+    r"all users",
+    r"all staff",
+    r"nobody",
+    r"no one",
+    r"several users",
+    r"multiple users",
+    r"all (?:the )?pcs",
+    r"whole (?:team|branch|site|floor)",
+    r"the office",
+    r"all of us",
+)
+_BLOCKED = (
+    r"can'?t work",
+    r"cannot work",
+    r"unable to work",
+    r"can'?t get to",
+    r"cannot get to",
+    r"can'?t access",
+    r"cannot access",
+    r"can'?t save",
+    r"cannot save",
+    r"can'?t (?:sign|log) ?in",
+    r"cannot (?:sign|log) ?in",
+    r"can'?t approve",
+    r"no internet",
+    r"(?:is|are) down",
+    r"outage",
+    r"can'?t do anything",
+    r"can'?t connect to anything",
+    r"not working at all",
+    r"locked out",
+)
+_SITE_DOWN = (
+    r"server (?:is )?down",
+    r"site (?:is )?down",
+    r"(?:whole office|everyone|nobody|no one)[^.]{0,40}"
+    r"(?:no internet|can'?t|cannot|down)",
+    r"no internet",
+    r"losing (?:us )?(?:money|bookings|sales|business|orders|customers)",
+    r"customers (?:can'?t|cannot|are ringing|are calling|complain)",
+)
 # An explicit priority tag from a monitoring alert or the requester ("[Critical]", "P1").
 _EXPLICIT_CRITICAL = (r"\[critical\]", r"p1", r"priority 1", r"sev ?1", r"severity 1", r"critical alert")
-_URGENT = (r"(?<!not )(?<!non-)(?<!non )urgent(?:ly)?", r"asap", r"as soon as possible", r"emergency", r"critical",
-           r"immediately", r"right away")
-_VIP = (r"ceo", r"cfo", r"coo", r"managing director", r"director", r"partner", r"owner", r"vip", r"the boss",
-        r"head of")
-_DEADLINE = (r"meeting at \d", r"\d{1,2} ?(?:am|pm)\b", r"\bby \d{1,2}\b", r"deadline", r"court", r"payroll",
-             r"month[- ]end", r"before (?:the )?meeting", r"in an hour", r"patients arriving",
-             r"(?:for|by|before) tomorrow(?: morning)?", r"tomorrow morning", r"end of (?:the )?day", r"\beod",
-             r"board (?:pack|meeting)", r"stock ?take")
+_URGENT = (
+    r"(?<!not )(?<!non-)(?<!non )urgent(?:ly)?",
+    r"asap",
+    r"as soon as possible",
+    r"emergency",
+    r"critical",
+    r"immediately",
+    r"right away",
+)
+_VIP = (
+    r"ceo",
+    r"cfo",
+    r"coo",
+    r"managing director",
+    r"director",
+    r"partner",
+    r"owner",
+    r"vip",
+    r"the boss",
+    r"head of",
+)
+_DEADLINE = (
+    r"meeting at \d",
+    r"\d{1,2} ?(?:am|pm)\b",
+    r"\bby \d{1,2}\b",
+    r"deadline",
+    r"court",
+    r"payroll",
+    r"month[- ]end",
+    r"before (?:the )?meeting",
+    r"in an hour",
+    r"patients arriving",
+    r"(?:for|by|before) tomorrow(?: morning)?",
+    r"tomorrow morning",
+    r"end of (?:the )?day",
+    r"\beod",
+    r"board (?:pack|meeting)",
+    r"stock ?take",
+)
 # Data-protection failures are urgent even when nobody says so.
-_DATA_RISK = (r"backups? (?:job )?(?:has |have )?failed", r"backup failure", r"failed (?:backup|to back up)",
-              r"(?:second|third) (?:night|day|time) in a row", r"raid (?:degraded|failure)", r"disk failure")
-_LOW = (r"no rush", r"not urgent", r"no hurry", r"whenever", r"when you get a chance", r"when (?:they|you|someone) "
-        r"ha(?:ve|s) (?:the )?time", r"low priority", r"this week", r"before friday", r"it still works",
-        r"not a big deal", r"when convenient", r"at some point")
+_DATA_RISK = (
+    r"backups? (?:job )?(?:has |have )?failed",
+    r"backup failure",
+    r"failed (?:backup|to back up)",
+    r"(?:second|third) (?:night|day|time) in a row",
+    r"raid (?:degraded|failure)",
+    r"disk failure",
+)
+_LOW = (
+    r"no rush",
+    r"not urgent",
+    r"no hurry",
+    r"whenever",
+    r"when you get a chance",
+    r"when (?:they|you|someone) "
+    r"ha(?:ve|s) (?:the )?time",
+    r"low priority",
+    r"this week",
+    r"before friday",
+    r"it still works",
+    r"not a big deal",
+    r"when convenient",
+    r"at some point",
+)
 
 # ---------------------------------------------------------------------------------------
 # Categories (generic ones; mapped onto the account's when it has a taxonomy)
 # ---------------------------------------------------------------------------------------
 
 _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
-    ("Security", (("phish", 4), ("clicked a link", 4), ("malware", 4), ("virus", 3), ("ransomware", 5),
-                  ("hacked", 4), ("compromised", 4), ("suspicious", 2), ("bitlocker", 4), ("recovery key", 3),
-                  ("certificate", 3), ("cert_", 3), ("ssl", 2), ("isn't private", 3), ("security warning", 3),
-                  ("encrypt", 2))),
-    ("Remote Access", (("vpn", 4), ("remote desktop", 4), ("rdp", 4), ("forticlient", 3), ("anyconnect", 3),
-                       ("globalprotect", 3), ("citrix", 3), ("sslvpn", 3), ("error 800", 3))),
-    ("Printing", (("printer", 4), ("print", 2), ("spooler", 4), ("toner", 3), ("print queue", 3),
-                  ("scan to", 2))),
-    ("Accounts & Access", (("password", 2), ("sign in", 2), ("sign-in", 2), ("log in", 2), ("login", 2),
-                           ("logon", 3), ("locked out", 3), ("mfa", 2), ("multi-factor", 3), ("authenticator", 3),
-                           ("aadsts", 3), ("new starter", 5), ("new hire", 5), ("leaver", 4), ("account", 1),
-                           ("permission", 2), ("group", 1), ("access to", 1))),
-    ("Email & Collaboration", (("outlook", 3), ("email", 1), ("e-mail", 1), ("mailbox", 3),
-                               ("shared mailbox", 3), ("exchange", 2), ("teams", 3), ("calendar", 2), ("webmail", 2),
-                               ("send as", 3), (".ost", 2), ("sharepoint", 2), ("onedrive", 2))),
-    ("Storage & Backup", (("disk space", 4), ("out of space", 4), ("disk full", 4), ("drive is full", 4),
-                          ("backup", 3), ("storage", 2), ("quota", 2), ("free space", 3), ("% free", 3),
-                          ("veeam", 3), ("snapshot", 2))),
-    ("Network & Connectivity", (("internet", 3), ("wifi", 4), ("wi-fi", 4), ("network", 2), ("dns", 3),
-                                ("router", 3), ("switch", 1), ("firewall", 2), ("ssid", 3), ("dhcp", 3),
-                                ("ip address", 2), ("mapped drive", 4), ("drive missing", 3), ("s: drive", 3),
-                                ("reconnecting", 2), ("shared drive", 1), ("ethernet", 2), ("voip", 1))),
-    ("Performance", (("slow", 3), ("freez", 3), ("takes ages", 3), ("hangs", 2), ("sluggish", 3),
-                     ("not responding", 2), ("high cpu", 3), ("mins to boot", 2))),
-    ("Hardware", (("screen", 2), ("monitor", 2), ("keyboard", 2), ("mouse", 2), ("battery", 2), ("dock", 1),
-                  ("won't turn on", 4), ("no power", 3), ("headset", 1), ("broken", 1), ("cracked", 3))),
-    ("Software", (("windows update", 4), ("updates failing", 4), ("install", 2), ("licen", 2), ("crash", 2),
-                  ("application", 1), ("update", 1))),
+    (
+        "Security",
+        (
+            ("phish", 4),
+            ("clicked a link", 4),
+            ("malware", 4),
+            ("virus", 3),
+            ("ransomware", 5),
+            ("hacked", 4),
+            ("compromised", 4),
+            ("suspicious", 2),
+            ("bitlocker", 4),
+            ("recovery key", 3),
+            ("certificate", 3),
+            ("cert_", 3),
+            ("ssl", 2),
+            ("isn't private", 3),
+            ("security warning", 3),
+            ("encrypt", 2),
+        ),
+    ),
+    (
+        "Remote Access",
+        (
+            ("vpn", 4),
+            ("remote desktop", 4),
+            ("rdp", 4),
+            ("forticlient", 3),
+            ("anyconnect", 3),
+            ("globalprotect", 3),
+            ("citrix", 3),
+            ("sslvpn", 3),
+            ("error 800", 3),
+        ),
+    ),
+    ("Printing", (("printer", 4), ("print", 2), ("spooler", 4), ("toner", 3), ("print queue", 3), ("scan to", 2))),
+    (
+        "Accounts & Access",
+        (
+            ("password", 2),
+            ("sign in", 2),
+            ("sign-in", 2),
+            ("log in", 2),
+            ("login", 2),
+            ("logon", 3),
+            ("locked out", 3),
+            ("mfa", 2),
+            ("multi-factor", 3),
+            ("authenticator", 3),
+            ("aadsts", 3),
+            ("new starter", 5),
+            ("new hire", 5),
+            ("leaver", 4),
+            ("account", 1),
+            ("permission", 2),
+            ("group", 1),
+            ("access to", 1),
+        ),
+    ),
+    (
+        "Email & Collaboration",
+        (
+            ("outlook", 3),
+            ("email", 1),
+            ("e-mail", 1),
+            ("mailbox", 3),
+            ("shared mailbox", 3),
+            ("exchange", 2),
+            ("teams", 3),
+            ("calendar", 2),
+            ("webmail", 2),
+            ("send as", 3),
+            (".ost", 2),
+            ("sharepoint", 2),
+            ("onedrive", 2),
+        ),
+    ),
+    (
+        "Storage & Backup",
+        (
+            ("disk space", 4),
+            ("out of space", 4),
+            ("disk full", 4),
+            ("drive is full", 4),
+            ("backup", 3),
+            ("storage", 2),
+            ("quota", 2),
+            ("free space", 3),
+            ("% free", 3),
+            ("veeam", 3),
+            ("snapshot", 2),
+        ),
+    ),
+    (
+        "Network & Connectivity",
+        (
+            ("internet", 3),
+            ("wifi", 4),
+            ("wi-fi", 4),
+            ("network", 2),
+            ("dns", 3),
+            ("router", 3),
+            ("switch", 1),
+            ("firewall", 2),
+            ("ssid", 3),
+            ("dhcp", 3),
+            ("ip address", 2),
+            ("mapped drive", 4),
+            ("drive missing", 3),
+            ("s: drive", 3),
+            ("reconnecting", 2),
+            ("shared drive", 1),
+            ("ethernet", 2),
+            ("voip", 1),
+        ),
+    ),
+    (
+        "Performance",
+        (
+            ("slow", 3),
+            ("freez", 3),
+            ("takes ages", 3),
+            ("hangs", 2),
+            ("sluggish", 3),
+            ("not responding", 2),
+            ("high cpu", 3),
+            ("mins to boot", 2),
+        ),
+    ),
+    (
+        "Hardware",
+        (
+            ("screen", 2),
+            ("monitor", 2),
+            ("keyboard", 2),
+            ("mouse", 2),
+            ("battery", 2),
+            ("dock", 1),
+            ("won't turn on", 4),
+            ("no power", 3),
+            ("headset", 1),
+            ("broken", 1),
+            ("cracked", 3),
+        ),
+    ),
+    (
+        "Software",
+        (
+            ("windows update", 4),
+            ("updates failing", 4),
+            ("install", 2),
+            ("licen", 2),
+            ("crash", 2),
+            ("application", 1),
+            ("update", 1),
+        ),
+    ),
 )
 # How a generic category shows up in an account's own category names.
 _CATEGORY_SYNONYMS = {
@@ -142,14 +413,19 @@ _CATEGORY_SYNONYMS = {
 # Host names that are servers by naming convention (SRV-..., ...-DC01, FS01, SQL02).
 _SERVER_NAME_RE = re.compile(r"(?i)^(?:srv|svr|dc|fs|sql|app|exch|rds|hv|vm)[-\d]|-(?:srv|dc|fs|sql|app|exch|rds)\d")
 _INFRA_CATEGORIES = ("Network & Connectivity", "Storage & Backup", "Security")
-_INFRA_WORDS = re.compile(r"\b(?:server|srv|dc|domain controller|firewall|router|switch|access point|website|"
-                          r"web site|certificate|branch|whole office|site)\b", re.I)
+_INFRA_WORDS = re.compile(
+    r"\b(?:server|srv|dc|domain controller|firewall|router|switch|access point|website|"
+    r"web site|certificate|branch|whole office|site)\b",
+    re.I,
+)
 _ONBOARDING_WORDS = re.compile(r"\b(?:new starter|new hire|new joiner|onboard\w*|leaver|offboard\w*|joining)\b", re.I)
 _SYMPTOM_CUES = re.compile(
     r"\b(?:can'?t|cannot|cant|won'?t|wont|unable|not working|doesn'?t|isn'?t|keeps?|stuck|offline|error|fail\w*|"
     r"slow|freez\w*|crash\w*|dropping|drops|missing|disappeared|no internet|no sound|asking for|asks for|down|"
     r"red x|locked|out of (?:disk )?space|prompts?|blue screen|sit in the queue|shows|showing|says|saying|"
-    r"closes|closing|shuts? down|disappears?)\b", re.I)
+    r"closes|closing|shuts? down|disappears?)\b",
+    re.I,
+)
 
 
 def _any(patterns: tuple[str, ...], text: str) -> list[str]:
@@ -305,8 +581,9 @@ def _map_category(generic: str | None, categories: list[str]) -> str | None:
     return None
 
 
-def _board(text: str, generic: str | None, priority: str, security_incident: bool, boards: list[str],
-           server: bool = False) -> str | None:
+def _board(
+    text: str, generic: str | None, priority: str, security_incident: bool, boards: list[str], server: bool = False
+) -> str | None:
     if not boards:
         return None
 
@@ -322,10 +599,10 @@ def _board(text: str, generic: str | None, priority: str, security_incident: boo
         choice = named("security", "soc")
     elif _ONBOARDING_WORDS.search(text):
         choice = named("onboard", "starter", "hr", "moves")
-    elif (_INFRA_WORDS.search(text) and (priority == "critical" or generic in _INFRA_CATEGORIES)) or (
-        server and generic in _INFRA_CATEGORIES
-    ) or (
-        generic in _INFRA_CATEGORIES and (priority == "critical" or _any(_MANY, _strip_quotes(text)))
+    elif (
+        (_INFRA_WORDS.search(text) and (priority == "critical" or generic in _INFRA_CATEGORIES))
+        or (server and generic in _INFRA_CATEGORIES)
+        or (generic in _INFRA_CATEGORIES and (priority == "critical" or _any(_MANY, _strip_quotes(text))))
     ):
         # Shared infrastructure (servers, sites, network gear, public certificates) goes to the
         # infrastructure team; one user's problem stays with the service desk.
@@ -344,8 +621,9 @@ def _subject(text: str) -> str | None:
     subject = m.group(1).strip()
     # Reply/forward and shouting prefixes are not part of the problem.
     while True:
-        stripped = re.sub(r"^(?:(?:re|fw|fwd|urgent|asap|important)\s*[:!-]|\[[^\]]{1,20}\])\s*", "", subject,
-                          flags=re.I).strip()
+        stripped = re.sub(
+            r"^(?:(?:re|fw|fwd|urgent|asap|important)\s*[:!-]|\[[^\]]{1,20}\])\s*", "", subject, flags=re.I
+        ).strip()
         if stripped == subject:
             break
         subject = stripped
@@ -362,8 +640,12 @@ def _generic_sender(name: str) -> bool:
     """Shared and automated mailboxes ("Reception", "IT Alerts") are not people."""
     low = name.lower()
     return low in _GENERIC_MAILBOX_NAMES or bool(
-        re.search(r"\b(?:alerts?|monitoring|notifications?|no-?reply|do not reply|mailer|system|service desk|"
-                  r"helpdesk|support|reception|admin)\b", low))
+        re.search(
+            r"\b(?:alerts?|monitoring|notifications?|no-?reply|do not reply|mailer|system|service desk|"
+            r"helpdesk|support|reception|admin)\b",
+            low,
+        )
+    )
 
 
 def _affected_user(text: str) -> str | None:
@@ -462,8 +744,9 @@ def _summary(subject: str | None, symptoms: list[str], text: str) -> str:
     source = symptoms[0] if symptoms else next(iter(_sentences(text)), text.strip())
     source = _GREETING_RE.sub("", source)
     # Call-note filler says nothing about the problem.
-    source = re.sub(r"^(?:(?:user |caller )?(?:rang|called|phoned)(?: in)?(?: re| about| regarding)?\s+)", "", source,
-                    flags=re.I)
+    source = re.sub(
+        r"^(?:(?:user |caller )?(?:rang|called|phoned)(?: in)?(?: re| about| regarding)?\s+)", "", source, flags=re.I
+    )
     if len(source) > 100:
         # Cut before a quoted dialog text: the summary names the problem, the error goes in error_messages.
         source = re.split(r'\s*[:,-]?\s*["“]', source)[0]
@@ -498,6 +781,12 @@ def parse_ticket_text(text: str, taxonomy: Mapping[str, Any] | None = None) -> T
         affected_device=devices[0] if devices else None,
         symptoms=symptoms,
         error_messages=extract_error_messages(text),
-        suggested_board=_board(text, generic, priority, security_incident, tax.get("boards", []),
-                               server=any(_SERVER_NAME_RE.search(d) for d in devices)),
+        suggested_board=_board(
+            text,
+            generic,
+            priority,
+            security_incident,
+            tax.get("boards", []),
+            server=any(_SERVER_NAME_RE.search(d) for d in devices),
+        ),
     )

@@ -107,6 +107,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from flowpilot_server.demo import prepare_demo, start_host_portal
 
     settings = _settings(args)
+    if "offline" not in settings.ai:  # let the demo's offline replies visibly stream in
+        from dataclasses import replace
+
+        settings = replace(settings, ai={**settings.ai, "offline": {"stream_delay_ms": 25}})
     urls = _database(settings)
     asyncio.run(_migrate(settings, urls))
     _progress("Preparing the demo account, technician and sample tickets")

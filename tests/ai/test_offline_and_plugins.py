@@ -187,3 +187,17 @@ def test_the_detector_catches_every_import_form() -> None:
         assert _imports_anthropic(ast.parse(source)), source
     for source in ("import anthropical", "from . import anthropic_helpers", "from .anthropic import x"):
         assert not _imports_anthropic(ast.parse(source)), source
+
+
+def test_offline_stream_delay_is_configurable_and_validated() -> None:
+    from types import SimpleNamespace
+
+    import pytest
+    from flowpilot_offline import create_provider
+
+    from flowpilot_core.config import ConfigError
+
+    assert create_provider(SimpleNamespace(ai={"offline": {"stream_delay_ms": 20}})).stream_delay == 0.02
+    assert create_provider(SimpleNamespace(ai={})).stream_delay == 0.0
+    with pytest.raises(ConfigError, match=r"ai\.offline\.stream_delay_ms"):
+        create_provider(SimpleNamespace(ai={"offline": {"stream_delay_ms": "fast"}}))

@@ -320,3 +320,21 @@ async def test_state_version_counts_every_concurrent_fact_write(
 
     async with tenant_session(sessionmaker, tenant.account_id) as db:
         assert (await db.execute(select(AiMessage).where(AiMessage.session_id == sid))).first() is None
+
+
+async def test_an_action_can_be_marked_done_without_output_and_asks_no_model(
+    client: Client, tenant: Tenant, scripted: ScriptedProvider
+) -> None:
+    sid = await _session(client, tenant)
+    scripted.replies.append("[ACTION]Power-cycle the printer ACC-PRN-01.[/ACTION]")
+    lane = (
+        await client.post(f"/api/v1/ai-sessions/{sid}/messages", json={"content": "hi"}, headers=tenant.headers())
+    ).json()["task_lane"]
+    aid = lane["actions"][0]["id"]
+    calls = len(scripted.calls)
+    done = await client.post(
+        f"/api/v1/ai-sessions/{sid}/task-lane/{aid}/output", json={"output": ""}, headers=tenant.headers()
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["item"]["status"] == "done" and done.json()["fact"] is None
+    assert len(scripted.calls) == calls  # nothing was said, so no synthesis call

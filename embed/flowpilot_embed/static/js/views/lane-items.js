@@ -356,14 +356,14 @@ export class FpActionItem extends LaneItem {
       const error = h("p", { class: "fp-form-error", role: "alert", hidden: true });
       const submit = h("button", { type: "submit", class: "fp-btn fp-btn--sm", "data-action": "mark-done" }, icon("check", "sm"), h("span", { text: "Mark done" }));
       const form = h("form", { class: "fp-task__form", novalidate: true }, h("div", { class: "fp-task__row" }, field, submit), error);
-      const send = () => this.busy(form, submit, error, () => this.lane.recordOutput(this.item.id, field.value.trim() || "Done."));
+      const send = () => this.busy(form, submit, error, () => this.lane.recordOutput(this.item.id, field.value.trim()));
       form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
       field.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
       });
       autosize(field, 120);
       parts.push(form);
-    } else if (this.item.output && this.item.output !== "Done.") {
+    } else if (this.item.output) {
       parts.push(h("div", { class: "fp-task__result" },
         h("span", { class: "fp-task__result-label", text: "Result" }),
         h("p", { class: "fp-task__answer", text: this.item.output })));
