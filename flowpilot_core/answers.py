@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -21,7 +22,7 @@ from flowpilot_core.accounts import Principal
 from flowpilot_core.ai.errors import AIError
 from flowpilot_core.ai.gateway import AIGateway, BoundAI
 from flowpilot_core.db.engine import tenant_session
-from flowpilot_core.errors import Conflict
+from flowpilot_core.errors import Conflict, NotFound
 from flowpilot_core.sessions import get_session_row
 
 log = logging.getLogger("flowpilot.answers")
@@ -91,15 +92,19 @@ class AnswerService:
             session = await get_session_row(db, principal, session_id, lock=True)
             item = lane_engine.find_item(lane_engine.lane_of(session), item_id)
             if item is None:
-                from flowpilot_core.errors import NotFound
-
                 raise NotFound(f"task-lane item {item_id} not found in this session")
             if text is None:
                 text = _default_fact_text(item)
             origin: facts_engine.FactOrigin = "question" if item["kind"] == "question" else "check"
             return await facts_engine.promote(db, principal, session_id, text=text, origin=origin, source_ref=item_id)
 
-    async def _record(self, principal: Principal, session_id: uuid.UUID, item_id: str, change: Any) -> ItemUpdate:
+    async def _record(
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        item_id: str,
+        change: Callable[[dict[str, list[dict[str, Any]]]], dict[str, Any]],
+    ) -> ItemUpdate:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             session = await get_session_row(db, principal, session_id, lock=True)
             lane = lane_engine.lane_of(session)

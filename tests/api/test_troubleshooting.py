@@ -168,9 +168,8 @@ async def test_model_failure_keeps_the_message_and_a_retry_does_not_duplicate_it
             .scalars()
             .all()
         )
-    assert usage == ["rate_limited: " + AIRateLimited().message, "overloaded: " + AIOverloaded().message, None] or (
-        [u.split(":")[0] if u else None for u in usage] == ["rate_limited", "overloaded", None]
-    )
+    # Every attempt is accounted for, the failed ones with their reason.
+    assert [u.split(":")[0] if u else None for u in usage] == ["rate_limited", "overloaded", None]
 
 
 async def test_streamed_turn_sends_deltas_then_the_parsed_turn(
