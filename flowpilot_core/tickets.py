@@ -1,7 +1,10 @@
 """Ticket intake: free text from an e-mail or a call becomes a structured ticket draft (``ai-parse``).
 
 The parse instructions and the account's taxonomy are the cached prefix; the text is
-the volatile request. Nothing is stored but the call's usage: the technician reviews
+the volatile request. On the default fast tier (Haiku 4.5, whose minimum cacheable
+prefix is 4,096 tokens) a typical prefix of about 1,000 tokens is not cached at all, and
+that is still cheaper than a cached read on a larger model; accounts with large
+taxonomies, or a tier override, get the cache. Nothing is stored but the call's usage: the technician reviews
 the draft before anything reaches a PSA.
 """
 
