@@ -107,6 +107,17 @@ def test_installed_flowpilot_help_and_demo_run_outside_the_checkout(installed: P
         sessions = httpx.get(base + "/api/v1/ai-sessions", headers={"Authorization": f"Bearer {match.group(1)}"})
         assert sessions.status_code == 200
         assert len(sessions.json()["items"]) >= 3
+        # The offline model answers from the installed wheel (playbooks shipped inside it).
+        first = sessions.json()["items"][0]["id"]
+        turn = httpx.post(
+            f"{base}/api/v1/ai-sessions/{first}/messages",
+            json={"content": "Where do I start?"},
+            headers={"Authorization": f"Bearer {match.group(1)}"},
+            timeout=30,
+        )
+        assert turn.status_code == 200, turn.text
+        lane = turn.json()["task_lane"]
+        assert lane["questions"] or lane["checks"]
         assert "FlowPilot" in httpx.get(base + "/pilot").text
         assert httpx.get(base + "/embed.js").status_code == 200
         assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
