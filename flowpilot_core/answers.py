@@ -95,7 +95,7 @@ class AnswerService:
                 raise NotFound(f"task-lane item {item_id} not found in this session")
             if text is None:
                 text = _default_fact_text(item)
-            origin: facts_engine.FactOrigin = "question" if item["kind"] == "question" else "check"
+            origin = lane_engine.fact_origin(item)
             return await facts_engine.promote(db, principal, session_id, text=text, origin=origin, source_ref=item_id)
 
     async def _record(
@@ -126,7 +126,7 @@ class AnswerService:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             fact = None
             if fact_text:
-                origin: facts_engine.FactOrigin = "question" if item["kind"] == "question" else "check"
+                origin = lane_engine.fact_origin(item)
                 fact, _ = await facts_engine.promote(
                     db, principal, session_id, text=fact_text, origin=origin, source_ref=item_id
                 )

@@ -156,6 +156,17 @@ async def build_chat_spec(
     )
 
 
+async def _next_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """The next transcript position; callers hold the session row lock, so positions never collide."""
+    query = select(func.coalesce(func.max(AiMessage.seq), 0)).where(AiMessage.session_id == session_id)
+    return int((await db.execute(query)).scalar_one()) + 1
+
+
+async def _reply_to(db: AsyncSession, user_message_id: uuid.UUID) -> AiMessage | None:
+    """The assistant reply that completed a technician's message, if the turn finished."""
+    return (await db.execute(select(AiMessage).where(AiMessage.reply_to_id == user_message_id))).scalar_one_or_none()
+
+
 @dataclass
 class _Prepared:
     user: AiMessage
@@ -248,20 +259,14 @@ class ChatService:
                         "client_message_id was already used for a different message", field="client_message_id"
                     )
             if user is not None:
-                reply = (
-                    await db.execute(select(AiMessage).where(AiMessage.reply_to_id == user.id))
-                ).scalar_one_or_none()
+                reply = await _reply_to(db, user.id)
                 if reply is not None:  # the turn completed before: answer it again, change nothing
                     return _Prepared(
                         user=user,
                         finished=await self._turn(db, session, user, reply, [], []),
                     )
             else:
-                seq = (
-                    await db.execute(
-                        select(func.coalesce(func.max(AiMessage.seq), 0)).where(AiMessage.session_id == session_id)
-                    )
-                ).scalar_one() + 1
+                seq = await _next_seq(db, session_id)
                 user = AiMessage(
                     account_id=principal.account_id,
                     session_id=session_id,
@@ -285,16 +290,10 @@ class ChatService:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             session = await get_session_row(db, principal, session_id, lock=True)
             user = (await db.execute(select(AiMessage).where(AiMessage.id == user_id))).scalar_one()
-            existing = (
-                await db.execute(select(AiMessage).where(AiMessage.reply_to_id == user_id))
-            ).scalar_one_or_none()
+            existing = await _reply_to(db, user_id)
             if existing is not None:  # a concurrent retry finished this turn first
                 return await self._turn(db, session, user, existing, [], [])
-            seq = (
-                await db.execute(
-                    select(func.coalesce(func.max(AiMessage.seq), 0)).where(AiMessage.session_id == session_id)
-                )
-            ).scalar_one() + 1
+            seq = await _next_seq(db, session_id)
             reply = AiMessage(
                 account_id=principal.account_id,
                 session_id=session_id,
@@ -339,7 +338,7 @@ class ChatService:
                 if item is None:
                     log.warning("[PROMOTE] names item %s, which is not in session %s: ignored", marker.ref, session_id)
                     continue
-                origin: facts_engine.FactOrigin = "question" if item["kind"] == "question" else "check"
+                origin: facts_engine.FactOrigin = lane_engine.fact_origin(item)
                 source_ref = marker.ref
             else:
                 origin, source_ref = "ai_synthesis", facts_engine.statement_ref(marker.text)

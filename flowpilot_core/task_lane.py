@@ -184,6 +184,11 @@ def _require(lane: dict[str, list[dict[str, Any]]], item_id: str) -> dict[str, A
     return item
 
 
+def fact_origin(item: dict[str, Any]) -> Literal["question", "check"]:
+    """The origin of a fact promoted from ``item``: what was answered, or what a check or action showed."""
+    return "question" if item["kind"] == "question" else "check"
+
+
 def save(row: AiSession, lane: dict[str, list[dict[str, Any]]]) -> None:
     row.pending_task_lane = lane
     row.updated_at = datetime.now(UTC)
