@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -39,17 +37,6 @@ def decrypt_text(secret_key: str, purpose: str, token: str) -> str:
         raise DecryptionError(
             f"cannot decrypt {purpose}: FLOWPILOT_SECRET_KEY differs from the one that encrypted it"
         ) from None
-
-
-def encrypt_json(secret_key: str, purpose: str, value: dict[str, Any]) -> str:
-    return encrypt_text(secret_key, purpose, json.dumps(value, sort_keys=True))
-
-
-def decrypt_json(secret_key: str, purpose: str, token: str) -> dict[str, Any]:
-    value = json.loads(decrypt_text(secret_key, purpose, token))
-    if not isinstance(value, dict):
-        raise DecryptionError(f"{purpose} did not decrypt to an object")
-    return value
 
 
 def new_secret(nbytes: int = 32) -> str:

@@ -402,6 +402,3 @@ class AiUsage(Base):
     uncached_cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 6), nullable=False, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
-
-
-TENANT_TABLES: tuple[str, ...] = tuple(t.name for t in Base.metadata.sorted_tables if "account_id" in t.c)

@@ -12,7 +12,6 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
-from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
@@ -103,12 +102,3 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
             }
         )
     )
-
-
-def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """For code paths outside handlers (e.g. streaming) that must answer with the same shape."""
-    if isinstance(exc, FlowPilotError):
-        return _from_domain(exc).to_response(request)
-    if isinstance(exc, HTTPException):
-        return _from_http(exc).to_response(request)
-    return _from_unexpected(exc).to_response(request)
