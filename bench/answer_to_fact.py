@@ -53,7 +53,8 @@ from flowpilot_server.app import create_app  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from flowpilot_core import accounts  # noqa: E402
+from flowpilot_core.accounts import accounts  # noqa: E402
+from flowpilot_core.accounts.embed_tokens import mint_embed_token  # noqa: E402
 from flowpilot_core.ai.layout import LaidOutCall  # noqa: E402
 from flowpilot_core.ai.provider import ModelProvider, StreamEvent  # noqa: E402
 from flowpilot_core.ai.types import Completion  # noqa: E402
@@ -67,7 +68,6 @@ from flowpilot_core.db.engine import (  # noqa: E402
     tenant_session,
 )
 from flowpilot_core.db.models import AiUsage  # noqa: E402
-from flowpilot_core.embed_tokens import mint_embed_token  # noqa: E402
 
 ANSWERS = 200
 WARMUP = 10

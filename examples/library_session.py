@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 
-from flowpilot_core import accounts
-from flowpilot_core.chat import ChatRequest
+from flowpilot_core.accounts import accounts
 from flowpilot_core.db.engine import tenant_session
-from flowpilot_core.facts import list_facts
+from flowpilot_core.facts.crud import list_facts
 from flowpilot_core.library import FlowPilot
-from flowpilot_core.sessions import CreateSession, TicketSnapshot, create_session
+from flowpilot_core.sessions.chat import ChatRequest
+from flowpilot_core.sessions.lifecycle import CreateSession, TicketSnapshot, create_session
 
 
 async def main() -> None:

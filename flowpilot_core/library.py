@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import provider_from_registry
-from flowpilot_core.answers import AnswerService
-from flowpilot_core.chat import ChatService
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins
+from flowpilot_core.sessions.answers import AnswerService
+from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
 
 log = logging.getLogger("flowpilot")

@@ -20,11 +20,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
-from flowpilot_core import accounts
+from flowpilot_core.accounts import accounts
+from flowpilot_core.accounts.embed_tokens import mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db import migrate
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url, make_sessionmaker, tenant_session
-from flowpilot_core.embed_tokens import mint_embed_token
 from tests.pg import create_database, drop_database, run_sync, server_url
 
 TEST_SECRET_KEY = "flowpilot-test-secret-key-0123456789abcdef"

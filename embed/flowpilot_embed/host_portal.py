@@ -126,7 +126,7 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8")
             return
         # A real portal authenticates its own user here (session cookie) and mints for *that* user.
-        from flowpilot_core.embed_tokens import mint_embed_token
+        from flowpilot_core.accounts.embed_tokens import mint_embed_token
 
         cfg = self.config
         token = mint_embed_token(

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowpilot_core import mcp
-from flowpilot_core.account_settings import get_setting
+from flowpilot_core.accounts import mcp
+from flowpilot_core.accounts.settings import get_setting
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import ModelProvider, UsageSink, chat_call_cached, chat_call_cached_stream
 from flowpilot_core.ai.types import CallSpec, Completion

@@ -7,7 +7,7 @@ contract need.
 
 * ``chat``: the playbook engine (:mod:`flowpilot_offline.playbooks`), answering in the
   marker grammar.
-* ``ai_parse``: a JSON :class:`~flowpilot_core.ai_parse.TicketDraft` from
+* ``ai_parse``: a JSON :class:`~flowpilot_core.tickets.intake.TicketDraft` from
   :mod:`flowpilot_offline.ticket_parse`.
 * ``fact_synthesis``: ``{"fact": str | null, "reason": str}`` from
   :mod:`flowpilot_offline.synthesis`.

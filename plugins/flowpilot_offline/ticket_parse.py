@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowpilot_core.ai_parse import TicketDraft, clamp_summary, normalise_taxonomy
+from flowpilot_core.tickets.intake import TicketDraft, clamp_summary, normalise_taxonomy
 
 __all__ = ["extract_emails", "extract_error_messages", "find_devices", "parse_ticket_text"]
 

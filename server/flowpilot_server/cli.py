@@ -145,7 +145,7 @@ def cmd_db(args: argparse.Namespace) -> None:
 
 
 def cmd_accounts(args: argparse.Namespace) -> None:
-    from flowpilot_core import accounts
+    from flowpilot_core.accounts import accounts
 
     settings = _settings(args)
     urls = _database(settings)
@@ -173,7 +173,7 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 
 
 def cmd_api_keys(args: argparse.Namespace) -> None:
-    from flowpilot_core import accounts
+    from flowpilot_core.accounts import accounts
     from flowpilot_core.db.engine import set_account
 
     settings = _settings(args)

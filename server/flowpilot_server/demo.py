@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flowpilot_core import accounts
+from flowpilot_core.accounts import accounts
+from flowpilot_core.accounts.embed_tokens import MAX_TTL_SECONDS, mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import create_engine, make_sessionmaker, set_account
-from flowpilot_core.embed_tokens import MAX_TTL_SECONDS, mint_embed_token
-from flowpilot_core.sessions import CreateSession, TicketSnapshot, create_session, list_sessions
+from flowpilot_core.sessions.lifecycle import CreateSession, TicketSnapshot, create_session, list_sessions
 
 DEMO_USER = ("demo-tech", "Dana Tech", "dana.tech@demo-msp.example")
 

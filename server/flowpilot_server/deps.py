@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowpilot_core.accounts import Principal, authenticate
+from flowpilot_core.accounts.accounts import Principal, authenticate
 from flowpilot_core.errors import AuthenticationFailed, Forbidden
 from flowpilot_server.runtime import Runtime
 

@@ -7,7 +7,7 @@ items, facts, a few messages); child processes with different hash seeds then lo
 with the library and lay out the chat call for the next message, and the server
 itself lays out the same call when that message is actually sent.
 
-The children build the call with ``flowpilot_core.chat.build_chat_spec`` (what the chat
+The children build the call with ``flowpilot_core.sessions.chat.build_chat_spec`` (what the chat
 turn itself uses) and ``prepare_call``; comparing their bytes with what the server
 really sent shows the library and the server agree.
 """
@@ -38,10 +38,10 @@ CHILD = textwrap.dedent(
 
     from sqlalchemy.pool import NullPool
 
-    from flowpilot_core.accounts import Principal
+    from flowpilot_core.accounts.accounts import Principal
     from flowpilot_core.ai.policy import AIPolicy
     from flowpilot_core.ai.provider import prepare_call
-    from flowpilot_core.chat import build_chat_spec
+    from flowpilot_core.sessions.chat import build_chat_spec
     from flowpilot_core.db.engine import create_engine, make_sessionmaker, tenant_session
     from flowpilot_core.db.models import AiSession
 

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.ai.tokens import canonical_json, estimate_block_tokens, estimate_text_tokens
-from flowpilot_core.ai_parse import MAX_TEXT_BYTES, PARSE_INSTRUCTIONS, normalise_taxonomy
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls, tenant_session
 from flowpilot_core.db.models import AiUsage
 from flowpilot_core.testing import FakeAnthropic
+from flowpilot_core.tickets.intake import MAX_TEXT_BYTES, PARSE_INSTRUCTIONS, normalise_taxonomy
 from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 from tests.conftest import Tenant
 

@@ -106,7 +106,7 @@ async def test_revoked_api_key_is_401(client: Client, db_urls: DatabaseUrls) -> 
     from sqlalchemy import select
     from sqlalchemy.pool import NullPool
 
-    from flowpilot_core import accounts
+    from flowpilot_core.accounts import accounts
     from flowpilot_core.db.engine import create_engine, make_sessionmaker, tenant_session
 
     fresh = make_tenant(db_urls, "Revoker")

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.ai.tokens import estimate_block_tokens
-from flowpilot_core.chat import SYSTEM_SECTIONS
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiUsage
+from flowpilot_core.sessions.chat import SYSTEM_SECTIONS
 from flowpilot_core.testing import FakeAnthropic, RecordedRequest
 from tests.api.conftest import ANTHROPIC_TEST_KEY as API_KEY
 from tests.conftest import Tenant

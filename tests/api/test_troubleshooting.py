@@ -13,11 +13,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.accounts import Principal
+from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.ai.errors import AIOverloaded, AIRateLimited
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiMessage, AiUsage
-from flowpilot_core.facts import create_manual_fact
+from flowpilot_core.facts.crud import create_manual_fact
 from tests.conftest import Tenant
 from tests.scripted import ScriptedProvider
 

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core import mcp
+from flowpilot_core.accounts import mcp
 from flowpilot_core.ai.provider import UsageRecord
 from flowpilot_core.ai.types import TokenUsage
 from flowpilot_core.db.engine import tenant_session

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Frame, Page, expect
 
-from flowpilot_core.embed_tokens import mint_embed_token
+from flowpilot_core.accounts.embed_tokens import mint_embed_token
 from tests.browser.conftest import HostPortal, PageErrors
 from tests.conftest import LiveServer, Tenant
 

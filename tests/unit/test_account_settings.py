@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.account_settings import get_setting, set_setting
+from flowpilot_core.accounts.settings import get_setting, set_setting
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AccountSettings
 from tests.conftest import Tenant

@@ -12,7 +12,7 @@ from flowpilot_offline.brain import respond
 from flowpilot_offline.ticket_parse import extract_emails, extract_error_messages, find_devices, parse_ticket_text
 
 from flowpilot_core.ai.types import CallSpec
-from flowpilot_core.ai_parse import (
+from flowpilot_core.tickets.intake import (
     MAX_TEXT_BYTES,
     PARSE_INSTRUCTIONS,
     AIParseError,

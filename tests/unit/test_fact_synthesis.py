@@ -12,7 +12,7 @@ from flowpilot_offline.brain import respond
 from flowpilot_offline.synthesis import is_uncertain, synthesize_fact, yes_no
 
 from flowpilot_core.ai.types import CallSpec
-from flowpilot_core.facts_synthesis_prompt import (
+from flowpilot_core.facts.synthesis import (
     SYNTHESIS_INSTRUCTIONS,
     build_synthesis_call,
     parse_synthesis_output,

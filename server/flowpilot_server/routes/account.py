@@ -11,10 +11,10 @@ from litestar import Controller, get, post, put
 from litestar.params import JSONBody
 from sqlalchemy import select
 
-from flowpilot_core import accounts
+from flowpilot_core.accounts import accounts
+from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
 from flowpilot_core.db.models import User
-from flowpilot_core.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
-from flowpilot_core.sessions import TicketSnapshot
+from flowpilot_core.sessions.lifecycle import TicketSnapshot
 from flowpilot_server.deps import Ctx, require_api_key
 
 

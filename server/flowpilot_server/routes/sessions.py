@@ -8,7 +8,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import JSONBody, Parameter, PathParameter
 
-from flowpilot_core import sessions as engine
+from flowpilot_core.sessions import lifecycle as engine
 from flowpilot_server.deps import Ctx
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id", description="A FlowPilot session id")]

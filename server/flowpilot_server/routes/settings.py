@@ -9,10 +9,10 @@ import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter
 
-from flowpilot_core import mcp
-from flowpilot_core.account_settings import get_setting, set_setting
+from flowpilot_core.accounts import mcp
+from flowpilot_core.accounts.settings import get_setting, set_setting
 from flowpilot_core.errors import Forbidden, InvalidInput
-from flowpilot_core.tickets import TicketTaxonomy
+from flowpilot_core.tickets.intake import TicketTaxonomy
 from flowpilot_server.deps import Ctx, require_api_key
 
 

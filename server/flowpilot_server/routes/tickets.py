@@ -6,8 +6,7 @@ from litestar import post
 from litestar.params import JSONBody
 
 from flowpilot_core.ai.errors import AIError
-from flowpilot_core.ai_parse import TicketDraft
-from flowpilot_core.tickets import AIParseRequest, ai_parse
+from flowpilot_core.tickets.intake import AIParseRequest, TicketDraft, ai_parse
 from flowpilot_server.deps import CallerDep
 from flowpilot_server.routes.troubleshooting import ai_problem
 

@@ -12,13 +12,13 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from flowpilot_core import facts as facts_engine
-from flowpilot_core import task_lane as lane_engine
 from flowpilot_core.ai.errors import AIError, AIRateLimited
-from flowpilot_core.answers import ItemUpdate
-from flowpilot_core.chat import ChatRequest, ChatTurn, MessageList
 from flowpilot_core.errors import RateLimited, UpstreamUnavailable
-from flowpilot_core.sessions import get_session_row
+from flowpilot_core.facts import crud as facts_engine
+from flowpilot_core.sessions import task_lane as lane_engine
+from flowpilot_core.sessions.answers import ItemUpdate
+from flowpilot_core.sessions.chat import ChatRequest, ChatTurn, MessageList
+from flowpilot_core.sessions.lifecycle import get_session_row
 from flowpilot_server.deps import CallerDep, Ctx
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]

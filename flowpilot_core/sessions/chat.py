@@ -27,17 +27,17 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core import facts as facts_engine
-from flowpilot_core import task_lane as lane_engine
-from flowpilot_core.accounts import Principal, get_account
+from flowpilot_core.accounts.accounts import Principal, get_account
 from flowpilot_core.ai.errors import AIError
 from flowpilot_core.ai.gateway import AIGateway, BoundAI
 from flowpilot_core.ai.types import CallSpec, ChatMessage, Completion
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiMessage, AiSession
 from flowpilot_core.errors import Conflict, InvalidInput
+from flowpilot_core.facts import crud as facts_engine
 from flowpilot_core.markers import MARKER_GRAMMAR_PROMPT, PromoteMarker, default_parsers, parse_assistant_output
-from flowpilot_core.sessions import get_session_row
+from flowpilot_core.sessions import task_lane as lane_engine
+from flowpilot_core.sessions.lifecycle import get_session_row
 
 log = logging.getLogger("flowpilot.chat")
 

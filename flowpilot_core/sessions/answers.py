@@ -16,14 +16,14 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core import facts as facts_engine
-from flowpilot_core import task_lane as lane_engine
-from flowpilot_core.accounts import Principal
+from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.ai.errors import AIError
 from flowpilot_core.ai.gateway import AIGateway, BoundAI
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.errors import Conflict, NotFound
-from flowpilot_core.sessions import get_session_row
+from flowpilot_core.facts import crud as facts_engine
+from flowpilot_core.sessions import task_lane as lane_engine
+from flowpilot_core.sessions.lifecycle import get_session_row
 
 log = logging.getLogger("flowpilot.answers")
 
@@ -46,7 +46,7 @@ class FactSynthesisService:
         self.ai = ai
 
     async def synthesize(self, item: dict[str, Any], principal: Principal, session_id: uuid.UUID) -> str | None:
-        from flowpilot_core.facts_synthesis_prompt import build_synthesis_call, parse_synthesis_output
+        from flowpilot_core.facts.synthesis import build_synthesis_call, parse_synthesis_output
 
         answer = item.get("answer") if item["kind"] == "question" else item.get("output")
         spec = build_synthesis_call(item, answer or "")

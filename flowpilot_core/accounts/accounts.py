@@ -20,10 +20,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowpilot_core.accounts.embed_tokens import unverified_account_id, verify_embed_token
 from flowpilot_core.crypto import decrypt_text, encrypt_text, new_secret, sha256_hex
 from flowpilot_core.db.engine import set_account
 from flowpilot_core.db.models import Account, ApiKey, User
-from flowpilot_core.embed_tokens import unverified_account_id, verify_embed_token
 from flowpilot_core.errors import AuthenticationFailed, InvalidInput, NotFound
 
 API_KEY_PREFIX = "fp_"

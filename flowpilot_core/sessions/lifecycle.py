@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowpilot_core.accounts import Principal
+from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
 from flowpilot_core.errors import InvalidInput, NotFound
 

@@ -21,10 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowpilot_core.accounts import Principal
+from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import AiSession, SessionFact
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
-from flowpilot_core.sessions import get_session_row
+from flowpilot_core.sessions.lifecycle import get_session_row
 
 MAX_FACT_CHARS = 2000
 FactOrigin = Literal["question", "check", "manual", "ai_synthesis"]

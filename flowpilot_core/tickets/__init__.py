@@ -1,0 +1,5 @@
+"""Tickets engine: intake (ai-parse), a free-text e-mail or call note becomes a ticket draft."""
+
+from flowpilot_core.tickets.intake import AIParseRequest, TicketDraft, TicketTaxonomy, ai_parse
+
+__all__ = ["AIParseRequest", "TicketDraft", "TicketTaxonomy", "ai_parse"]
