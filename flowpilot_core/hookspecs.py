@@ -61,6 +61,18 @@ def register_marker_parsers(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_marker_effects(register: Callable[..., None]) -> None:
+    """Contribute what a marker type does to a session.
+
+    Call ``register(marker_type, effect)`` where ``marker_type`` is the marker struct's
+    tag (``"question"``) and ``effect`` is ``async def effect(turn, marker) -> None``
+    (:class:`flowpilot_core.markers.effects.MarkerEffect`). It runs inside the chat
+    turn's second transaction, after the assistant reply is stored, once per marker of
+    that type; one that raises is logged and rolled back alone, never losing the reply.
+    """
+
+
+@hookspec
 def register_template_matchers(register: Callable[..., None]) -> None:
     """Contribute script-template matchers.
 

@@ -81,7 +81,7 @@ class FlowPilot:
             plugin_failures=list(failures),
             metrics=metrics,
             ai=ai,
-            chat=ChatService(sessionmaker, ai, plugins.marker_parsers),
+            chat=ChatService(sessionmaker, ai, plugins.marker_parsers, plugins.marker_effects),
             answers=AnswerService(sessionmaker, ai),
         )
 

@@ -43,6 +43,7 @@ class PluginRegistry:
     psa_providers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     model_providers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     marker_parsers: dict[str, Any] = field(default_factory=dict)
+    marker_effects: dict[str, Any] = field(default_factory=dict)
     template_matchers: dict[str, Any] = field(default_factory=dict)
     redactors: dict[str, Callable[[str], str]] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -116,6 +117,7 @@ def collect(manager: pluggy.PluginManager | None = None) -> PluginRegistry:
         ("register_psa_providers", "psa provider", registry.psa_providers),
         ("register_model_providers", "model provider", registry.model_providers),
         ("register_marker_parsers", "marker parser", registry.marker_parsers),
+        ("register_marker_effects", "marker effect", registry.marker_effects),
         ("register_template_matchers", "template matcher", registry.template_matchers),
         ("register_redactors", "redactor", registry.redactors),
     )

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SESSION_STATUSES = ("open", "resolved", "escalated")
 FACT_ORIGINS = ("question", "check", "manual", "ai_synthesis")
+MESSAGE_ORIGINS = ("chat", "lane")
 FIX_STATUSES = ("active", "superseded")
 FIX_DECISIONS = ("one_off", "draft_template", "build_template", "dismissed")
 DRAFT_STATUSES = ("pending", "accepted", "rejected")
@@ -175,6 +176,11 @@ class AiSession(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
+    @property
+    def ticket(self) -> dict[str, Any]:
+        """The ticket snapshot under the name the API uses."""
+        return dict(self.ticket_snapshot or {})
+
 
 class AiMessage(Base):
     """One turn of a session's transcript, in order (``seq``)."""
@@ -184,6 +190,9 @@ class AiMessage(Base):
         UniqueConstraint("session_id", "seq", name="uq_ai_messages_session_seq"),
         UniqueConstraint("session_id", "client_message_id", name="uq_ai_messages_client_id"),
         CheckConstraint("role IN ('user', 'assistant')", name="ck_ai_messages_role"),
+        CheckConstraint(_in("origin", MESSAGE_ORIGINS), name="ck_ai_messages_origin"),
+        Index("ix_ai_messages_session_turn", "session_id", "turn_seq", "seq"),
+        Index("ix_ai_messages_reply_to", "reply_to_id"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
     account_id: Mapped[uuid.UUID] = _account_fk()
@@ -191,6 +200,13 @@ class AiMessage(Base):
         UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False
     )
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    """Arrival order; unique per session."""
+    turn_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    """Transcript order: a technician message's own ``seq``; a reply's is the ``seq`` of the message it answers,
+    so a reply that finishes late (a retry) still reads directly after its message."""
+    origin: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'chat'"))
+    """``chat``: typed by the technician or written by the model; ``lane``: written by FlowPilot to continue the
+    conversation after the technician answered in the task lane."""
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     display_content: Mapped[str | None] = mapped_column(Text)
@@ -233,6 +249,10 @@ class SessionFact(Base):
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
+    updated_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    """Who last edited the text (``None`` until someone edits it)."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -368,7 +388,7 @@ class AccountSettings(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
-    DEFAULTS: Any = {"templatize_prompt_enabled": True}
+    DEFAULTS: Any = {"templatize_prompt_enabled": True, "auto_continue_enabled": True}
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The preference ``key``; else the documented default; else ``default``."""

@@ -15,12 +15,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flowpilot_core.ai.gateway import BoundAI
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 
 __all__ = [
     "MAX_FACT_CHARS",
     "SYNTHESIS_INSTRUCTIONS",
+    "FactSynthesisService",
     "build_synthesis_call",
     "parse_synthesis_output",
     "synthesis_request",
@@ -137,3 +139,16 @@ def parse_synthesis_output(raw: str) -> str | None:
         log.warning("fact synthesis returned more than one short sentence; no fact recorded")
         return None
     return defuse_markers(fact)
+
+
+class FactSynthesisService:
+    """Turns an answered question or a completed check into at most one short, supported fact."""
+
+    def __init__(self, ai: BoundAI) -> None:
+        self.ai = ai
+
+    async def synthesize(self, item: Any, given: str, *, account_id: str, session_id: str) -> str | None:
+        """The fact ``given`` (the answer or output) establishes for ``item``, or ``None``."""
+        spec = build_synthesis_call(item, given, account_id=account_id, session_id=session_id)
+        completion = await self.ai.call(spec)
+        return parse_synthesis_output(completion.text)
