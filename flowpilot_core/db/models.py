@@ -292,6 +292,8 @@ class SessionSuggestedFix(Base):
     source_message_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("ai_messages.id", ondelete="SET NULL")
     )
+    fact_ids: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    """Ids of the live facts the fix rests on, when it was proposed."""
     created_at: Mapped[datetime] = _created()
 
 

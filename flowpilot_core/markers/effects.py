@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flowpilot_core.accounts import Principal
     from flowpilot_core.db.models import AiMessage, AiSession
     from flowpilot_core.facts.crud import FactOut
+    from flowpilot_core.fixes.suggested import SuggestedFixOut
     from flowpilot_core.sessions.task_lane import TaskLane, TaskLaneItem
 
 log = logging.getLogger("flowpilot.markers")
@@ -57,6 +58,8 @@ class TurnContext:
     reply: AiMessage
     items_added: list[TaskLaneItem] = field(default_factory=list)
     facts_added: list[FactOut] = field(default_factory=list)
+    suggested_fix: SuggestedFixOut | None = None
+    """The fix this turn made active, if any."""
     _links: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -83,7 +86,7 @@ async def apply_effects(turn: TurnContext, markers: list[Marker], effects: Mappi
         if effect is None:
             continue
         lane_before = msgspec.to_builtins(turn.lane)
-        counts = (len(turn.items_added), len(turn.facts_added))
+        counts, fix_before = (len(turn.items_added), len(turn.facts_added)), turn.suggested_fix
         try:
             async with turn.db.begin_nested():
                 await effect(turn, marker)
@@ -91,4 +94,5 @@ async def apply_effects(turn: TurnContext, markers: list[Marker], effects: Mappi
             log.warning("%s marker in session %s not applied: %s", marker_type(marker), turn.session_id, exc)
             turn.lane = msgspec.convert(lane_before, type(turn.lane))
             del turn.items_added[counts[0] :], turn.facts_added[counts[1] :]
+            turn.suggested_fix = fix_before
             turn._links.pop(id(marker), None)

@@ -37,6 +37,7 @@ from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiMessage, AiSession
 from flowpilot_core.errors import Conflict, InvalidInput
 from flowpilot_core.facts import crud as facts_engine
+from flowpilot_core.fixes.suggested import SuggestedFixOut
 from flowpilot_core.markers import default_parsers, parse_assistant_output
 from flowpilot_core.markers.effects import MarkerEffect, TurnContext, apply_effects
 from flowpilot_core.sessions import continuation
@@ -87,6 +88,8 @@ class ChatTurn(msgspec.Struct):
     added_items: list[lane_engine.TaskLaneItem]
     facts_added: list[facts_engine.FactOut]
     state_version: int
+    suggested_fix: SuggestedFixOut | None = None
+    """The fix this turn proposed and made active (a repeat of the active fix is not reported again)."""
 
 
 def message_out(row: AiMessage) -> MessageOut:
@@ -344,7 +347,7 @@ class ChatService:
             await db.flush()
             await db.refresh(reply)
             await db.refresh(session)
-            return await self._turn(db, session, user, reply, turn.items_added, turn.facts_added)
+            return await self._turn(db, session, user, reply, turn.items_added, turn.facts_added, turn.suggested_fix)
 
     async def _turn(
         self,
@@ -354,6 +357,7 @@ class ChatService:
         reply: AiMessage,
         added: list[lane_engine.TaskLaneItem],
         facts_added: list[facts_engine.FactOut],
+        suggested_fix: SuggestedFixOut | None = None,
     ) -> ChatTurn:
         return ChatTurn(
             user_message=message_out(user),
@@ -362,6 +366,7 @@ class ChatService:
             added_items=added,
             facts_added=facts_added,
             state_version=session.state_version,
+            suggested_fix=suggested_fix,
         )
 
 

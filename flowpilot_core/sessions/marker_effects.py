@@ -1,8 +1,8 @@
-"""The built-in marker effects: QUESTION, CHECK and ACTION propose lane items; PROMOTE records a fact.
+"""The built-in marker effects: QUESTION, CHECK and ACTION propose lane items; PROMOTE records a fact;
+SUGGEST_FIX makes the session's active fix (:mod:`flowpilot_core.fixes`).
 
 A plugin like any other (entry point ``marker_effects``): its ``register_marker_effects``
-hook registers one effect per marker type. ``[SUGGEST_FIX]`` has no effect yet (the
-suggested-fixes engine gives it one); the marker is kept on the stored message.
+hook registers one effect per marker type.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from flowpilot_core import hookimpl
 from flowpilot_core.facts import crud as facts_engine
+from flowpilot_core.fixes.marker_effect import suggest_fix
 from flowpilot_core.markers import ActionMarker, CheckMarker, Marker, PromoteMarker, QuestionMarker
 from flowpilot_core.markers.effects import MarkerEffect, TurnContext
 from flowpilot_core.sessions.task_lane import ItemKind
@@ -68,6 +69,7 @@ BUILTIN_EFFECTS: dict[str, MarkerEffect] = {
     "check": propose_item,
     "action": propose_item,
     "promote": promote_fact,
+    "suggest_fix": suggest_fix,
 }
 
 
