@@ -28,6 +28,7 @@ from flowpilot_core.ai.provider import provider_from_registry
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins
+from flowpilot_core.previews import PreviewMetrics, PreviewService
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
@@ -47,6 +48,7 @@ class FlowPilot:
     ai: AIGateway
     chat: ChatService
     answers: AnswerService
+    previews: PreviewService
 
     @property
     def secret_key(self) -> str:
@@ -83,6 +85,7 @@ class FlowPilot:
             ai=ai,
             chat=ChatService(sessionmaker, ai, plugins.marker_parsers, plugins.marker_effects),
             answers=AnswerService(sessionmaker, ai),
+            previews=PreviewService(PreviewMetrics(metrics.registry)),
         )
 
     @classmethod
