@@ -25,26 +25,28 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pluggy
 
+from flowpilot_core.ai.provider import ModelProvider
+from flowpilot_core.config import Settings
+from flowpilot_core.markers.grammar import MarkerParser
+
 if TYPE_CHECKING:
-    from flowpilot_core.ai.provider import ModelProvider
-    from flowpilot_core.config import Settings
     from flowpilot_core.events import Event
     from flowpilot_core.markers.effects import MarkerEffect
-    from flowpilot_core.markers.grammar import MarkerParser
 
 hookspec = pluggy.HookspecMarker("flowpilot")
 
-ModelProviderFactory: TypeAlias = "Callable[[Settings | None], ModelProvider]"
+# What the register callbacks take; annotate a hook implementation's ``register`` with them.
+ModelProviderFactory: TypeAlias = Callable[[Settings | None], ModelProvider]
 """Builds a model provider from FlowPilot's settings (``None`` outside a configured deployment)."""
-PsaProviderFactory: TypeAlias = "Callable[[dict[str, Any]], object]"
+PsaProviderFactory: TypeAlias = Callable[[dict[str, Any]], object]
 """Builds a PSA provider from a connection's decrypted config; its interface comes with its consumer."""
 Redactor: TypeAlias = Callable[[str], str]
-"""Returns the text with whatever it redacts replaced."""
+"""Returns the text with what it redacts replaced."""
 
-RegisterPsaProvider: TypeAlias = "Callable[[str, PsaProviderFactory], None]"
-RegisterModelProvider: TypeAlias = "Callable[[str, ModelProviderFactory], None]"
-RegisterMarkerParser: TypeAlias = "Callable[[MarkerParser], None]"
-RegisterMarkerEffect: TypeAlias = "Callable[[str, MarkerEffect], None]"
+RegisterModelProvider: TypeAlias = Callable[[str, ModelProviderFactory], None]
+RegisterMarkerParser: TypeAlias = Callable[[MarkerParser], None]
+RegisterMarkerEffect: TypeAlias = Callable[[str, "MarkerEffect"], None]
+RegisterPsaProvider: TypeAlias = Callable[[str, PsaProviderFactory], None]
 RegisterTemplateMatcher: TypeAlias = Callable[[str, object], None]
 RegisterRedactor: TypeAlias = Callable[[str, Redactor], None]
 

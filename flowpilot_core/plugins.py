@@ -28,11 +28,13 @@ import pluggy
 
 from flowpilot_core import hookspecs
 from flowpilot_core.config import ConfigError
+from flowpilot_core.hookspecs import ModelProviderFactory, PsaProviderFactory, Redactor
+from flowpilot_core.markers.grammar import MarkerParser
 
 if TYPE_CHECKING:
-    from flowpilot_core.hookspecs import ModelProviderFactory, PsaProviderFactory, Redactor
     from flowpilot_core.markers.effects import MarkerEffect
-    from flowpilot_core.markers.grammar import MarkerParser
+else:  # the registry's field types are read at run time (msgspec, via the server's request context)
+    MarkerEffect = Any
 
 log = logging.getLogger("flowpilot.plugins")
 
@@ -189,8 +191,9 @@ def collect(manager: pluggy.PluginManager | None = None) -> PluginRegistry:
         "register_redactors": lambda p: named("redactor", registry.redactors, p),
     }
     for hook_name, registrar in registrars.items():
-        # pluggy lists implementations last-called first; reversed, registration order wins: stable across runs.
-        for impl in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
+        # get_hookimpls() is in registration order (pluggy calls them in reverse): the plugin registered
+        # first keeps a contested name and the error names the later one second, stable across runs.
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
             _call_impl(impl, register=registrar(impl.plugin_name))
     return registry
 
