@@ -35,6 +35,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from flowpilot_core.plugins import call_impl
+
 log = logging.getLogger("flowpilot.events")
 
 __all__ = [
@@ -213,11 +215,10 @@ class EventDispatcher:
         impls = self.manager.hook.track_event.get_hookimpls()
         for event in events:
             for impl in impls:
-                # Called one by one (not through pluggy's loop) so one plugin's failure is
+                # One plugin at a time, not pluggy's loop over all: a plugin's failure is
                 # attributed to it and cannot keep the event from the others.
                 try:
-                    kwargs = {"event": event}
-                    await await_me_maybe(impl.function(*(kwargs[arg] for arg in impl.argnames)))
+                    await await_me_maybe(call_impl(self.manager, "track_event", impl, event=event))
                 except Exception:
                     log.exception("plugin %r failed handling event %s", impl.plugin_name, event.name)
 

@@ -112,11 +112,16 @@ def load_plugins(manager: pluggy.PluginManager | None = None) -> list[PluginFail
     allow = _allowlist()
     found: list[PluginFailure] = []
     seen: set[str] = set()
-    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        builtin = _is_builtin(ep)
-        if not builtin:
+    entry_points = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    builtin_names = {ep.name for ep in entry_points if _is_builtin(ep)}
+    for ep in entry_points:
+        if not _is_builtin(ep):
             seen.add(ep.name)
             if allow is not None and ep.name not in allow:
+                continue
+            if ep.name in builtin_names:  # never shadow (or be shadowed by) a built-in
+                log.error("plugin %r is not loaded: a built-in plugin has that name", ep.name)
+                found.append(PluginFailure(ep.name, f"a built-in plugin is already named {ep.name!r}"))
                 continue
         if manager.get_plugin(ep.name) is not None:
             continue
@@ -136,9 +141,16 @@ def load_plugins(manager: pluggy.PluginManager | None = None) -> list[PluginFail
     return found
 
 
-def _call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
-    """Call one hook implementation with the arguments it asked for (pluggy's opt-in arguments)."""
-    return impl.function(*(kwargs[name] for name in impl.argnames))
+def call_impl(manager: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one plugin's implementation of a hook and return its result (``None`` if it returned none).
+
+    Through pluggy (a subset caller), so opt-in arguments and ``FLOWPILOT_TRACE_PLUGINS``
+    apply, yet one plugin at a time: its exception is its own and names it.
+    """
+    hook = getattr(manager.hook, hook_name)
+    others = [other.plugin for other in hook.get_hookimpls() if other is not impl]
+    results = manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    return results[0] if results else None
 
 
 def collect(manager: pluggy.PluginManager | None = None) -> PluginRegistry:
@@ -194,7 +206,7 @@ def collect(manager: pluggy.PluginManager | None = None) -> PluginRegistry:
         # get_hookimpls() is in registration order (pluggy calls them in reverse): the plugin registered
         # first keeps a contested name and the error names the later one second, stable across runs.
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
-            _call_impl(impl, register=registrar(impl.plugin_name))
+            call_impl(manager, hook_name, impl, register=registrar(impl.plugin_name))
     return registry
 
 

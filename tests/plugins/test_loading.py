@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ import pytest
 from flowpilot_core.config import ConfigError, Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_core.library import FlowPilot
-from flowpilot_core.plugins import load_plugins, new_manager, plugin_summaries
+from flowpilot_core.plugins import PluginFailure, collect, load_plugins, new_manager, plugin_summaries
 from tests.conftest import TEST_SECRET_KEY, Tenant
 
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
@@ -192,3 +193,22 @@ def test_flowpilot_serve_with_an_unknown_model_provider_fails_in_one_line(
 def test_a_malformed_model_provider_name_is_refused_with_the_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^FLOWPILOT_MODEL_PROVIDER: 'Claude 3!' is not a provider name"):
         load_settings(env={"FLOWPILOT_MODEL_PROVIDER": "Claude 3!"}, config_file=tmp_path / "absent.toml")
+
+
+def test_a_third_party_plugin_cannot_take_a_builtin_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_plugin(tmp_path, "fake-offline", "offline", "fake_offline", "raise RuntimeError('must not be imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("FLOWPILOT_LOAD_PLUGINS")
+    manager = new_manager()
+    assert load_plugins(manager) == [PluginFailure("offline", "a built-in plugin is already named 'offline'")]
+    assert manager.get_plugin("offline").__name__ == "flowpilot_offline"
+
+
+def test_traced_plugins_log_every_hook_call(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("FLOWPILOT_TRACE_PLUGINS", "1")
+    manager = new_manager()
+    load_plugins(manager)
+    with caplog.at_level(logging.INFO, logger="flowpilot.plugins"):
+        collect(manager)
+    traced = "\n".join(r.getMessage() for r in caplog.records if r.name == "flowpilot.plugins")
+    assert "register_model_providers" in traced and "register_marker_parsers" in traced
