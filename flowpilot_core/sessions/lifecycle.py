@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
 from flowpilot_core.errors import InvalidInput, NotFound
+from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
 
 SessionStatus = Literal["open", "resolved", "escalated"]
@@ -102,6 +103,16 @@ async def create_session(db: AsyncSession, principal: Principal, data: CreateSes
     db.add(row)
     await db.flush()
     await db.refresh(row)
+    emit(
+        db,
+        SessionCreated(
+            account_id=row.account_id,
+            session_id=row.id,
+            user_id=row.owner_user_id,
+            psa_provider=provider,
+            ticket_ref=ticket_ref,
+        ),
+    )
     return session_out(row)
 
 
