@@ -88,7 +88,7 @@ class SessionCreated(Event, frozen=True, kw_only=True, tag="session_created"):
 
 
 class FixSuggested(Event, frozen=True, kw_only=True, tag="fix_suggested"):
-    """The AI proposed a fix (a ``[SUGGEST_FIX]`` marker was stored). Not emitted yet: phase 3 emits it."""
+    """The AI proposed a fix and it became the session's active fix (the same fix again is not a new one)."""
 
     session_id: uuid.UUID
     fix_id: uuid.UUID
@@ -97,7 +97,7 @@ class FixSuggested(Event, frozen=True, kw_only=True, tag="fix_suggested"):
 
 
 class FixDecided(Event, frozen=True, kw_only=True, tag="fix_decided"):
-    """A technician decided what to do with a suggested fix. Not emitted yet: phase 3 emits it."""
+    """The technician decided what to do with the active suggested fix."""
 
     session_id: uuid.UUID
     fix_id: uuid.UUID

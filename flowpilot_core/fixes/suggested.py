@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flowpilot_core.accounts import Principal
 from flowpilot_core.db.models import SessionFact, SessionSuggestedFix
 from flowpilot_core.errors import Conflict, NotFound
+from flowpilot_core.events import FixDecided, FixSuggested, emit
 from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
 
 FixDecision = Literal["one_off", "draft_template", "build_template", "dismissed"]
@@ -130,6 +131,15 @@ async def propose_fix(
         await db.flush()
     await bump_state_version(db, session_id)
     await db.refresh(row)
+    emit(
+        db,
+        FixSuggested(
+            account_id=principal.account_id,
+            session_id=session_id,
+            fix_id=row.id,
+            superseded_fix_id=current.id if current is not None else None,
+        ),
+    )
     return fix_out(row), True
 
 
@@ -170,4 +180,14 @@ async def decide_fix(
     )
     await bump_state_version(db, session_id)
     await db.refresh(row)
+    emit(
+        db,
+        FixDecided(
+            account_id=principal.account_id,
+            session_id=session_id,
+            fix_id=fix_id,
+            decision=decision,
+            user_id=principal.user_id,
+        ),
+    )
     return fix_out(row)

@@ -12,10 +12,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.config import Settings
+from flowpilot_core.db.engine import DatabaseUrls, tenant_session
 from flowpilot_core.db.models import SessionSuggestedFix
+from flowpilot_core.events import FixDecided, FixSuggested
 from tests.api.test_lane_state import EchoProvider
 from tests.conftest import Tenant
+from tests.plugins.support import EventRecorder, client_for, manager_with
 
 Client = AsyncTestClient[Litestar]
 
@@ -184,3 +187,32 @@ async def test_another_accounts_fixes_read_as_404(
     )
     assert unknown.status_code == 404
     assert (await _fixes(client, tenant, sid))["active"]["user_decision"] is None
+
+
+async def test_fix_events_are_delivered_after_commit(settings: Settings, db_urls: DatabaseUrls, tenant: Tenant) -> None:
+    recorder = EventRecorder()
+    async with client_for(settings, db_urls, manager_with(("recorder", recorder))) as app_client:
+        echo = EchoProvider()
+        app_client.app.state.runtime.ai.provider = echo
+        sid, _ = await _session_with_facts(app_client, tenant)
+        first = (await _say(app_client, tenant, sid, echo, _fix("Restart the spooler")))["suggested_fix"]
+        second = (await _say(app_client, tenant, sid, echo, _fix("Reinstall the driver", "Re-add it.")))[
+            "suggested_fix"
+        ]
+        await _say(app_client, tenant, sid, echo, _fix("Reinstall the driver", "Re-add it."))  # the same: no event
+        url = f"/api/v1/ai-sessions/{sid}/suggested-fixes/{second['id']}/decision"
+        await app_client.post(url, json={"decision": "dismissed"}, headers=tenant.headers())
+        refused = await app_client.post(
+            f"/api/v1/ai-sessions/{sid}/suggested-fixes/{first['id']}/decision",
+            json={"decision": "one_off"},
+            headers=tenant.headers(),
+        )
+        assert refused.status_code == 409  # rolled back: no event
+    fix_events = [e for e in recorder.events if isinstance(e, FixSuggested | FixDecided)]
+    assert [(type(e).__name__, str(e.fix_id)) for e in fix_events] == [
+        ("FixSuggested", first["id"]),
+        ("FixSuggested", second["id"]),
+        ("FixDecided", second["id"]),
+    ]
+    assert isinstance(fix_events[1], FixSuggested) and str(fix_events[1].superseded_fix_id) == first["id"]
+    assert isinstance(fix_events[2], FixDecided) and fix_events[2].decision == "dismissed"
