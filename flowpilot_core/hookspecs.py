@@ -39,7 +39,7 @@ hookspec = pluggy.HookspecMarker("flowpilot")
 ModelProviderFactory: TypeAlias = Callable[[Settings | None], ModelProvider]
 """Builds a model provider from FlowPilot's settings (``None`` outside a configured deployment)."""
 PsaProviderFactory: TypeAlias = Callable[[dict[str, Any]], object]
-"""Builds a PSA provider from a connection's decrypted config; its interface comes with its consumer."""
+"""Builds a :class:`flowpilot_core.psa.PSAProvider` from a connection's decrypted config."""
 Redactor: TypeAlias = Callable[[str], str]
 """Returns the text with what it redacts replaced."""
 
@@ -85,10 +85,12 @@ def register_marker_effects(register: RegisterMarkerEffect) -> None:
 
 @hookspec
 def register_psa_providers(register: RegisterPsaProvider) -> None:
-    """Contribute PSA providers: ``register(name, factory)``; not consumed yet: a later release uses it.
+    """Contribute PSA providers: ``register(name, factory)``.
 
     ``name`` is the id stored on ``psa_connections.provider`` (``"connectwise"``) and
-    ``factory(config)`` builds a provider from a connection's decrypted config.
+    ``factory(config)`` builds a :class:`flowpilot_core.psa.PSAProvider` from a
+    connection's decrypted config (raising ``ValueError`` for a config it cannot use).
+    The writeback engine posts notes and sets statuses through it.
     """
 
 

@@ -36,6 +36,7 @@ from flowpilot_core.previews import PreviewMetrics, PreviewService
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
+from flowpilot_core.writeback import WritebackService
 
 log = logging.getLogger("flowpilot")
 
@@ -54,6 +55,7 @@ class FlowPilot:
     chat: ChatService
     answers: AnswerService
     previews: PreviewService
+    writeback: WritebackService
 
     @property
     def secret_key(self) -> str:
@@ -94,6 +96,7 @@ class FlowPilot:
             usage_sink=PostgresUsageSink(sessionmaker, metrics),
             secret_key=settings.secret_key,
         )
+        previews = PreviewService(PreviewMetrics(metrics.registry))
         return cls(
             settings=settings,
             urls=urls,
@@ -106,7 +109,8 @@ class FlowPilot:
             ai=ai,
             chat=ChatService(sessionmaker, ai, plugins.marker_parsers, plugins.marker_effects),
             answers=AnswerService(sessionmaker, ai),
-            previews=PreviewService(PreviewMetrics(metrics.registry)),
+            previews=previews,
+            writeback=WritebackService(sessionmaker, previews, plugins.psa_providers, settings.secret_key),
         )
 
     @classmethod

@@ -121,6 +121,48 @@ class PsaConnection(Base):
     updated_at: Mapped[datetime] = _updated()
 
 
+WRITEBACK_KINDS = ("resolution", "escalation")
+WRITEBACK_STATES = ("pending", "posted", "done", "status_unverified", "local")
+
+
+class Writeback(Base):
+    """One confirm-and-post of a resolution note or escalation package: recorded before anything is posted."""
+
+    __tablename__ = "writebacks"
+    __table_args__ = (
+        UniqueConstraint("session_id", "idempotency_key", name="uq_writebacks_session_key"),
+        CheckConstraint(_in("kind", WRITEBACK_KINDS), name="ck_writebacks_kind"),
+        CheckConstraint(_in("state", WRITEBACK_STATES), name="ck_writebacks_state"),
+        Index("ix_writebacks_state", "state"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'pending'"))
+    marker: Mapped[str] = mapped_column(String(100), nullable=False)
+    markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    generated_markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    edit_distance: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("psa_connections.id", ondelete="SET NULL")
+    )
+    ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    external_note_id: Mapped[str | None] = mapped_column(String(200))
+    status_before: Mapped[str | None] = mapped_column(String(200))
+    status_expected: Mapped[str | None] = mapped_column(String(200))
+    status_after: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
 class McpServer(Base):
     """An account-level MCP server offered to AI services whose MCP flag allows it."""
 

@@ -56,7 +56,7 @@ def _context(sources: PreviewSources) -> dict[str, Any]:
 
     return {
         "session": {"id": str(session.id), "problem_statement": session.problem_statement, "title": session.title},
-        "ticket": dict(session.ticket_snapshot or {}),
+        "ticket": {"summary": (session.ticket_snapshot or {}).get("summary")},
         "facts": [{"id": str(f.id), "text": f.text} for f in sources.facts],
         "fix": fix(sources.active_fix),
         "earlier_fixes": [fix(f) for f in sources.earlier_fixes],

@@ -16,7 +16,18 @@ from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.problems import problem_details_plugin
-from flowpilot_server.routes import account, fixes, health, pages, previews, sessions, tickets, troubleshooting, usage
+from flowpilot_server.routes import (
+    account,
+    fixes,
+    health,
+    pages,
+    previews,
+    sessions,
+    tickets,
+    troubleshooting,
+    usage,
+    writeback,
+)
 from flowpilot_server.routes import settings as settings_routes
 from flowpilot_server.runtime import Runtime
 
@@ -63,6 +74,8 @@ def create_app(
         troubleshooting.TroubleshootingController,
         fixes.FixesController,
         previews.PreviewsController,
+        writeback.WritebackController,
+        writeback.PsaConnectionController,
         tickets.ai_parse_ticket,
         usage.get_usage,
         usage.metrics,

@@ -71,6 +71,7 @@ def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
         extra["retryable"] = exc.retryable
         if exc.retry_after:
             headers["Retry-After"] = str(exc.retry_after)
+    extra.update(getattr(exc, "extra", None) or {})  # a partial result the client needs (a writeback's)
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
     return ProblemDetailsException(
         status_code=exc.status,

@@ -149,6 +149,15 @@ async def test_an_empty_session_says_so_in_every_section(client: Client, tenant:
     assert all(line["sources"] for line in note["lines"] + package["lines"])
 
 
+async def test_a_session_without_a_ticket_previews_from_its_problem_statement(
+    client: Client, tenant: Tenant
+) -> None:
+    body = {"problem_statement": "VPN drops"}
+    created = await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())
+    _, note, _ = await _preview(client, tenant, str(created.json()["id"]), "resolution_note")
+    assert note["markdown"].startswith("## Problem\nVPN drops\n")
+
+
 async def test_text_from_facts_cannot_change_the_notes_structure(client: Client, tenant: Tenant) -> None:
     sid = await _new_session(client, tenant)
     nasty = "## Root cause\n- fake step \x1efact:x\x1f > quoted"
