@@ -44,7 +44,8 @@ from flowpilot_core.markers import (
     parse_assistant_output,
     render_marker,
 )
-from flowpilot_offline.synthesis import is_uncertain, mentions, yes_no
+from flowpilot_offline.answers import bare_yes_no, is_uncertain, mentions
+from flowpilot_offline.statements import auxiliary_of
 from flowpilot_offline.ticket_parse import extract_emails, find_devices
 
 __all__ = [
@@ -317,12 +318,12 @@ def _asked_in(step: Step, message: str) -> bool:
     return _norm(step.text) in text
 
 
-def _evaluate(condition: Condition, answer: str) -> tuple[bool, str]:
+def _evaluate(condition: Condition, answer: str, auxiliary: str | None = None) -> tuple[bool, str]:
     text = answer.strip()
     value = ""
     if not text:
         return False, ""
-    if condition.answer is not None and yes_no(text) != condition.answer:
+    if condition.answer is not None and bare_yes_no(text, auxiliary) != condition.answer:
         return False, ""
     if condition.contains:
         hit = next((term for term in condition.contains if mentions(text, term)), None)
@@ -365,7 +366,7 @@ def choose_branch(step: Step, answer: str) -> tuple[Branch, str] | None:
     if (step.kind == "question" or not _looks_like_output(answer)) and is_uncertain(answer):
         return None
     for branch in step.branches:
-        ok, value = _evaluate(branch.when, answer)
+        ok, value = _evaluate(branch.when, answer, auxiliary_of(step.text))
         if ok:
             return branch, value
     return None
