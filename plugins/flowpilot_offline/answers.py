@@ -20,8 +20,21 @@ _YES = {"yes", "yep", "yeah", "yup", "y", "correct", "confirmed", "affirmative"}
 _NO = {"no", "nope", "nah", "n", "negative"}
 _ECHO_PRONOUNS = r"(?:it|they|he|she|we|i|that|there|this)"
 _AUXILIARIES = {
-    "is", "are", "was", "were", "do", "does", "did", "has", "have", "had",
-    "can", "could", "will", "would", "should",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
 }
 _NEGATIVE_FORMS = {
     "is": ("isn't", "is not"), "are": ("aren't", "are not"), "was": ("wasn't", "was not"),
@@ -30,6 +43,8 @@ _NEGATIVE_FORMS = {
     "had": ("hadn't", "had not"), "can": ("can't", "cannot", "can not"), "could": ("couldn't", "could not"),
     "will": ("won't", "will not"), "would": ("wouldn't", "would not"), "should": ("shouldn't", "should not"),
 }  # fmt: skip
+
+_PERSON_FORMS = (("is", "are"), ("was", "were"), ("do", "does"), ("has", "have"))
 
 # Words that make an answer uncertain, deferred or partial. General English hedges, not
 # phrases from any one case; used to refuse, never to produce, a reading.
@@ -82,9 +97,11 @@ def bare_yes_no(answer: str, auxiliary: str | None = None) -> YesNo | None:
     if m is None:
         return None
     echo = m.group(1)
-    if lead == "yes" and echo == auxiliary:
+    # "Does the user ...?" / "yes, they do": the pronoun may change the person, never the tense.
+    family = next((f for f in _PERSON_FORMS if auxiliary in f), (auxiliary,))
+    if lead == "yes" and echo in family:
         return "yes"
-    if lead == "no" and echo in _NEGATIVE_FORMS[auxiliary]:
+    if lead == "no" and any(echo in _NEGATIVE_FORMS[a] for a in family):
         return "no"
     return None
 

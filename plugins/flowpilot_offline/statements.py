@@ -58,11 +58,9 @@ _BASE_VERBS = {
     "move", "copy", "create", "add", "remove", "enter", "type", "try", "mount", "unlock", "lock", "reset",
     "notice", "report", "share", "pair", "charge", "turn", "plug", "play", "record", "call", "download",
     "upload", "launch", "attach", "register", "enrol", "enroll", "trust", "complete", "finish", "expire",
-    "lock", "detect", "recognise", "recognize", "list", "return", "pass", "succeed", "hold", "exist",
+    "detect", "recognise", "recognize", "list", "return", "pass", "succeed", "hold", "exist",
 }  # fmt: skip
-_WHETHER_RE = re.compile(
-    r"^(?:can|could) you (?:confirm|check|tell me|see|find out) (?:whether|if) (.+)$", re.I
-)
+_WHETHER_RE = re.compile(r"^(?:can|could) you (?:confirm|check|tell me|see|find out) (?:whether|if) (.+)$", re.I)
 
 Polarity = Literal["yes", "no"]
 
@@ -90,8 +88,10 @@ def auxiliary_of(question: str) -> str | None:
 
 def _is_participle(word: str) -> bool:
     low = word.lower()
-    return low in _IRREGULAR_PARTICIPLES or (len(low) > 4 and low.endswith(("ed", "ing"))) or (
-        len(low) > 4 and low.endswith("ly")
+    return (
+        low in _IRREGULAR_PARTICIPLES
+        or (len(low) > 4 and low.endswith(("ed", "ing")))
+        or (len(low) > 4 and low.endswith("ly"))
     )
 
 

@@ -55,8 +55,8 @@ def _playbook_facts() -> dict[str, dict[str, str]]:
         for step in playbook.steps:
             if step.kind != "question":
                 continue
-            facts = {
-                b.when.answer: b.promote
+            facts: dict[str, str] = {
+                str(b.when.answer): b.promote
                 for b in step.branches
                 if b.when.answer is not None and b.promote and "{value}" not in b.promote
             }

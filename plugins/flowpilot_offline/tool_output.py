@@ -86,7 +86,9 @@ def _test_netconnection(output: str, command: str) -> str | None:
 
 def _test_netconnection_quiet(output: str, command: str) -> str | None:
     """``Test-NetConnection -InformationLevel Quiet`` prints only True or False."""
-    if not re.search(r"Test-NetConnection\b", command, re.I) or not re.search(r"-InformationLevel\s+Quiet", command, re.I):
+    if not re.search(r"Test-NetConnection\b", command, re.I) or not re.search(
+        r"-InformationLevel\s+Quiet", command, re.I
+    ):
         return None
     value = output.strip()
     if value not in ("True", "False"):
@@ -97,7 +99,9 @@ def _test_netconnection_quiet(output: str, command: str) -> str | None:
     if target is None or target.group(1).startswith("-"):
         return None  # the target is a variable or a pipeline: the output does not say which host
     port = re.search(r"-Port\s+(\d+)", command, re.I)
-    what = f"the TCP connection to {target.group(1)} on port {port.group(1)}" if port else f"the ping to {target.group(1)}"
+    what = (
+        f"the TCP connection to {target.group(1)} on port {port.group(1)}" if port else f"the ping to {target.group(1)}"
+    )
     return _sentence(f"{what} {'succeeded' if value == 'True' else 'failed'}")
 
 
@@ -130,7 +134,7 @@ def _table(output: str) -> tuple[list[str], list[list[str]]] | None:
         headers = re.sub(r"(\w) \((\w+)\)", r"\1_(\2)", lines[i]).split()  # "Used (GB)" is one column
         if len(widths) < 2 or len(headers) != len(widths):
             continue
-        rows = []
+        rows: list[list[str]] = []
         for row in lines[i + 2 :]:
             if not row.strip():
                 if rows:
@@ -152,7 +156,12 @@ def _get_service(output: str, command: str) -> str | None:
     if table is not None:
         headers, rows = table
         cols = {h.lower(): n for n, h in enumerate(headers)}
-        if "status" in cols and rows and len(rows) <= 3 and ("name" in cols or re.search(r"Get-Service", command, re.I)):
+        if (
+            "status" in cols
+            and rows
+            and len(rows) <= 3
+            and ("name" in cols or re.search(r"Get-Service", command, re.I))
+        ):
             phrases = []
             for row in rows:
                 if len(row) != len(headers):
@@ -171,7 +180,10 @@ def _get_service(output: str, command: str) -> str | None:
     blocks = [b for b in _kv_blocks(output) if "status" in b and "name" in b]
     if blocks and len(blocks) <= 3 and all(b["status"].lower() in _STATUS for b in blocks):
         return _sentence(
-            "; ".join(_service_phrase(b["name"], b.get("displayname", ""), b["status"], b.get("starttype", "")) for b in blocks)
+            "; ".join(
+                _service_phrase(b["name"], b.get("displayname", ""), b["status"], b.get("starttype", ""))
+                for b in blocks
+            )
         )
     return None
 
@@ -227,7 +239,9 @@ def _nslookup(output: str, command: str) -> str | None:
     server_text = server_address if server_name.lower() == "unknown" else f"{server_name} at {server_address}"
     missing = re.search(r"^\*\*\* \S+ can't find (\S+?):\s*(.+?)\s*$", output, re.M)
     if missing:
-        return _sentence(f"the name {missing.group(1)} does not resolve: DNS server {server_text} answered {missing.group(2)}")
+        return _sentence(
+            f"the name {missing.group(1)} does not resolve: DNS server {server_text} answered {missing.group(2)}"
+        )
     if re.search(r"DNS request timed out|Request to \S+ timed-out", output):
         return _sentence(f"DNS requests to {server_text} timed out")
     after = output[server.end() :]
@@ -294,7 +308,9 @@ def _w32tm(output: str, command: str) -> str | None:
         offsets = re.findall(r"^\d\d:\d\d:\d\d, ([+-]\d+(?:\.\d+)?)s", output, re.M)
         if not offsets:
             return None
-        return _sentence(f"w32tm measured a time offset of {offsets[-1]}s against {tracking.group(1)} ({tracking.group(2)})")
+        return _sentence(
+            f"w32tm measured a time offset of {offsets[-1]}s against {tracking.group(1)} ({tracking.group(2)})"
+        )
     if not re.search(r"^Leap Indicator:", output, re.M):
         return None
     kv = {k: v for b in _kv_blocks(output) for k, v in b.items()}
@@ -342,9 +358,9 @@ def _first_sentence(message: str) -> str:
 
 def _get_winevent(output: str, command: str) -> str | None:
     if re.search(r"No events were found that match the specified selection criteria", output):
-        event_id = re.search(r"\bId\s*=\s*(\d+)", command)
+        asked_id = re.search(r"\bId\s*=\s*(\d+)", command)
         log = re.search(r"LogName\s*=\s*'?([\w-]+)", command)
-        what = f"event {event_id.group(1)}" if event_id else "matching events"
+        what = f"event {asked_id.group(1)}" if asked_id else "matching events"
         where = f" in the {log.group(1)} log" if log else ""
         return _sentence(f"Get-WinEvent found no {what}{where}")
     rows: list[tuple[str, str, str, str]] = []
@@ -360,9 +376,11 @@ def _get_winevent(output: str, command: str) -> str | None:
         return None
     ids = sorted({r[1] for r in rows}, key=lambda i: [r[1] for r in rows].index(i))
     if len(ids) == 1:
-        when, event_id, level, message = rows[0]
+        when, event_id, level, text = rows[0]
         times = "once" if len(rows) == 1 else f"{len(rows)} times"
-        return _sentence(f"event {event_id} ({level}) was logged {times}, most recently at {when}: {_first_sentence(message)}")
+        return _sentence(
+            f"event {event_id} ({level}) was logged {times}, most recently at {when}: {_first_sentence(text)}"
+        )
     if len(ids) > 3:
         return None
     listed = [f"event {r[1]} ({r[2]}) at {r[0]}" for r in rows[:3]]
@@ -373,7 +391,8 @@ def _get_eventlog(output: str, command: str) -> str | None:
     if not re.search(r"^\s*Index\s+Time\s+EntryType\s+Source\s+InstanceID\s+Message", output, re.M):
         return None
     rows = re.findall(
-        r"^\s*\d+\s+(\w{3} \d\d \d\d:\d\d)\s+(Error|Warning|Information|FailureAudit|SuccessAudit)\s+.+?\s+(\d+)\s+(.+)$",
+        r"^\s*\d+\s+(\w{3} \d\d \d\d:\d\d)\s+(Error|Warning|Information|FailureAudit|SuccessAudit)"
+        r"\s+.+?\s+(\d+)\s+(.+)$",
         output,
         re.M,
     )
@@ -382,7 +401,7 @@ def _get_eventlog(output: str, command: str) -> str | None:
     messages = {_first_sentence(r[3]) for r in rows}
     if len(messages) != 1:
         return None
-    when, entry_type, _instance, message = rows[0]
+    when, entry_type = rows[0][0], rows[0][1]
     count = "1 entry" if len(rows) == 1 else f"{len(rows)} entries"
     return _sentence(f"the event log shows {count} of type {entry_type}, newest {when}: {next(iter(messages))}")
 
@@ -437,7 +456,9 @@ def _secure_channel(output: str, command: str) -> str | None:
     if lines not in (["True"], ["False"]):
         return None
     state = "is intact" if lines[0] == "True" else "is broken"
-    return _sentence(f"Test-ComputerSecureChannel reports that this computer's secure channel to the domain {state} ({lines[0]})")
+    return _sentence(
+        f"Test-ComputerSecureChannel reports that this computer's secure channel to the domain {state} ({lines[0]})"
+    )
 
 
 _AD_FLAGS = {
