@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["bare_yes_no", "is_uncertain", "mentions"]
+__all__ = ["bare_yes_no", "is_uncertain", "leading_yes_no", "mentions"]
 
 YesNo = Literal["yes", "no"]
 
@@ -114,3 +114,29 @@ def mentions(text: str, term: str) -> bool:
         if not _NEGATION_BEFORE_RE.search(before):
             return True
     return False
+
+
+_STANDALONE_YES_RE = re.compile(r"(?<![\w'])(?:yes|yep|yeah|yup)(?![\w'])", re.I)
+_STANDALONE_NO_RE = re.compile(r"(?<![\w'])(?:no|nope|nah)(?![\w'])", re.I)
+
+
+def leading_yes_no(answer: str, auxiliary: str | None = None) -> YesNo | None:
+    """The yes or no an answer *leads* with ("No, nobody can print to it"), for moving a playbook on.
+
+    Looser than :func:`bare_yes_no`, which alone may produce a fact: the rest of the
+    answer is kept on the item. Hedged answers and answers holding both a yes and a no
+    word read as neither.
+    """
+    bare = bare_yes_no(answer, auxiliary)
+    if bare is not None or is_uncertain(answer):
+        return bare
+    words = _words(answer)
+    if not words:
+        return None
+    lead: YesNo | None = "yes" if words[0] in _YES else "no" if words[0] in _NO else None
+    rest = answer.strip()[len(words[0]) :]
+    if lead == "yes" and _STANDALONE_NO_RE.search(rest):
+        return None
+    if lead == "no" and _STANDALONE_YES_RE.search(rest):
+        return None
+    return lead

@@ -28,11 +28,15 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_TOOL_NAMES = {"dsregcmd", "w32tm", "net", "nslookup", "ipconfig", "ping", "manage-bde"}
+
+
 def _sentence(text: str) -> str:
     """One sentence; only an ordinary first word is capitalised (never a host or tool name)."""
     text = re.sub(r"\s+", " ", text).strip()
     text = text if text.endswith(".") else text + "."
-    return _cap(text) if re.match(r"[a-z]+\s", text) else text
+    first = text.split(" ", 1)[0]
+    return text if first in _TOOL_NAMES or not first.isalpha() else _cap(text)
 
 
 def _kv_blocks(output: str) -> list[dict[str, str]]:
