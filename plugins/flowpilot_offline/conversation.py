@@ -413,7 +413,7 @@ def _prompt(step: Step, item: LaneItem | None, walk: Walk, session: Session, lev
                 f"The check to run next is {quoted}: copy its command from the task lane, run it on the affected "
                 "PC and paste what it prints into the check."
             )
-        return f"Put simply, {quoted} is the question that decides the next step: {how}."
+        return f"Put simply, {quoted} in the task lane is the question that decides the next step: {how}."
     if level % 2 == 0:
         return f"{CAPABILITIES} Waiting on {quoted}."
     return f"Still waiting on {quoted} in the task lane. {CAPABILITIES}"
