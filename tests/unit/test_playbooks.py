@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections import deque
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -326,7 +327,7 @@ def test_lane_answers_move_the_conversation_to_each_conclusion(playbook_id: str,
                 assert conclusion.script.name in fixes[0].body
             assert ActionMarker(text=conclusion.verify) in markers
             assert _asks(markers) == []
-    assert all(a != b for a, b in zip(session.replies, session.replies[1:], strict=False))
+    assert all(a != b for a, b in pairwise(session.replies))
 
 
 @pytest.mark.parametrize("playbook_id", ["print-spooler", "dns", "mapped-drives"])
@@ -414,7 +415,7 @@ def test_unreadable_messages_get_specific_prompts_then_a_plain_statement() -> No
     session = Session({"summary": "Wi-Fi keeps dropping on laptop LT-0456"})
     session.turn()
     replies = [session.turn(message)[0] for message in ("hmm", "she is in the office", "what?", "??", "hello")]
-    assert all(a != b for a, b in zip(replies, replies[1:], strict=False)), replies
+    assert all(a != b for a, b in pairwise(replies)), replies
     assert "Yes or No" in replies[0]
     assert "Offline I can only follow this playbook" in replies[2]
     assert all("couldn't read a clear answer" not in r for r in replies)
@@ -449,7 +450,7 @@ def test_a_password_prompt_problem_never_concludes_an_add_in() -> None:
     for said in ("no", "AzureAdJoined : YES\nDomainJoined : NO\nAzureAdPrt : YES", "no"):
         open_item = next(i for i in session.lane if i["status"] == "open")
         session.answer(open_item, said)
-        text, markers = session.turn("Answered in the task lane.")
+        _, markers = session.turn("Answered in the task lane.")
     fixes = [m.title for m in markers if isinstance(m, SuggestFixMarker)]
     assert fixes == ["Check the account's sign-in and modern authentication"]
     assert "add-in" not in " ".join(session.replies).lower()
@@ -469,7 +470,7 @@ def test_a_failed_fix_moves_to_the_next_hypothesis_then_escalates_and_stays_ther
     for message in ("any other ideas?", "hello?", "ok"):
         _, markers = session.turn(message)
         assert markers == []
-    assert all(a != b for a, b in zip(session.replies, session.replies[1:], strict=False))
+    assert all(a != b for a, b in pairwise(session.replies))
 
 
 def test_a_worked_fix_points_to_resolve_without_promoting() -> None:
@@ -550,7 +551,7 @@ def test_marker_text_in_an_answer_stays_inert() -> None:
 
 def _transcripts() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for playbook_id, ticket in TICKETS.items():
+    for playbook_id in TICKETS:
         playbook = LIBRARY.get(playbook_id)
         assert playbook is not None
         session = Session(_neutral_ticket(playbook))
