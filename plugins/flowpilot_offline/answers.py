@@ -55,7 +55,7 @@ _HEDGES = (
     r"can'?t tell", r"hard to (?:say|tell)", r"let me (?:check|see|ask)", r"will check", r"i'?ll (?:check|ask)",
     r"need to (?:check|ask|confirm)", r"get back to you", r"hold on", r"tbc", r"partially", r"partly",
     r"sometimes", r"intermittent(?:ly)?", r"not always", r"kind of", r"sort of", r"not really", r"depends",
-    r"mostly", r"usually", r"except", r"apart from", r"but only", r"only (?:when|if|sometimes|some|after|before)",
+    r"mostly", r"usually", r"except", r"apart from", r"but only", r"only (?:when|if|on|for|in|at|with|some|sometimes|after|before)",
     r"but not", r"a few", r"occasionally",
     r"wait", r"actually", r"as far as i know", r"afaik", r"that i know of", r"should be", r"supposedly",
     r"apparently", r"in theory",
