@@ -613,3 +613,14 @@ def test_unknown_service_gets_a_useful_deterministic_answer() -> None:
     assert "Get-ChildItem" in first
     empty = respond(CallSpec(service="something_new"))
     assert "no ticket, facts or request" in empty
+
+
+def test_a_long_problem_statement_gets_a_whole_clause_as_its_suggested_title() -> None:
+    """ai-parse's summary is the suggested title: a whole clause, not the statement cut off with "…"."""
+    statement = ("Since the weekend Outlook on LAPTOP-7F3K2 prompts for the password every few minutes and the "
+                 "mailbox shows Disconnected, webmail works fine and the user is getting annoyed about it.")
+    draft = json.loads(respond(CallSpec(service="ai_parse", request=statement)))
+    assert draft["summary"] == "Since the weekend Outlook on LAPTOP-7F3K2 prompts for the password every few minutes"
+    one_long_clause = "Outlook" + " really" * 30 + " prompts for the password"
+    draft = json.loads(respond(CallSpec(service="ai_parse", request=one_long_clause)))
+    assert draft["summary"] == "Outlook keeps asking for the password"
