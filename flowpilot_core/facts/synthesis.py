@@ -1,7 +1,7 @@
 """The model side of fact synthesis: the conservative instructions, the call, the output parser.
 
-``FactSynthesisService`` (facts engine) turns an answered task-lane question or a
-completed check into at most one fact. It describes the model call with
+``FactSynthesisService`` (facts engine) turns an answered task-lane question, a
+completed check or what happened when an action was carried out into at most one fact. It describes the model call with
 :func:`build_synthesis_call` and reads the reply with :func:`parse_synthesis_output`.
 The offline model answers the same call deterministically
 (``flowpilot_offline.synthesis``).

@@ -564,6 +564,12 @@ def _next(library: PlaybookLibrary, playbook: Playbook, walk: Walk, session: Ses
     assert step is not None
     if walk.stop_item is None:
         return ["\n".join(x for x in (step.why, _ask(step, _placeholders(session.ticket))) if x)]
+    if walk.stop_item.status == "dismissed":
+        return [
+            f"{_quote(step.text)} was dismissed, and the rest of this playbook depends on its answer. "
+            "Answer it after all, or hand the ticket over.",
+            render_marker("ACTION", ESCALATION),
+        ]
     level = _misses(step, session)
     prompt = _prompt(step, walk.stop_item, walk, session, level)
     if _joined([prompt]) == _joined([session.last_reply]):

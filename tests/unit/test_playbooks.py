@@ -624,3 +624,11 @@ def test_a_long_problem_statement_gets_a_whole_clause_as_its_suggested_title() -
     one_long_clause = "Outlook" + " really" * 30 + " prompts for the password"
     draft = json.loads(respond(CallSpec(service="ai_parse", request=one_long_clause)))
     assert draft["summary"] == "Outlook keeps asking for the password"
+
+
+def test_a_dismissed_step_is_not_prompted_for_again() -> None:
+    session = Session({"summary": "Wi-Fi keeps dropping on laptop LT-0456"})
+    session.turn()
+    session.lane[0]["status"] = "dismissed"
+    text, markers = session.turn("skip that one")
+    assert markers == [ActionMarker(text=ESCALATION)] and "dismissed" in text
