@@ -427,7 +427,7 @@ def _feedback(text: str) -> Literal["worked", "failed"] | None:
     return None
 
 
-def _fix_state(library: PlaybookLibrary, playbook: Playbook, session: Session) -> list[Conclusion]:
+def _suggested(playbook: Playbook, session: Session) -> list[Conclusion]:
     """The conclusions already suggested in this conversation, in order."""
     titles = [t for message in session.assistant for t in _suggested_titles(message)]
     by_title = {c.title: c for c in playbook.conclusions}
@@ -471,7 +471,7 @@ def reply(
             lead = "This looks like" if not session.assistant else "That sounds like"
             parts.append(f"{lead}: {playbook.title}. {playbook.intro}")
     parts.extend(_remarks(playbook, walk, session))
-    parts.extend(_next(library, playbook, walk, session))
+    parts.extend(_next(playbook, walk, session))
     return _joined(parts)
 
 
@@ -500,7 +500,7 @@ def _clue_conclusion(playbook: Playbook, session: Session) -> Conclusion | None:
     return None
 
 
-def _next(library: PlaybookLibrary, playbook: Playbook, walk: Walk, session: Session) -> list[str]:
+def _next(playbook: Playbook, walk: Walk, session: Session) -> list[str]:
     """The reply's working part: a fix, its follow-up, an escalation, or the next step."""
     escalated = any(ESCALATION in message for message in session.assistant)
     if escalated:
@@ -512,7 +512,7 @@ def _next(library: PlaybookLibrary, playbook: Playbook, walk: Walk, session: Ses
             session,
             ["The escalation package collects What We Know and the steps tried; nothing new to try offline."],
         )
-    suggested = _fix_state(library, playbook, session)
+    suggested = _suggested(playbook, session)
     candidate = walk.conclusion or _clue_conclusion(playbook, session)
     if suggested:
         current = suggested[-1]
