@@ -257,9 +257,12 @@ def test_first_reply_asks_the_first_open_step_in_valid_grammar(playbook_id: str)
     session = Session(TICKETS[playbook_id])
     text, markers = session.turn()
     asks = _asks(markers)
-    assert len(asks) == 1, text
     playbook = LIBRARY.get(playbook_id)
     assert playbook is not None
+    if not asks:  # the ticket answers every step on the way: straight to the fix
+        assert any(isinstance(m, SuggestFixMarker) for m in markers) and "already answers" in text, text
+        return
+    assert len(asks) == 1, text
     asked = next(s for s in playbook.steps if s.text == (asks[0].title if isinstance(asks[0], CheckMarker)
                                                           else asks[0].text))
     for step in playbook.steps[: playbook.steps.index(asked)]:
