@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx
+from flowpilot_server.input_guard import check_request
+from flowpilot_server.openapi_problems import document_problem_responses
 from flowpilot_server.problems import problem_details_plugin
 from flowpilot_server.routes import account, health, pages, sessions, tickets, troubleshooting, usage
 from flowpilot_server.routes import settings as settings_routes
@@ -46,6 +51,10 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
             }
         ),
         security=[{"bearer": []}],
+        render_plugins=[ApiReferencePlugin(), JsonRenderPlugin()],
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, after_request=docs_security_headers
+        ),
     )
     handlers: list[Any] = [
         sessions.SessionController,
@@ -69,12 +78,15 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
             after_request=pages.static_security_headers,
         ),
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={"ctx": Provide(provide_ctx), "caller": Provide(provide_caller)},
         plugins=[problem_details_plugin()],
         openapi_config=openapi,
+        before_request=check_request,
         on_startup=[start],
         on_shutdown=[stop],
         debug=False,
     )
+    document_problem_responses(app.plugins.get(OpenAPIPlugin).provide_openapi())
+    return app
