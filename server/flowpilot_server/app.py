@@ -18,7 +18,7 @@ from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.input_guard import check_request
-from flowpilot_server.openapi_problems import document_problem_responses
+from flowpilot_server.openapi_problems import document_problem_responses, forbid_unknown_request_fields
 from flowpilot_server.problems import problem_details_plugin
 from flowpilot_server.routes import account, health, pages, sessions, tickets, troubleshooting, usage
 from flowpilot_server.routes import settings as settings_routes
@@ -88,5 +88,7 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
         on_shutdown=[stop],
         debug=False,
     )
-    document_problem_responses(app.plugins.get(OpenAPIPlugin).provide_openapi())
+    document = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    document_problem_responses(document)
+    forbid_unknown_request_fields(document, app)
     return app

@@ -1,13 +1,21 @@
-"""Document the error responses in the OpenAPI document: every 4xx and 503 as ``application/problem+json``.
+"""What Litestar leaves out of the OpenAPI document, added once when the app is built.
 
-Litestar documents only a generic 400 in its own JSON shape; FlowPilot's errors are RFC 9457
-problem details (see ``problems.py``), so the document says that, per operation.
+- Every 4xx and 503 as ``application/problem+json``: Litestar documents only a generic 400 in
+  its own JSON shape; FlowPilot's errors are RFC 9457 problem details (see ``problems.py``).
+- ``additionalProperties: false`` on request bodies whose Struct forbids unknown fields, so a
+  client (or schemathesis) knows that an unknown key is refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+from litestar import Litestar
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Operation, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.routes import HTTPRoute
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -76,3 +84,44 @@ def document_problem_responses(openapi: OpenAPI) -> None:
         for status, description in errors.items():
             responses[status] = _problem(description)
         operation.responses = dict(sorted(responses.items()))
+
+
+def _request_body_types(app: Litestar) -> Iterator[Any]:
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                data = handler.parsed_fn_signature.parameters.get("data")
+                if data is not None:
+                    yield data.annotation
+
+
+def _strict_structs(types: Iterable[Any]) -> set[type]:
+    """Struct classes, at any depth of the given types, that refuse unknown fields."""
+    found: set[type] = set()
+    seen: set[int] = set()
+    todo: list[Any] = list(msgspec.inspect.multi_type_info(list(types)))
+    while todo:
+        info = todo.pop()
+        if id(info) in seen:
+            continue
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.forbid_unknown_fields:
+                found.add(info.cls)
+            todo.extend(field.type for field in info.fields)
+        for attr in ("types", "item_type", "key_type", "value_type"):
+            nested = getattr(info, attr, None)
+            if isinstance(nested, tuple):
+                todo.extend(nested)
+            elif nested is not None:
+                todo.append(nested)
+    return found
+
+
+def forbid_unknown_request_fields(openapi: OpenAPI, app: Litestar) -> None:
+    """Mark the components of strict request Structs with ``additionalProperties: false``."""
+    schemas = openapi.components.schemas or {}
+    for cls in _strict_structs(_request_body_types(app)):
+        schema = schemas.get(cls.__name__)
+        if isinstance(schema, Schema):
+            schema.additional_properties = False
