@@ -100,7 +100,7 @@ def mint_embed_token(
     if email:
         claims["email"] = email
     if ticket:
-        claims["ticket"] = {k: v for k, v in ticket.items() if v is not None}
+        claims["ticket"] = {k: v for k, v in ticket.items() if v is not None} if isinstance(ticket, dict) else ticket
     problem = claims_problem(claims)
     if problem:
         claim, message = problem
@@ -131,6 +131,8 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         )
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed("the embed token has expired; mint a new one") from None
+    except jwt.exceptions.InvalidSubjectError:
+        raise AuthenticationFailed("invalid embed token: claim sub: must be a string") from None
     except jwt.PyJWTError:
         raise AuthenticationFailed("the embed token is invalid") from None
     if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
