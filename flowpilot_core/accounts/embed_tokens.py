@@ -135,8 +135,8 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         raise AuthenticationFailed("invalid embed token: claim sub: must be a string") from None
     except jwt.PyJWTError:
         raise AuthenticationFailed("the embed token is invalid") from None
-    if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
-        raise AuthenticationFailed("invalid embed token: exp and iat must be integers")
+    if not all(isinstance(claims[k], int | float) and not isinstance(claims[k], bool) for k in ("exp", "iat")):
+        raise AuthenticationFailed("invalid embed token: exp and iat must be numbers")  # NumericDate, RFC 7519
     if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS + _LEEWAY_SECONDS:
         raise AuthenticationFailed("the embed token lives longer than 12 hours; mint a shorter-lived one")
     problem = claims_problem({k: claims[k] for k in ("sub", "name", "email", "ticket") if k in claims})
@@ -149,5 +149,5 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         name=claims.get("name"),
         email=claims.get("email"),
         ticket=dict(ticket) if ticket else None,
-        expires_at=claims["exp"],
+        expires_at=int(claims["exp"]),
     )

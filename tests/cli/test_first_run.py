@@ -197,3 +197,24 @@ def test_an_interrupted_test_run_stops_the_embedded_postgresql_it_started(tmp_pa
     proc.communicate(timeout=60)
     assert not _alive(pid), "the interrupted run left its embedded PostgreSQL running"
     assert not home.exists()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ("https://portal.example *", "https://portal.example.com;sandbox", "https://portal.example.com:99999", "*"),
+)
+def test_accounts_create_refuses_an_origin_outside_the_grammar_in_one_line(
+    tmp_path: Path, db_urls: DatabaseUrls, origin: str
+) -> None:
+    env = _env(tmp_path, _free_port(), FLOWPILOT_DATABASE_URL=db_urls.owner)
+    result = subprocess.run(
+        [*FLOWPILOT, "accounts", "create", "--name", "Bad Origin MSP", "--allowed-origin", origin],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("flowpilot: error:") and repr(origin) in lines[-1], result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
