@@ -7,6 +7,7 @@ Ctrl+C included); one that finds it already running leaves it running for its ow
 
 from __future__ import annotations
 
+import atexit
 import logging
 import warnings
 from pathlib import Path
@@ -88,6 +89,7 @@ def stop_started(data_dir: Path | None = None) -> list[Path]:
 
         # pgserver keeps a per-process handle (and a pid list in pgdata); drop both so a later start is real.
         server._cleanup()
+        atexit.unregister(server._cleanup)  # done: nothing left for pgserver to clean up (or log) at exit
         type(server)._instances.pop(pgdata, None)
         try:
             getattr(_commands, "pg_ctl")(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)  # noqa: B009
