@@ -108,7 +108,7 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=503,
         title="Service unavailable",
-        detail="FlowPilot cannot reach its database right now; nothing was changed. Try again in a few seconds.",
+        detail="FlowPilot cannot reach its database right now. Try again in a few seconds.",
         extra={"retryable": True},
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         type_="https://flowpilot.dev/problems/database-unavailable",
