@@ -29,6 +29,15 @@ def _schema_text(schema: Any) -> str:
     return json.dumps(schema, indent=2, sort_keys=False) if schema else ""
 
 
+def _type_of(schema: dict[str, Any]) -> str:
+    """A parameter's type in a few words: ``string (uuid)``, ``integer``, ``string or null``."""
+    if "oneOf" in schema:
+        return " or ".join(_type_of(s) for s in schema["oneOf"])
+    kind = schema.get("type", "")
+    kind = " or ".join(kind) if isinstance(kind, list) else str(kind)
+    return f"{kind} ({schema['format']})" if "format" in schema else kind
+
+
 def _operations(openapi: dict[str, Any]) -> list[dict[str, Any]]:
     """Every operation, grouped by its first tag in the order tags appear, for the template."""
     rows = []
@@ -46,7 +55,10 @@ def _operations(openapi: dict[str, Any]) -> list[dict[str, Any]]:
                     "id": op.get("operationId") or f"{method}-{path}",
                     "summary": op.get("summary", ""),
                     "description": op.get("description", ""),
-                    "parameters": [*item.get("parameters", []), *op.get("parameters", [])],
+                    "parameters": [
+                        {**p, "type": _type_of(p.get("schema", {}))}
+                        for p in [*item.get("parameters", []), *op.get("parameters", [])]
+                    ],
                     "body": {media: _schema_text(c.get("schema")) for media, c in body.items()},
                     "responses": [
                         (code, r.get("description", ""), sorted(r.get("content", {})))
