@@ -4,6 +4,7 @@ Alembic, the app connecting as the non-owner application role, tenants, an in-pr
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -26,7 +27,7 @@ from flowpilot_core.accounts.embed_tokens import mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db import migrate
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url, make_sessionmaker, tenant_session
-from tests.pg import create_database, drop_database, run_sync, server_url
+from tests.pg import create_database, drop_database, embedded_home, remove_embedded, run_sync, server_url
 
 TEST_SECRET_KEY = "flowpilot-test-secret-key-0123456789abcdef"
 
@@ -38,9 +39,23 @@ os.environ["FLOWPILOT_LOAD_PLUGINS"] = ""
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Owner URL of the PostgreSQL server under test (its maintenance database)."""
-    return server_url(tmp_path_factory.mktemp("embedded-pg"))
+def pg_admin_url() -> Iterator[str]:
+    """Owner URL of the PostgreSQL server under test (its maintenance database). An embedded one is
+    stopped and removed at the end of the run, also when the run is interrupted (Ctrl+C, SIGTERM)."""
+    home = embedded_home()
+    try:
+        yield server_url(home)
+    finally:
+        remove_embedded(home)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a timeout's SIGTERM ends the run like Ctrl+C: fixtures are torn down
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")

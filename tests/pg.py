@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 from flowpilot_core.config import normalize_database_url
-from flowpilot_core.db.embedded import start_embedded
+from flowpilot_core.db.embedded import start_embedded, stop_started
 from flowpilot_core.db.engine import create_engine
 
 T = TypeVar("T")
@@ -26,7 +29,25 @@ def server_url(tmp_dir: Path) -> str:
     configured = os.environ.get("FLOWPILOT_TEST_DATABASE_URL")
     if configured:
         return normalize_database_url(configured, "FLOWPILOT_TEST_DATABASE_URL")
+    # Should the run end without its fixtures' teardown, stop the cluster at least when Python exits.
+    atexit.register(stop_started, tmp_dir)
     return normalize_database_url(start_embedded(tmp_dir, database="postgres"))
+
+
+def embedded_home() -> Path:
+    """A directory for the test run's embedded cluster, outside pytest's temporary directories.
+
+    pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 whenever a session starts and prunes old
+    session directories; the cluster runs as another user when tests run as root, so another
+    test run starting on the same machine would cut a cluster living there off its own files.
+    """
+    return Path(tempfile.mkdtemp(prefix="flowpilot-test-pg-"))
+
+
+def remove_embedded(tmp_dir: Path) -> None:
+    """Stop the cluster this run started in ``tmp_dir`` and delete it."""
+    stop_started(tmp_dir)
+    shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def with_database(url: str, name: str) -> str:

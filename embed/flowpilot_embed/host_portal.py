@@ -114,6 +114,8 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self._page(), "text/html; charset=utf-8", csp=True)
+        elif path in ("/favicon.svg", "/favicon.ico"):  # browsers ask for /favicon.ico when a page names none
+            self._send(HTTPStatus.OK, (STATIC_DIR / "favicon.svg").read_bytes(), "image/svg+xml")
         elif path in _ASSETS:
             self._send(HTTPStatus.OK, (PORTAL_DIR / path.lstrip("/")).read_bytes(), _ASSETS[path])
         elif path == "/healthz":

@@ -13,16 +13,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts.embed_tokens import unverified_account_id, verify_embed_token
+from flowpilot_core.accounts.origins import normalize_origin as normalize_origin  # re-exported
+from flowpilot_core.accounts.origins import normalize_origins
 from flowpilot_core.crypto import decrypt_text, encrypt_text, new_secret, sha256_hex
-from flowpilot_core.db.engine import set_account
+from flowpilot_core.db.engine import set_account, tenant_session
 from flowpilot_core.db.models import Account, ApiKey, User
 from flowpilot_core.errors import AuthenticationFailed, InvalidInput, NotFound
 
@@ -70,13 +71,12 @@ class UserOut(msgspec.Struct):
     email: str | None
 
 
-def normalize_origin(origin: str) -> str:
-    """``https://portal.example.com`` form; raises :class:`InvalidInput` for anything else."""
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"} or parts.query:
-        raise InvalidInput(f"{origin!r} is not an origin like https://portal.example.com", field="allowed_origins")
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
+class Me(msgspec.Struct):
+    """``GET /api/v1/me``: the calling account, the technician behind an embed token, and how they signed in."""
+
+    account: AccountOut
+    user: UserOut | None
+    auth: Literal["api_key", "embed_token"]
 
 
 async def create_account(
@@ -93,7 +93,7 @@ async def create_account(
             id=account_id,
             name=name,
             embed_secret_encrypted=encrypt_text(secret_key, EMBED_SECRET_PURPOSE, embed_secret),
-            allowed_origins=[normalize_origin(o) for o in allowed_origins or []],
+            allowed_origins=normalize_origins(allowed_origins or []),
         )
     )
     await session.flush()
@@ -114,8 +114,34 @@ async def embed_secret(session: AsyncSession, account_id: uuid.UUID, secret_key:
 
 async def set_allowed_origins(session: AsyncSession, account_id: uuid.UUID, origins: list[str]) -> list[str]:
     account = await get_account(session, account_id)
-    account.allowed_origins = sorted({normalize_origin(o) for o in origins})
+    account.allowed_origins = normalize_origins(origins)
     return list(account.allowed_origins)
+
+
+async def embedding_origins(sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID) -> list[str]:
+    """The origins allowed to frame FlowPilot for one account (none for an unknown account), for the CSP.
+
+    Read without a credential (the page is loaded before the widget has a token), so it shows
+    nothing but this list, and only within that account's row-level-security scope.
+    """
+    async with tenant_session(sessionmaker, account_id) as db:
+        account = await db.get(Account, account_id)
+        return list(account.allowed_origins) if account is not None else []
+
+
+async def who_am_i(session: AsyncSession, principal: Principal) -> Me:
+    """The caller's account and technician; embedding settings only for an API key (an administrator's)."""
+    account = await get_account(session, principal.account_id)
+    user = await session.get(User, principal.user_id) if principal.user_id else None
+    return Me(
+        account=AccountOut(
+            id=account.id,
+            name=account.name,
+            allowed_origins=list(account.allowed_origins) if principal.via == "api_key" else None,
+        ),
+        user=user_out(user) if user is not None else None,
+        auth=principal.via,
+    )
 
 
 async def create_api_key(session: AsyncSession, account_id: uuid.UUID, name: str) -> CreatedApiKey:

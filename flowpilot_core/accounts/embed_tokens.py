@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
+import msgspec
 
 from flowpilot_core.errors import AuthenticationFailed, InvalidInput
 
@@ -20,7 +21,48 @@ ALGORITHM = "HS256"
 MAX_TTL_SECONDS = 12 * 3600
 DEFAULT_TTL_SECONDS = 15 * 60
 _LEEWAY_SECONDS = 30
-TICKET_KEYS = ("provider", "ref", "summary", "description", "company", "contact", "board", "status", "priority")
+_Short = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class TicketClaim(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The ``ticket`` claim: what a session opened from the token stores (lengths fit its columns)."""
+
+    provider: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    ref: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    summary: _Short | None = None
+    description: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
+    company: _Short | None = None
+    contact: _Short | None = None
+    board: _Short | None = None
+    status: _Short | None = None
+    priority: _Short | None = None
+
+
+class _IdentityClaims(msgspec.Struct):
+    """The claims FlowPilot stores (the technician and the ticket), checked on minting and on every request."""
+
+    sub: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+    ticket: TicketClaim | None = None
+
+
+def claims_problem(claims: dict[str, Any]) -> tuple[str, str] | None:
+    """The first stored claim that is the wrong type, too long, empty or holds NUL, as (claim, message)."""
+    try:
+        checked = msgspec.convert(claims, _IdentityClaims)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        return (where.rstrip("`").lstrip(".") or "claims"), message.replace("`", "")
+    if not checked.sub.strip():
+        return "sub", "must not be blank"
+    values = {"sub": checked.sub, "name": checked.name, "email": checked.email}
+    if checked.ticket is not None:
+        values.update({f"ticket.{k}": v for k, v in msgspec.to_builtins(checked.ticket).items()})
+    for claim, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            return claim, "must not contain the NUL character (\\u0000)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -31,6 +73,10 @@ class EmbedClaims:
     email: str | None
     ticket: dict[str, Any] | None
     expires_at: int
+
+
+_MINT_FIELDS = {"sub": "user.id", "name": "user.name", "email": "user.email"}
+"""Claims named as ``POST /api/v1/embed/tokens`` names them."""
 
 
 def mint_embed_token(
@@ -45,26 +91,22 @@ def mint_embed_token(
     now: int | None = None,
 ) -> str:
     """Sign an embed token for one user of one account (optionally opened on one ticket)."""
-    if not str(user_id).strip():
-        raise InvalidInput("user id must not be empty", field="user.id")
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}", field="ttl_seconds")
     issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {
-        "aid": str(uuid.UUID(str(account_id))),
-        "sub": str(user_id),
-        "iat": issued,
-        "exp": issued + ttl_seconds,
-    }
+    claims: dict[str, Any] = {"aid": str(uuid.UUID(str(account_id))), "sub": user_id}
     if name:
         claims["name"] = name
     if email:
         claims["email"] = email
     if ticket:
-        unknown = sorted(set(ticket) - set(TICKET_KEYS))
-        if unknown:
-            raise InvalidInput(f"unknown ticket field(s): {', '.join(unknown)}", field="ticket")
-        claims["ticket"] = {k: str(v) for k, v in ticket.items() if v is not None}
+        claims["ticket"] = {k: v for k, v in ticket.items() if v is not None} if isinstance(ticket, dict) else ticket
+    problem = claims_problem(claims)
+    if problem:
+        claim, message = problem
+        field = _MINT_FIELDS.get(claim, claim)
+        raise InvalidInput(f"{field}: {message}", field=field)
+    claims.update(iat=issued, exp=issued + ttl_seconds)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -89,16 +131,23 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         )
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed("the embed token has expired; mint a new one") from None
+    except jwt.exceptions.InvalidSubjectError:
+        raise AuthenticationFailed("invalid embed token: claim sub: must be a string") from None
     except jwt.PyJWTError:
         raise AuthenticationFailed("the embed token is invalid") from None
-    if int(claims["exp"]) - int(claims["iat"]) > MAX_TTL_SECONDS + _LEEWAY_SECONDS:
+    if not all(isinstance(claims[k], int | float) and not isinstance(claims[k], bool) for k in ("exp", "iat")):
+        raise AuthenticationFailed("invalid embed token: exp and iat must be numbers")  # NumericDate, RFC 7519
+    if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS + _LEEWAY_SECONDS:
         raise AuthenticationFailed("the embed token lives longer than 12 hours; mint a shorter-lived one")
+    problem = claims_problem({k: claims[k] for k in ("sub", "name", "email", "ticket") if k in claims})
+    if problem:
+        raise AuthenticationFailed(f"invalid embed token: claim {problem[0]}: {problem[1]}")
     ticket = claims.get("ticket")
     return EmbedClaims(
         account_id=uuid.UUID(str(claims["aid"])),
-        user_external_id=str(claims["sub"]),
+        user_external_id=claims["sub"],
         name=claims.get("name"),
         email=claims.get("email"),
-        ticket=ticket if isinstance(ticket, dict) else None,
+        ticket=dict(ticket) if ticket else None,
         expires_at=int(claims["exp"]),
     )

@@ -83,3 +83,13 @@ async def tenant_session(
             await set_account(session, account_id)
             yield session
         await dispatch_committed(session)
+
+
+async def database_status(engine: AsyncEngine) -> str:
+    """``"ok"``, or ``"unreachable: <error type>"``: for health checks, which report rather than raise."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # a load balancer needs an answer, whatever went wrong
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"

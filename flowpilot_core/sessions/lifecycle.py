@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
-from flowpilot_core.errors import InvalidInput, NotFound
+from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
 
@@ -82,13 +82,35 @@ def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
 
 
 async def create_session(db: AsyncSession, principal: Principal, data: CreateSession) -> SessionOut:
-    """Open a session; a ticket carried by the embed token is used when the body names none."""
+    """Open a session. A ticket signed into the embed token is the session's ticket: its fields win over
+    the body's ``ticket`` (which may only add fields the claim lacks), and a body naming another ticket
+    (``ticket_ref``, ``psa_provider``, or ``ticket.ref``/``ticket.provider``) is refused with :class:`Conflict`."""
     if not data.problem_statement.strip():
         raise InvalidInput("problem_statement must not be empty", field="problem_statement")
-    ticket = msgspec.to_builtins(data.ticket) if data.ticket else dict(principal.ticket or {})
+    body_ticket: dict[str, Any] = msgspec.to_builtins(data.ticket) if data.ticket else {}
+    if principal.ticket is not None:
+        signed = dict(principal.ticket)
+        for field, sent, claimed in (
+            ("ticket_ref", data.ticket_ref, signed.get("ref")),
+            ("psa_provider", data.psa_provider, signed.get("provider")),
+            ("ticket.ref", body_ticket.get("ref"), signed.get("ref")),
+            ("ticket.provider", body_ticket.get("provider"), signed.get("provider")),
+        ):
+            if sent is not None and sent != claimed:
+                raise Conflict(
+                    f"{field} {sent!r} is not the ticket signed into the embed token ({claimed!r}); "
+                    "omit it or send the same value",
+                    field=field,
+                )
+        ticket = {**body_ticket, **signed}
+    else:
+        ticket = body_ticket
     ticket_provider, ticket_ref_claim = ticket.pop("provider", None), ticket.pop("ref", None)
     provider = data.psa_provider or ticket_provider
     ticket_ref = data.ticket_ref or ticket_ref_claim
+    for field, value, limit in (("ticket.provider", provider, 64), ("ticket.ref", ticket_ref, 200)):
+        if value is not None and len(value) > limit:  # the columns' lengths; TicketSnapshot allows more
+            raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
     row = AiSession(
         account_id=principal.account_id,
         owner_user_id=principal.user_id,

@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx
+from flowpilot_server.input_guard import check_request
+from flowpilot_server.openapi_problems import document_problem_responses, forbid_unknown_request_fields
 from flowpilot_server.problems import problem_details_plugin
 from flowpilot_server.routes import (
     account,
@@ -66,6 +71,10 @@ def create_app(
             }
         ),
         security=[{"bearer": []}],
+        render_plugins=[ApiReferencePlugin(), JsonRenderPlugin()],
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, after_request=docs_security_headers
+        ),
     )
     handlers: list[Any] = [
         sessions.SessionController,
@@ -93,12 +102,17 @@ def create_app(
             after_request=pages.static_security_headers,
         ),
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={"ctx": Provide(provide_ctx), "caller": Provide(provide_caller)},
         plugins=[problem_details_plugin()],
         openapi_config=openapi,
+        before_request=check_request,
         on_startup=[start],
         on_shutdown=[stop],
         debug=False,
     )
+    document = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    document_problem_responses(document)
+    forbid_unknown_request_fields(document, app)
+    return app

@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key, load_settings
-from flowpilot_core.db.embedded import EmbeddedDatabaseError
+from flowpilot_core.db.embedded import EmbeddedDatabaseError, embedded_running, stop_started
 from flowpilot_core.errors import FlowPilotError
 
 
@@ -44,7 +46,11 @@ def _database(settings: Settings) -> Any:
     from flowpilot_core.db.engine import resolve_database
 
     if settings.database_url is None:
-        _progress(f"Starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} (first start takes a few seconds)")
+        pgdata = settings.data_dir / "pgdata"
+        if embedded_running(settings.data_dir):
+            _progress(f"Using the embedded PostgreSQL already running in {pgdata}")
+        else:
+            _progress(f"Starting embedded PostgreSQL in {pgdata} (first start takes a few seconds)")
     return resolve_database(settings)
 
 
@@ -123,6 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if portal_url:
         print("  FlowPilot embedded in an example PSA portal:")
         print(f"    {portal_url}")
+    print(f"  Demo account id: {demo.account_id}")
+    print(f"  API key for it:  flowpilot api-keys create --account {demo.account_id}")
     print(f"  API docs: {settings.base_url}/schema")
     print()
     _serve(settings, urls)
@@ -218,56 +226,87 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the server (migrates the database first)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: FLOWPILOT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: FLOWPILOT_PORT or 8000)")
     serve.add_argument("--no-migrate", action="store_true", help="don't apply pending migrations")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="run FlowPilot with a demo account, sample tickets and an example portal")
-    demo.add_argument("--host")
-    demo.add_argument("--port", type=int)
+    demo.add_argument(
+        "--host", help="address FlowPilot and the portal listen on (default: FLOWPILOT_HOST or 127.0.0.1)"
+    )
+    demo.add_argument("--port", type=int, help="FlowPilot's port (default: FLOWPILOT_PORT or 8000)")
     demo.add_argument("--portal-port", type=int, default=8001, help="port of the example host portal (0: none)")
     demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     down = db_sub.add_parser("downgrade", help="revert migrations")
-    down.add_argument("revision", nargs="?", default="base")
+    down.add_argument("revision", nargs="?", default="base", help="target revision (default: base, an empty schema)")
     db_sub.add_parser("current", help="show the schema revision")
     db.set_defaults(func=cmd_db)
 
     acc = sub.add_parser("accounts", help="manage accounts (tenants)")
     acc_sub = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
     acc_create = acc_sub.add_parser("create", help="create an account; prints its id and embed secret")
-    acc_create.add_argument("--name", required=True)
-    acc_create.add_argument("--allowed-origin", action="append", default=[], help="origin allowed to embed (repeat)")
-    acc_create.add_argument("--json", action="store_true")
+    acc_create.add_argument("--name", required=True, help="the account's display name (e.g. the MSP's name)")
+    acc_create.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        help="portal origin allowed to embed FlowPilot, scheme://host[:port] (repeat for several)",
+    )
+    acc_create.add_argument("--json", action="store_true", help="print the result as JSON")
     acc.set_defaults(func=cmd_accounts)
 
     keys = sub.add_parser("api-keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="api_keys_command", required=True, metavar="ACTION")
     k_create = keys_sub.add_parser("create", help="create an API key (shown once)")
-    k_create.add_argument("--account", required=True)
-    k_create.add_argument("--name", default="api key")
-    k_create.add_argument("--json", action="store_true")
+    k_create.add_argument("--account", required=True, help="id of the account the key belongs to")
+    k_create.add_argument("--name", default="api key", help="a label to recognise the key by (default: 'api key')")
+    k_create.add_argument("--json", action="store_true", help="print the result as JSON")
     k_revoke = keys_sub.add_parser("revoke", help="revoke an API key")
-    k_revoke.add_argument("--account", required=True)
-    k_revoke.add_argument("key_id")
+    k_revoke.add_argument("--account", required=True, help="id of the account the key belongs to")
+    k_revoke.add_argument("key_id", help="id of the API key (printed when it was created)")
     keys.set_defaults(func=cmd_api_keys)
 
     plugins = sub.add_parser("plugins", help="plugins")
     p_sub = plugins.add_subparsers(dest="plugins_command", required=True, metavar="ACTION")
     p_list = p_sub.add_parser("list", help="each plugin and the hooks it implements")
-    p_list.add_argument("--json", action="store_true")
+    p_list.add_argument("--json", action="store_true", help="print the result as JSON")
     plugins.set_defaults(func=cmd_plugins)
     return parser
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the command like Ctrl+C: through the cleanup below
+
+
+def _stop_embedded_database() -> None:
+    """Stop the embedded PostgreSQL this process started; one it found running stays up for its owner."""
+    for pgdata in stop_started():
+        _progress(f"Stopped the embedded PostgreSQL in {pgdata}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _run(args)
+    finally:
+        try:
+            _stop_embedded_database()
+        except KeyboardInterrupt:  # a second Ctrl+C while stopping: stop anyway, quietly
+            stop_started()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         args.func(args)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
 from flowpilot_core.errors import FlowPilotError, UpstreamUnavailable
+from flowpilot_server.db_errors import DATABASE_ERROR_TYPES, database_unreachable
 
 log = logging.getLogger("flowpilot.server")
 _BACKTICKS = re.compile(r"`([^`]*)`")
@@ -57,7 +58,11 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
             headers=exc.headers,
         )
     detail = str(exc.detail) if exc.detail and exc.detail != _phrase(status) else ""
-    return ProblemDetailsException(status_code=status, title=_phrase(status), detail=detail, headers=exc.headers)
+    # A 400 Litestar raises itself is about reading the request: say so in errors[] like every other 4xx.
+    extra = {"errors": [{"field": "body", "message": detail or _phrase(status)}]} if status == 400 else None
+    return ProblemDetailsException(
+        status_code=status, title=_phrase(status), detail=detail, extra=extra, headers=exc.headers
+    )
 
 
 def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
@@ -93,12 +98,31 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _from_database_error(exc: Exception) -> ProblemDetailsException:
+    """The database cannot be reached: 503 the caller may retry (the pool reconnects by itself), else a 500."""
+    if not database_unreachable(exc):
+        return _from_unexpected(exc)
+    log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    return ProblemDetailsException(
+        status_code=503,
+        title="Service unavailable",
+        detail="FlowPilot cannot reach its database right now. Try again in a few seconds.",
+        extra={"retryable": True},
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        type_="https://flowpilot.dev/problems/database-unavailable",
+    )
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
             exception_to_problem_detail_map={
                 HTTPException: _from_http,
                 FlowPilotError: _from_domain,
+                **dict.fromkeys(DATABASE_ERROR_TYPES, _from_database_error),
                 Exception: _from_unexpected,
             }
         )

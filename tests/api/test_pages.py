@@ -71,3 +71,41 @@ async def test_embed_tokens_do_not_see_the_accounts_embedding_settings(client: C
     assert (await client.get("/api/v1/me", headers=tenant.headers())).json()["account"]["allowed_origins"] is None
     admin = (await client.get("/api/v1/me", headers=tenant.api_headers)).json()
     assert admin["account"]["allowed_origins"] == ["https://portal.example.com"]
+
+
+async def test_pages_and_the_loader_send_one_charset_and_no_download_header(client: Client) -> None:
+    pilot = await client.get("/pilot")
+    assert pilot.headers["content-type"] == "text/html; charset=utf-8"
+    loader = await client.get("/embed.js")
+    assert loader.status_code == 200 and "FlowPilot" in loader.text
+    assert loader.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "content-disposition" not in loader.headers
+    assert loader.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("path", ("/pilot", "/pilot/", f"/pilot/{uuid.uuid4()}", "/embed.js"))
+async def test_head_answers_like_get_without_a_body(client: Client, path: str) -> None:
+    head = await client.head(path)
+    get = await client.get(path)
+    assert head.status_code == 200 and head.content == b""
+    for header in ("content-type", "content-security-policy", "content-length"):
+        assert head.headers.get(header) == get.headers.get(header), header
+
+
+def test_example_portal_serves_its_favicon() -> None:
+    import httpx
+    from flowpilot_embed.host_portal import make_host_portal_server, serve_in_thread
+
+    server = make_host_portal_server("127.0.0.1", 0, "http://127.0.0.1:9", str(uuid.uuid4()), "s" * 32)
+    serve_in_thread(server)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page = httpx.get(base + "/")
+        assert '<link rel="icon" href="/favicon.svg"' in page.text
+        for path in ("/favicon.svg", "/favicon.ico"):
+            icon = httpx.get(base + path)
+            assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+            assert icon.content.lstrip().startswith(b"<svg")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import JSONBody
-from sqlalchemy import select
 
 from flowpilot_core.accounts import accounts
-from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
-from flowpilot_core.db.models import User
-from flowpilot_core.sessions.lifecycle import TicketSnapshot
+from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, TicketClaim, mint_embed_token
+from flowpilot_core.accounts.origins import MAX_ORIGINS
 from flowpilot_server.deps import Ctx, require_api_key
-
-
-class Me(msgspec.Struct):
-    account: accounts.AccountOut
-    user: accounts.UserOut | None
-    auth: Literal["api_key", "embed_token"]
 
 
 class TokenUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,7 +24,7 @@ class TokenUser(msgspec.Struct, forbid_unknown_fields=True):
 
 class MintTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
     user: TokenUser
-    ticket: TicketSnapshot | None = None
+    ticket: TicketClaim | None = None
     ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS)] = DEFAULT_TTL_SECONDS
 
 
@@ -43,7 +35,9 @@ class MintedToken(msgspec.Struct):
 
 
 class AllowedOrigins(msgspec.Struct, forbid_unknown_fields=True):
-    allowed_origins: Annotated[list[Annotated[str, msgspec.Meta(max_length=300)]], msgspec.Meta(max_length=50)]
+    allowed_origins: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=300)]], msgspec.Meta(max_length=MAX_ORIGINS)
+    ]
 
 
 class AccountController(Controller):
@@ -51,22 +45,8 @@ class AccountController(Controller):
     tags = ["account"]
 
     @get("/me", operation_id="getMe", summary="The calling account and user")
-    async def me(self, ctx: Ctx) -> Me:
-        account = await accounts.get_account(ctx.db, ctx.principal.account_id)
-        user = None
-        if ctx.principal.user_id:
-            row = (await ctx.db.execute(select(User).where(User.id == ctx.principal.user_id))).scalar_one()
-            user = accounts.user_out(row)
-        return Me(
-            account=accounts.AccountOut(
-                id=account.id,
-                name=account.name,
-                # Embedding settings are an administrator's business, not the widget's.
-                allowed_origins=list(account.allowed_origins) if ctx.principal.via == "api_key" else None,
-            ),
-            user=user,
-            auth=ctx.principal.via,
-        )
+    async def me(self, ctx: Ctx) -> accounts.Me:
+        return await accounts.who_am_i(ctx.db, ctx.principal)
 
     @put(
         "/account/allowed-origins",

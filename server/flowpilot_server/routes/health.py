@@ -6,9 +6,10 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
-from sqlalchemy import text
+from litestar.openapi import ResponseSpec
 
 from flowpilot_core import __version__
+from flowpilot_core.db.engine import database_status
 from flowpilot_server.deps import get_runtime
 
 
@@ -19,15 +20,16 @@ class Health(msgspec.Struct):
     plugin_failures: list[str]
 
 
-@get("/healthz", operation_id="health", tags=["ops"], summary="Liveness and database reachability")
+@get(
+    "/healthz",
+    operation_id="health",
+    tags=["ops"],
+    summary="Liveness and database reachability",
+    responses={503: ResponseSpec(Health, description="The database cannot be reached (status: degraded)")},
+)
 async def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
     runtime = get_runtime(request)
-    try:
-        async with runtime.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception as exc:  # report, don't raise: a load balancer needs an answer
-        database = f"unreachable: {type(exc).__name__}"
+    database = await database_status(runtime.engine)
     failures = [f"{f.name}: {f.error}" for f in runtime.plugin_failures]
     ok = database == "ok"
     return Response(

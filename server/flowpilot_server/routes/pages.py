@@ -6,13 +6,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, route
+from litestar.enums import HttpMethod
 from litestar.params import FromPath
-from litestar.response import File, Redirect
-from sqlalchemy import text
+from litestar.response import Redirect
 
-from flowpilot_core.db.engine import set_account
+from flowpilot_core.accounts.accounts import embedding_origins
 from flowpilot_server.deps import get_runtime
+
+_GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 _STATIC_FALLBACK = Path(__file__).resolve().parents[3] / "embed" / "flowpilot_embed" / "static"
 
@@ -24,6 +26,10 @@ def static_dir() -> Path:
         return Path(STATIC_DIR)
     except ImportError:  # running from a checkout before the embed package exists
         return _STATIC_FALLBACK
+
+
+PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+"""What every HTML page FlowPilot serves sends besides its Content-Security-Policy."""
 
 
 def content_security_policy(frame_ancestors: list[str]) -> str:
@@ -43,35 +49,24 @@ async def _allowed_origins(request: Request[Any, Any, Any]) -> list[str]:
         account_id = uuid.UUID(raw)
     except ValueError:
         return []
-    runtime = get_runtime(request)
-    async with runtime.sessionmaker() as db, db.begin():
-        await set_account(db, account_id)
-        row = (
-            await db.execute(text("SELECT allowed_origins FROM accounts WHERE id = :id"), {"id": account_id})
-        ).scalar_one_or_none()
-    return [str(o) for o in row or []]
+    return await embedding_origins(get_runtime(request).sessionmaker, account_id)
 
 
 async def _pilot_page(request: Request[Any, Any, Any]) -> Response[bytes]:
     html = (static_dir() / "pilot.html").read_bytes()
     return Response(
         html,
-        media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Security-Policy": content_security_policy(await _allowed_origins(request)),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-cache",
-        },
+        media_type="text/html",  # Litestar adds "; charset=utf-8" to text/* types
+        headers={"Content-Security-Policy": content_security_policy(await _allowed_origins(request)), **PAGE_HEADERS},
     )
 
 
-@get(["/pilot", "/pilot/"], include_in_schema=False)
+@route(["/pilot", "/pilot/"], http_method=_GET_HEAD, include_in_schema=False)
 async def pilot(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _pilot_page(request)
 
 
-@get("/pilot/{session_id:str}", include_in_schema=False)
+@route("/pilot/{session_id:str}", http_method=_GET_HEAD, include_in_schema=False)
 async def pilot_session(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[bytes]:
     return await _pilot_page(request)
 
@@ -93,13 +88,17 @@ async def assistant_deep(request: Request[Any, Any, Any], rest: FromPath[Path]) 
     return _to_pilot(request)
 
 
-@get("/embed.js", include_in_schema=False)
-async def embed_js() -> File:
-    return File(
-        static_dir() / "embed.js",
-        content_disposition_type="inline",
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+@route("/embed.js", http_method=_GET_HEAD, include_in_schema=False)
+async def embed_js() -> Response[bytes]:
+    # A plain response, not a File: a file download would add a content-disposition header a script has no use for.
+    return Response(
+        (static_dir() / "embed.js").read_bytes(),
+        media_type="text/javascript",
+        headers={
+            "Cache-Control": "public, max-age=300",
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

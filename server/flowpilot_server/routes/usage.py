@@ -27,12 +27,16 @@ async def get_usage(
     return await usage_report(ctx.db, ctx.principal.account_id, since, until)
 
 
+_METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")  # Litestar appends the charset itself
+
+
 @get(
     "/metrics",
     operation_id="metrics",
     tags=["ops"],
     summary="Prometheus metrics (no tenant data)",
     include_in_schema=True,
+    media_type=_METRICS_MEDIA_TYPE,
 )
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return Response(generate_latest(get_runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(get_runtime(request).metrics.registry), media_type=_METRICS_MEDIA_TYPE)

@@ -1,0 +1,65 @@
+"""Telling "the database is unreachable" (retryable, 503) apart from a bug (500)."""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+from asyncpg.exceptions import (
+    CannotConnectNowError,
+    ConnectionDoesNotExistError,
+    OperatorInterventionError,
+    PostgresConnectionError,
+    PostgresError,
+    TooManyConnectionsError,
+)
+from asyncpg.exceptions import _base as asyncpg_base
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
+    OSError,
+    SQLAlchemyError,
+    PostgresError,
+    asyncpg_base.InterfaceError,
+)
+"""Exception types that may mean the database is unreachable; :func:`database_unreachable` decides."""
+
+_UNREACHABLE = (
+    PostgresConnectionError,
+    CannotConnectNowError,  # starting up or shutting down
+    OperatorInterventionError,  # admin shutdown, crash recovery
+    TooManyConnectionsError,
+    ConnectionDoesNotExistError,
+    DisconnectionError,
+    PoolTimeout,
+)
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    """An OSError is the database's only when the driver raised it (not, say, a missing static file)."""
+    return any(
+        f"{os.sep}asyncpg{os.sep}" in frame.filename or f"{os.sep}sqlalchemy{os.sep}" in frame.filename
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than a query being wrong."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and _raised_by_database_driver(current):
+            return True  # refused, reset, no route, the socket file gone, connect timeout
+        if isinstance(current, _UNREACHABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, asyncpg_base.InterfaceError) and "connection" in str(current).lower():
+            return True  # "connection is closed" and the like
+        todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
+    return False
