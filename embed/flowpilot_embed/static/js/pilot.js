@@ -126,7 +126,8 @@ function renderIdentity(me) {
   const name = user?.display_name || user?.email || user?.external_id || (me.auth === "api_key" ? "API key" : "Technician");
   $("fp-account-name").textContent = me.account?.name || "";
   $("fp-user-initials").textContent = initials(name);
-  $("fp-user-trigger").setAttribute("aria-label", `Account: ${name}`);
+  // The name includes the initials the button shows, so speech input ("click DT") finds it too.
+  $("fp-user-trigger").setAttribute("aria-label", `Account: ${name}, ${initials(name)}`);
   replace(
     $("fp-user-card"),
     h("div", { class: "fp-user-card__name", text: name }),

@@ -27,12 +27,14 @@ export class FpChat extends FpElement {
   connectedCallback() {
     if (this.scroller) return;
     this.problem = h("section", { class: "fp-problem", "aria-label": "Problem" });
-    this.messages = h("ol", { class: "fp-messages", role: "log", "aria-label": "Conversation", "aria-live": "polite" });
+    // The log is the live region; the list inside it keeps the messages a list.
+    this.messages = h("ol", { class: "fp-messages", "aria-label": "Messages" });
+    this.log = h("div", { class: "fp-chat__log", role: "log", "aria-label": "Conversation", "aria-live": "polite" }, this.messages);
     this.empty = h("div", { class: "fp-chat__empty" });
     this.scroller = h(
       "div",
       { class: "fp-chat__scroll", tabindex: "-1" },
-      h("div", { class: "fp-chat__inner" }, this.problem, this.messages, this.empty),
+      h("div", { class: "fp-chat__inner" }, this.problem, this.log, this.empty),
     );
     this.input = h("textarea", {
       class: "fp-composer__input",

@@ -319,7 +319,7 @@ export class FpAddNoteButton extends FpElement {
     if (this.button) return;
     this.button = h(
       "button",
-      { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "add-note", "aria-label": "Add a note to What We Know" },
+      { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "add-note", "aria-label": "Add note to What We Know" },
       icon("plus", "sm"),
       "Add note",
     );
