@@ -209,7 +209,8 @@ function sessionLink(session, selected, ticketRef) {
     h(
       "span",
       { class: "fp-session-item__meta" },
-      session.ticket_ref && h("span", { class: "fp-session-item__ticket", title: `#${session.ticket_ref}`, text: `#${session.ticket_ref}` }),
+      session.ticket_ref &&
+        h("span", { class: "fp-session-item__ticket", title: `#${session.ticket_ref}`, text: `#${session.ticket_ref}` }),
       ticketRef && session.ticket_ref === ticketRef && h("span", { class: "fp-badge fp-badge--accent", text: "This ticket" }),
       h("time", { datetime: session.updated_at || "", title: absoluteTime(session.updated_at), text: relativeTime(session.updated_at) }),
     ),
