@@ -218,3 +218,80 @@ def test_a_long_ticket_reference_keeps_the_badge_and_time_in_the_sidebar(
     expect(ticket).to_have_attribute("title", f"#{LONG_REF}")  # the whole reference on hover
     assert page.locator(".fp-session-list__items").evaluate("el => el.scrollWidth <= el.clientWidth")
     assert page_errors.errors == []
+
+
+STORE_VERSION = "document.querySelector('fp-session-view').store?.stateVersion ?? null"
+
+
+def test_the_store_follows_state_version_through_turns_answers_and_notes(
+    open_pilot: OpenPilot, sessions: Sessions, model: ScriptedModel, page_errors: PageErrors
+) -> None:
+    sid = sessions.create("Printer")
+    page = open_pilot(sid)
+
+    def server_version() -> int:
+        return int(sessions.call("GET", f"/{sid}")["state_version"])
+
+    def expect_version(version: int) -> None:
+        assert server_version() == version
+        for _ in range(100):
+            if page.evaluate(STORE_VERSION) == version:
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError(f"the store's stateVersion is {page.evaluate(STORE_VERSION)}, the server's {version}")
+
+    expect_version(0)  # the session as loaded
+
+    # A chat turn that notes a fact ([PROMOTE]) carries the version it moved to.
+    model.say(
+        "Noted.\n[PROMOTE]The printer is an HP LaserJet M404.[/PROMOTE]\n"
+        "[QUESTION]Can other people print to the same printer?[/QUESTION]"
+    )
+    page.locator(".fp-composer__input").fill("It's the HP LaserJet M404 by the door")
+    page.locator(".fp-composer__input").press("Control+Enter")
+    expect(page.locator("fp-what-we-know-item")).to_have_count(1)
+    expect_version(1)
+
+    # An answer's ItemUpdate carries it too.
+    model.fact("Other people can print to the same printer.")
+    page.locator("fp-question-item [data-quick=yes]").click()
+    page.locator("fp-question-item [data-action=answer]").click()
+    expect(page.locator("fp-what-we-know-item")).to_have_count(2)
+    expect_version(2)
+
+    # A note and its deletion answer with the fact alone; the store reads the version it moved to.
+    page.locator("[data-action=add-note]").click()
+    page.keyboard.type("User restarted the PC twice")
+    page.keyboard.press("Enter")
+    expect(page.locator("fp-what-we-know-item")).to_have_count(3)
+    expect_version(3)
+    note = page.locator("fp-what-we-know-item[data-origin=manual]")
+    note.hover()
+    note.locator("[data-action=delete]").click()
+    note.locator("[data-action=confirm-delete]").click()
+    expect(page.locator("fp-what-we-know-item")).to_have_count(2)
+    expect_version(4)
+    assert page_errors.errors == []
+
+
+def test_a_store_moves_its_version_forward_only_and_ignores_writes_once_closed(open_pilot: OpenPilot) -> None:
+    page = open_pilot()
+    result = page.evaluate(
+        """async () => {
+          const { SessionStore } = await import('/static/js/session-store.js');
+          const store = new SessionStore('s1');
+          const seen = [];
+          store.on('state-version', (s, { stateVersion }) => seen.push(stateVersion));
+          store.on('lane', (s, { lane }) => seen.push(`lane:${lane.questions.length}`));
+          store.setSession({ id: 's1', status: 'open', state_version: 3 });
+          store.applyResponse({ state_version: 2 });  // a late reply: ignored
+          store.applyTurn({ task_lane: { questions: [{ id: 'q1', status: 'open' }] }, state_version: 5 });
+          store.setSession({ id: 'other', state_version: 9 });  // another session's data: ignored
+          store.close();
+          store.setLane({ questions: [{ id: 'q2' }, { id: 'q3' }] });
+          store.noteStateVersion(7);
+          return { seen, version: store.stateVersion, lane: store.lane.questions.map((q) => q.id),
+            open: store.openItemCount, session: store.session.id };
+        }"""
+    )
+    assert result == {"seen": [3, "lane:1", 5], "version": 5, "lane": ["q1"], "open": 1, "session": "s1"}
