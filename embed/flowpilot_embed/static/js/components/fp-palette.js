@@ -1,6 +1,6 @@
 // <fp-palette> — the Cmd/Ctrl+K command palette, and its registry.
 //
-// Later features add commands with registerCommand() (module import) or, from anywhere,
+// Any module adds commands with registerCommand() (module import) or, from anywhere,
 // window.FlowPilotPalette.register({id, title, run, group?, keywords?, icon?, hint?}).
 // A provider adds dynamic results for the typed query (e.g. "go to session"):
 // registerProvider(async (query, signal) => [{id, title, run, group, meta, icon}]).
