@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import HostPortal, axe_violations
+from tests.browser.conftest import HostPortal, PageErrors, axe_violations
 from tests.browser.scripted_model import ScriptedModel
 from tests.conftest import LiveServer, Tenant
 
@@ -119,3 +119,12 @@ def test_the_widget_embedded_in_the_portal(page: Page, host_portal: HostPortal) 
     assert axe_violations(frame) == []
     # The host page's own part: the mount point FlowPilot's loader adds (the iframe and its title).
     assert axe_violations(page, include="#flowpilot") == []
+
+
+def test_the_design_system_gallery(page: Page, live_server: LiveServer, page_errors: PageErrors) -> None:
+    """The gallery renders every component from the real modules (the task lane through a SessionStore)."""
+    page.goto(f"{live_server.url}/static/design-system.html")
+    expect(page.locator("#lane-demo fp-what-we-know-item")).to_have_count(3)
+    expect(page.locator("#lane-demo fp-question-item")).to_have_count(2)
+    assert axe_violations(page) == []
+    assert page_errors.errors == []

@@ -191,14 +191,14 @@ $("menu-demo").append(
     h(
       "ul",
       { class: "fp-menu fp-palette__list", role: "listbox", "aria-label": "Example results" },
-      h("li", { class: "fp-menu__group fp-overline", text: "Actions" }),
+      h("li", { class: "fp-menu__group fp-overline", role: "presentation", text: "Actions" }),
       h(
         "li",
         { class: "fp-menu__item", role: "option", "aria-selected": "true" },
         icon("plus"),
         h("span", { class: "fp-menu__label", text: "New session" }),
       ),
-      h("li", { class: "fp-menu__group fp-overline", text: "Sessions" }),
+      h("li", { class: "fp-menu__group fp-overline", role: "presentation", text: "Sessions" }),
       h(
         "li",
         { class: "fp-menu__item", role: "option", "aria-selected": "false" },
