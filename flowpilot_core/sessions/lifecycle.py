@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
@@ -184,12 +184,9 @@ async def list_sessions(
     query = select(AiSession).where(AiSession.account_id == principal.account_id)
     if cursor is not None:
         after_updated, after_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                AiSession.updated_at < after_updated,
-                and_(AiSession.updated_at == after_updated, AiSession.id < after_id),
-            )
-        )
+        # A row comparison, which PostgreSQL turns into an index range on (updated_at): the page starts
+        # at the cursor instead of filtering every newer row.
+        query = query.where(tuple_(AiSession.updated_at, AiSession.id) < tuple_(after_updated, after_id))
     if status:
         query = query.where(AiSession.status == status)
     if session_type:
