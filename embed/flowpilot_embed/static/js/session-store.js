@@ -11,7 +11,7 @@
 // dropped by the writers, so a view never shows another session's data, even for a moment.
 import { api } from "./api.js";
 
-export const EMPTY_LANE = Object.freeze({ questions: [], checks: [], actions: [] });
+const EMPTY_LANE = Object.freeze({ questions: [], checks: [], actions: [] });
 const LANE_KINDS = ["questions", "checks", "actions"];
 
 export class SessionStore extends EventTarget {

@@ -81,19 +81,6 @@ export class FpTaskLane extends FpElement {
     });
   }
 
-  get sessionId() {
-    return this.store?.id ?? null;
-  }
-  get readOnly() {
-    return this.#readOnly;
-  }
-  get lane() {
-    return this.store?.lane ?? { questions: [], checks: [], actions: [] };
-  }
-  get facts() {
-    return this.store?.facts ?? [];
-  }
-
   /**
    * Show `store`'s session: every section loads, then follows the store. With `load` (the default)
    * the lane and the facts are read from the server; the gallery passes false and fills the store itself.
