@@ -217,6 +217,23 @@ def test_a_long_ticket_reference_keeps_the_badge_and_time_in_the_sidebar(
     assert ticket.evaluate("el => el.scrollWidth > el.clientWidth"), "the reference is cut, not wrapped or spilled"
     expect(ticket).to_have_attribute("title", f"#{LONG_REF}")  # the whole reference on hover
     assert page.locator(".fp-session-list__items").evaluate("el => el.scrollWidth <= el.clientWidth")
+
+    # Opened, the header keeps the reference in its badge without pushing anything off the page.
+    item.click()
+    header = page.locator(".fp-session__header")
+    expect(header.locator(".fp-session__title")).to_have_text("Printing stuck in queue")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert header.evaluate("el => el.scrollWidth <= el.clientWidth"), "the header does not overflow"
+    bounds = header.bounding_box()
+    assert bounds
+    for part in (".fp-session__title", ".fp-badge--outline", ".fp-session__title-row [data-status]"):
+        box = header.locator(part).first.bounding_box()
+        assert box and box["width"] > 0 and box["x"] + box["width"] <= bounds["x"] + bounds["width"] + 0.5, part
+    title = header.locator(".fp-session__title")
+    assert title.evaluate("el => el.scrollWidth <= el.clientWidth"), "the title is shown whole; the reference gives way"
+    badge = header.locator(".fp-badge--outline")
+    assert badge.locator(".fp-badge__text").evaluate("el => el.scrollWidth > el.clientWidth")
+    expect(badge).to_have_attribute("title", f"ConnectWise ticket {LONG_REF}")
     assert page_errors.errors == []
 
 

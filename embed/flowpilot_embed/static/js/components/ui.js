@@ -74,7 +74,7 @@ export function ticketBadge(session) {
     "span",
     { class: "fp-badge fp-badge--outline fp-badge--mono", title: `${provider}ticket ${ref}` },
     icon("ticket", "sm"),
-    `#${ref}`,
+    h("span", { class: "fp-badge__text", text: `#${ref}` }),
   );
 }
 
