@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
@@ -66,7 +68,10 @@ class SessionOut(msgspec.Struct):
 
 
 class SessionList(msgspec.Struct):
+    """One page of sessions; ``next_cursor`` fetches the next page (``None`` on the last one)."""
+
     items: list[SessionOut]
+    next_cursor: str | None = None
 
 
 def session_out(row: AiSession) -> SessionOut:
@@ -155,6 +160,27 @@ async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.U
     return session_out(await get_session_row(db, principal, session_id))
 
 
+def encode_cursor(updated_at: datetime, session_id: uuid.UUID) -> str:
+    """An opaque, url-safe token for the position just after the session (``updated_at``, ``id``)."""
+    raw = f"{updated_at.isoformat()}|{session_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (``updated_at``, ``id``) a cursor from :func:`encode_cursor` holds; :class:`InvalidInput` otherwise."""
+    if len(cursor) > 200:  # far longer than any cursor encode_cursor makes
+        raise InvalidInput("cursor is not a cursor this API returned", field="cursor")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        updated_at, session_id = datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor is not a cursor this API returned", field="cursor") from None
+    if updated_at.tzinfo is None:
+        raise InvalidInput("cursor is not a cursor this API returned", field="cursor")
+    return updated_at, session_id
+
+
 async def list_sessions(
     db: AsyncSession,
     principal: Principal,
@@ -163,11 +189,22 @@ async def list_sessions(
     session_type: str | None = None,
     q: str | None = None,
     limit: int = 50,
+    cursor: str | None = None,
 ) -> SessionList:
-    """Most recently updated first; ``q`` searches title, problem, ticket reference and summary."""
+    """Most recently updated first; ``q`` searches title, problem, ticket reference and summary.
+
+    Keyset pagination on (``updated_at`` DESC, ``id`` DESC): a page starts strictly after the
+    cursor's position, so a session created meanwhile (newer, so before the cursor) never makes
+    a later page repeat or skip an item, as an OFFSET would.
+    """
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200", field="limit")
     query = select(AiSession).where(AiSession.account_id == principal.account_id)
+    if cursor is not None:
+        after_updated, after_id = decode_cursor(cursor)
+        # A row comparison, which PostgreSQL turns into an index range on (updated_at): the page starts
+        # at the cursor instead of filtering every newer row.
+        query = query.where(tuple_(AiSession.updated_at, AiSession.id) < tuple_(after_updated, after_id))
     if status:
         query = query.where(AiSession.status == status)
     if session_type:
@@ -182,8 +219,11 @@ async def list_sessions(
                 AiSession.ticket_snapshot["summary"].astext.ilike(like),
             )
         )
-    rows = (await db.execute(query.order_by(AiSession.updated_at.desc()).limit(limit))).scalars().all()
-    return SessionList(items=[session_out(r) for r in rows])
+    query = query.order_by(AiSession.updated_at.desc(), AiSession.id.desc()).limit(limit + 1)
+    rows = (await db.execute(query)).scalars().all()
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(page[-1].updated_at, page[-1].id) if more else None
+    return SessionList(items=[session_out(r) for r in page], next_cursor=next_cursor)
 
 
 async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:

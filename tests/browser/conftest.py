@@ -1,12 +1,16 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, and the example host portal on a second origin.
+"""Browser fixtures: Debian's Chromium driven by Playwright, the example host portal on a second origin, a live
+server answered by a scripted model, and axe-core accessibility checks.
 
 Uses ``live_server`` and ``tenant`` from tests/conftest.py. Without /usr/bin/chromium the tests fail (never
-skip) and say how to install it.
+skip) and say how to install it; without axe-core (``npm ci``) the accessibility checks do the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,9 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from flowpilot_embed.host_portal import make_host_portal_server, serve_in_thread
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from flowpilot_server.app import create_app
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Frame, Page, Playwright, sync_playwright
 
-from tests.conftest import LiveServer, Tenant
+from flowpilot_core import plugins
+from flowpilot_core.config import Settings
+from flowpilot_core.db.engine import DatabaseUrls
+from tests.browser.scripted_model import PROVIDER_NAME, ScriptedModel, ScriptedModelPlugin
+from tests.conftest import REPO_ROOT, LiveServer, Tenant, _free_port
 
 CHROMIUM = os.environ.get("FLOWPILOT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -139,3 +148,104 @@ def host_portal(live_server: LiveServer, tenant: Tenant) -> Iterator[HostPortal]
     yield HostPortal(url=origin + "/", origin=origin)
     server.shutdown()
     server.server_close()
+
+
+# ---- A live server answered by the scripted model ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def scripted_model() -> ScriptedModel:
+    return ScriptedModel()
+
+
+@pytest.fixture(scope="session")
+def scripted_server(settings: Settings, db_urls: DatabaseUrls, scripted_model: ScriptedModel) -> Iterator[LiveServer]:
+    """A second live server on the same database whose model is `scripted_model`.
+
+    The plugin is registered only while the server starts (that is when FlowPilot collects its model
+    providers), so no other server or test ever sees it.
+    """
+    import uvicorn
+
+    plugin_name = "tests-scripted-model"
+    plugins.pm.register(ScriptedModelPlugin(scripted_model), name=plugin_name)
+    try:
+        app = create_app(dataclasses.replace(settings, model_provider=PROVIDER_NAME), urls=db_urls)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, name="scripted-live-server", daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not _healthy(url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the scripted live server did not become healthy in 30s")
+            time.sleep(0.1)
+    finally:
+        plugins.pm.unregister(name=plugin_name)
+    yield LiveServer(url=url)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def model(scripted_model: ScriptedModel) -> Iterator[ScriptedModel]:
+    """The scripted model, empty; a test that scripted more replies than the server asked for fails."""
+    scripted_model.reset()
+    yield scripted_model
+    left = scripted_model.pending()
+    scripted_model.reset()
+    assert not left, f"scripted replies nobody asked for: {left}"
+
+
+# ---- Accessibility (axe-core) ---------------------------------------------------------------------
+# axe-core comes from the npm registry (package.json, installed by `npm ci`), pinned with the JS linter,
+# rather than from a PyPI wrapper, which bundles its own older axe.min.js. It is evaluated through the
+# DevTools protocol, not page.add_script_tag(): FlowPilot's CSP (script-src 'self') rightly refuses the
+# inline <script> add_script_tag() inserts, and the test must not loosen the CSP it runs under.
+
+AXE_JS = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+def _axe_source() -> str:
+    if not AXE_JS.is_file():
+        pytest.fail(
+            f"axe-core is not installed ({AXE_JS} is missing): the accessibility checks need it. "
+            "Run `npm ci` in the repository root (Node 20 and npm; .ci/run does it).",
+            pytrace=False,
+        )
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(target: Page | Frame, *, include: str | None = None) -> list[str]:
+    """Serious and critical axe-core violations in `target` (a page or an iframe), one line per violation
+    naming up to ten of its nodes with axe's own explanation (the colours and ratio, for contrast)."""
+    if not target.evaluate("typeof window.axe === 'object'"):
+        target.evaluate(_axe_source())
+    # Colours measured mid-transition (a dialog fading in) are neither the real ones nor what a user reads.
+    # (Endless ones, a spinner, never finish and are left alone.)
+    target.evaluate(
+        """Promise.all(document.getAnimations()
+          .filter((a) => a.effect?.getComputedTiming().endTime !== Infinity)
+          .map((a) => a.finished.catch(() => null)))"""
+    )
+    result: list[dict[str, Any]] = target.evaluate(
+        """async (include) => {
+          const result = await axe.run(include ? { include: [include] } : document, { resultTypes: ["violations"] });
+          const why = (n) => [...n.any, ...n.all, ...n.none].map((c) => c.message).find(Boolean) || "";
+          return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 10).map((n) => `${n.target.join(" ")} (${why(n)})`) }));
+        }""",
+        include,
+    )
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} at {'; '.join(v['nodes'])}" for v in result if v["impact"] in SERIOUS
+    ]

@@ -7,6 +7,9 @@
                                                                # only the troubleshooting view: starts a printer
                                                                # session, works it through the API (offline model),
                                                                # then shoots pilot-troubleshooting(-390).png
+    python tests/browser/screenshots.py --flowpilot-url http://127.0.0.1:8000 --token <embed token> --long-reference
+                                                               # only the sidebar with a long ticket reference:
+                                                               # pilot-long-ticket-ref.png
 
 The gallery (static/design-system.html) needs no API, so it is served straight from the package's
 static directory under /static/, as the FlowPilot server serves it.
@@ -147,14 +150,52 @@ def shoot_troubleshooting(browser: Any, flowpilot_url: str, token: str, session:
         page.close()
 
 
+LONG_REF = "CW-48213-ACCOUNTING-PRINTQUEUE-" + "WS-ACC-04-" * 3 + "7"
+
+
+def shoot_long_reference(browser: Any, flowpilot_url: str, token: str) -> None:
+    """The session list with a long ticket reference: cut with an ellipsis, the time still in the sidebar."""
+    import httpx
+
+    response = httpx.post(
+        f"{flowpilot_url}/api/v1/ai-sessions",
+        json={
+            "problem_statement": "Jobs are stuck in the print queue on WS-ACC-04",
+            "title": "Printing stuck in queue",
+            "ticket_ref": LONG_REF,
+            "psa_provider": "connectwise",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="light")
+    page.goto(f"{flowpilot_url}/pilot#token={token}")
+    page.wait_for_selector(".fp-app[data-state=ready]")
+    page.locator(f"fp-session-list a[data-id='{response.json()['id']}']").wait_for()
+    page.wait_for_timeout(300)
+    page.locator("#fp-sidebar").screenshot(path=str(OUT / "pilot-long-ticket-ref.png"))
+    page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flowpilot-url")
     parser.add_argument("--token")
     parser.add_argument("--session")
     parser.add_argument("--troubleshooting", action="store_true", help="only the populated troubleshooting view")
+    parser.add_argument("--long-reference", action="store_true", help="only the sidebar with a long ticket reference")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.long_reference:
+        if not (args.flowpilot_url and args.token):
+            parser.error("--long-reference needs --flowpilot-url and --token")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            shoot_long_reference(browser, args.flowpilot_url, args.token)
+            browser.close()
+        print(f"screenshot written to {OUT / 'pilot-long-ticket-ref.png'}")
+        return
     if args.troubleshooting:
         if not (args.flowpilot_url and args.token):
             parser.error("--troubleshooting needs --flowpilot-url and --token")

@@ -1,26 +1,23 @@
 """The troubleshooting loop in /pilot: streamed chat, the task lane (questions, checks) and What We Know.
 
-Real server (``live_server``, offline model), real Chromium. The offline model drives the conversation from
-its playbooks: a session about a stuck print queue gets a question on the first message, a spooler check on
-the next, and clear answers ("Yes", "Stopped") become facts.
+Real server, real Chromium; the model is scripted (``tests/browser/scripted_model.py``) so that every
+test knows the exact reply: a question first, then a spooler check, and the facts the synthesis call
+returns. The one test that runs on the offline model's own conversation is in test_offline_demo.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from flowpilot_offline import brain
-from flowpilot_offline.provider import OfflineProvider
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from flowpilot_core.ai.errors import AIOverloaded
-from flowpilot_core.ai.provider import TextDelta
 from tests.browser.conftest import PageErrors
+from tests.browser.scripted_model import ScriptedModel
 from tests.conftest import LiveServer, Tenant
 
 pytestmark = pytest.mark.browser
@@ -34,59 +31,68 @@ PRINTER = {
     "ticket_ref": "48213",
     "ticket": {"summary": "Printing stuck in queue - Accounting", "company": "Contoso Dental"},
 }
+QUESTION = "Can other people print to the same printer?"
+ASK = f"Let's narrow it down before touching the PC.\n[QUESTION]{QUESTION}[/QUESTION]"
+CHECK_TITLE = "Print Spooler service status"
+CHECK_COMMAND = "Get-Service -Name Spooler | Select-Object Status, StartType, Name"
+PROPOSE_CHECK = (
+    f'Then the spooler on WS-ACC-04.\n[CHECK title="{CHECK_TITLE}" shell="powershell"]{CHECK_COMMAND}[/CHECK]'
+)
+OTHERS_PRINT = "Other people can print to the same printer."
+SPOOLER_STOPPED = "The Print Spooler service on WS-ACC-04 is stopped."
 NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 XSS_IMG = "<img src=x onerror=\"window.__pwned='img'\">"
 XSS_SCRIPT = "<script>window.__pwned='script'</script>"
 
 
+@pytest.fixture(scope="session")
+def live_server(scripted_server: LiveServer) -> LiveServer:
+    """Every test here talks to the server whose model is scripted."""
+    return scripted_server
+
+
 class Technician:
     """The REST API as the technician (embed token), to set a session up quickly."""
 
-    def __init__(self, live_server: LiveServer, tenant: Tenant) -> None:
+    def __init__(self, live_server: LiveServer, tenant: Tenant, model: ScriptedModel) -> None:
         self.base = f"{live_server.url}/api/v1/ai-sessions"
         self.headers = tenant.headers()
+        self.model = model
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(method, f"{self.base}{path}", headers=self.headers, timeout=15, **kwargs)
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
-    def printer_session(self) -> str:
-        return str(self.call("POST", "", json=PRINTER)["id"])
+    def printer_session(self, **fields: Any) -> str:
+        return str(self.call("POST", "", json={**PRINTER, **fields})["id"])
 
-    def say(self, sid: str, content: str) -> dict[str, Any]:
+    def say(self, sid: str, content: str, reply: str) -> dict[str, Any]:
+        self.model.say(reply)
         turn: dict[str, Any] = self.call("POST", f"/{sid}/messages", json={"content": content})
         return turn
 
-    def answered_and_checked(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """A session with the first question answered "Yes" and the spooler check proposed (still open)."""
+    def asked(self) -> tuple[str, dict[str, Any]]:
+        """A session whose first reply asked QUESTION (still open)."""
         sid = self.printer_session()
-        question = self.say(sid, "Where do I start?")["task_lane"]["questions"][0]
+        question = self.say(sid, "Where do I start?", ASK)["task_lane"]["questions"][0]
+        assert question["text"] == QUESTION
+        return sid, question
+
+    def answered_and_checked(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """A session with the question answered "Yes" (a fact) and the spooler check proposed (still open)."""
+        sid, question = self.asked()
+        self.model.fact(OTHERS_PRINT)
         update = self.call("POST", f"/{sid}/task-lane/{question['id']}/answer", json={"answer": "Yes"})
-        assert update["fact"], "the offline model turns a clear Yes into a fact"
-        check = self.say(sid, "Answered. What next?")["task_lane"]["checks"][0]
-        assert check["command"]
+        assert update["fact"]["text"] == OTHERS_PRINT
+        check = self.say(sid, "Answered. What next?", PROPOSE_CHECK)["task_lane"]["checks"][0]
+        assert check["command"] == CHECK_COMMAND
         return sid, question, check
 
 
 @pytest.fixture
-def tech(live_server: LiveServer, tenant: Tenant) -> Technician:
-    return Technician(live_server, tenant)
-
-
-@pytest.fixture
-def slow_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The offline model streams word by word with no pause; space the words out like a real model."""
-    original = OfflineProvider.stream
-
-    async def stream(self: OfflineProvider, request: Any) -> AsyncIterator[Any]:
-        async for event in original(self, request):
-            if isinstance(event, TextDelta):
-                await asyncio.sleep(0.025)
-            yield event
-
-    monkeypatch.setattr(OfflineProvider, "stream", stream)
-    yield
+def tech(live_server: LiveServer, tenant: Tenant, model: ScriptedModel) -> Technician:
+    return Technician(live_server, tenant, model)
 
 
 def lane_section(page: Page, name: str) -> Any:
@@ -105,26 +111,19 @@ def send(page: Page, text: str) -> None:
 
 
 def test_answering_a_question_shows_the_fact_without_reload_and_it_persists(
-    open_pilot: OpenPilot, tech: Technician, page_errors: PageErrors, monkeypatch: pytest.MonkeyPatch
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
 ) -> None:
-    # Fact synthesis takes a moment, as a real model does: the lane says it is working meanwhile.
-    original_complete = OfflineProvider.complete
-
-    async def complete(self: OfflineProvider, request: Any) -> Any:
-        if request.spec.service == "fact_synthesis":
-            await asyncio.sleep(0.35)
-        return await original_complete(self, request)
-
-    monkeypatch.setattr(OfflineProvider, "complete", complete)
     sid = tech.printer_session()
     page = open_pilot(sid)
     facts = lane_section(page, "what-we-know")
     expect(facts.locator(".fp-empty__title")).to_have_text("No facts yet")
+    model.say(ASK)
     send(page, "Where do I start?")
 
     question = lane_section(page, "questions").locator("fp-question-item[data-status=open]")
     expect(question).to_have_count(1)
-    question_text = question.locator(".fp-task__text").inner_text()
+    expect(question.locator(".fp-task__text")).to_have_text(QUESTION)
+    question_text = QUESTION
     expect(lane_section(page, "questions").locator(".fp-lane-section__count")).to_have_text("1")
     # The question in the reply is a chip that leads to the lane item.
     chip = page.locator(".fp-message--assistant .fp-marker--question")
@@ -132,6 +131,8 @@ def test_answering_a_question_shows_the_fact_without_reload_and_it_persists(
     expect(chip).to_contain_text("Answer")
 
     page.evaluate("window.__sameDocument = true")
+    # Fact synthesis takes a moment, as a real model does: the lane says it is working meanwhile.
+    model.fact(OTHERS_PRINT, delay=0.35)
     question.locator("[data-quick=yes]").click()
     field = question.locator("textarea")
     expect(field).to_have_value("Yes")
@@ -146,8 +147,8 @@ def test_answering_a_question_shows_the_fact_without_reload_and_it_persists(
     expect(pending).to_have_count(0)
     expect(fact.locator(".fp-fact__source")).to_have_text(f"From question: {question_text}")
     expect(facts.locator(".fp-lane-section__count")).to_have_text("1")
-    fact_text = fact.locator(".fp-fact__text").inner_text()
-    assert fact_text.strip()
+    expect(fact.locator(".fp-fact__text")).to_have_text(OTHERS_PRINT)
+    fact_text = OTHERS_PRINT
 
     answered = lane_section(page, "questions").locator("fp-question-item[data-status=answered]")
     expect(answered.locator(".fp-task__answer")).to_have_text("Yes")
@@ -230,6 +231,7 @@ def test_facts_from_questions_and_checks_are_read_only_and_name_their_source(
     open_pilot: OpenPilot, tech: Technician
 ) -> None:
     sid, question, check = tech.answered_and_checked()
+    tech.model.fact(SPOOLER_STOPPED)
     tech.call(
         "POST", f"/{sid}/task-lane/{check['id']}/output", json={"output": "Status  Name\n------  ----\nStopped Spooler"}
     )
@@ -283,9 +285,10 @@ WATCH_STREAM = """() => {
 
 
 def test_a_chat_reply_streams_in_then_becomes_the_final_message(
-    open_pilot: OpenPilot, tech: Technician, slow_stream: None, page_errors: PageErrors
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
 ) -> None:
     page = open_pilot(tech.printer_session())
+    model.say(ASK, chunk_delay=0.03)  # word by word, as a real model streams
     accepts: list[str] = []
     page.on(
         "request",
@@ -318,21 +321,12 @@ def test_a_chat_reply_streams_in_then_becomes_the_final_message(
 
 
 def test_a_failed_stream_keeps_the_message_and_retries_with_the_same_client_id(
-    open_pilot: OpenPilot, tech: Technician, monkeypatch: pytest.MonkeyPatch, page_errors: PageErrors
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
 ) -> None:
-    original = OfflineProvider.stream
-    calls = {"n": 0}
-
-    async def flaky(self: OfflineProvider, request: Any) -> AsyncIterator[Any]:
-        calls["n"] += 1
-        if calls["n"] <= 2:
-            yield TextDelta("Let me look ")
-            await asyncio.sleep(0.05)
-            raise AIOverloaded()
-        async for event in original(self, request):
-            yield event
-
-    monkeypatch.setattr(OfflineProvider, "stream", flaky)
+    # The first two attempts break mid-stream (the model is overloaded); the third answers.
+    model.fail(AIOverloaded(), partial="Let me look ", chunk_delay=0.05)
+    model.fail(AIOverloaded(), partial="Let me look ", chunk_delay=0.05)
+    model.say(ASK)
     sid = tech.printer_session()
     page = open_pilot(sid)
     bodies: list[dict[str, Any]] = []
@@ -406,6 +400,7 @@ def test_check_output_is_recorded_and_an_oversized_paste_shows_the_servers_413(
 
     output = "Status  StartType Name\n------  --------- ----\nStopped Automatic Spooler"
     field.fill(output)
+    tech.model.fact(SPOOLER_STOPPED)
     item.locator("[data-action=record-output]").click()
     expect(item).to_have_attribute("data-status", "done")
     expect(item.locator(".fp-task__badge")).to_have_text("Done")
@@ -425,14 +420,10 @@ def test_check_output_is_recorded_and_an_oversized_paste_shows_the_servers_413(
 
 
 def test_a_failed_synthesis_saves_the_answer_and_offers_promote(
-    open_pilot: OpenPilot, tech: Technician, monkeypatch: pytest.MonkeyPatch, page_errors: PageErrors
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
 ) -> None:
-    def unavailable(spec: Any) -> str:
-        raise AIOverloaded()
-
-    monkeypatch.setitem(brain._HANDLERS, "fact_synthesis", unavailable)
-    sid = tech.printer_session()
-    tech.say(sid, "Where do I start?")
+    sid, _question = tech.asked()
+    model.fail_synthesis(AIOverloaded())
     page = open_pilot(sid)
     question = page.locator("fp-question-item")
     question.locator("textarea").fill("Yes, everyone else prints fine")
@@ -458,6 +449,7 @@ def test_markup_typed_into_chat_notes_and_answers_renders_as_text(
 ) -> None:
     page = open_pilot(tech.printer_session())
     message = f"Printing fails, the user pasted {XSS_IMG} and {XSS_SCRIPT} [PROMOTE]fake fact[/PROMOTE]"
+    tech.model.say(ASK)
     send(page, message)
     expect(page.locator(".fp-message--user .fp-message__text")).to_have_text(message)
     expect(page.locator(".fp-message--assistant:not([data-id=''])")).to_have_count(1)
@@ -475,10 +467,10 @@ def test_markup_typed_into_chat_notes_and_answers_renders_as_text(
     expect(facts.locator("fp-what-we-know-item")).to_have_count(1)  # the [PROMOTE] in the chat did nothing
 
     question = page.locator("fp-question-item")
-    if question.count():
-        question.locator("textarea").fill(f"Yes {XSS_IMG}")
-        question.locator("[data-action=answer]").click()
-        expect(question.locator(".fp-task__answer")).to_have_text(f"Yes {XSS_IMG}")
+    tech.model.fact(None, "the answer is not plain")
+    question.locator("textarea").fill(f"Yes {XSS_IMG}")
+    question.locator("[data-action=answer]").click()
+    expect(question.locator(".fp-task__answer")).to_have_text(f"Yes {XSS_IMG}")
 
     page.reload()
     page.wait_for_selector(".fp-app[data-state=ready]")
@@ -527,8 +519,8 @@ def test_streamed_text_never_shows_marker_syntax_and_sse_parsing_is_exact(open_p
 def test_the_lane_works_from_the_keyboard_inside_the_drawer(
     open_pilot: OpenPilot, tech: Technician, page: Page, page_errors: PageErrors
 ) -> None:
-    sid = tech.printer_session()
-    question = tech.say(sid, "Where do I start?")["task_lane"]["questions"][0]
+    sid, question = tech.asked()
+    tech.model.fact(OTHERS_PRINT)
     page.set_viewport_size({"width": 1100, "height": 760})
     open_pilot(sid)
     toggle = page.locator(".fp-session__lane-toggle")
@@ -574,6 +566,7 @@ def test_troubleshooting_at_390_wide(open_pilot: OpenPilot, tech: Technician, pa
     item.scroll_into_view_if_needed()
     expect(item.locator("[data-action=copy]")).to_be_visible()
     item.locator("textarea").fill("Stopped Automatic Spooler")
+    tech.model.fact(SPOOLER_STOPPED)
     item.locator("[data-action=record-output]").click()
     expect(item).to_have_attribute("data-status", "done")
     lane_box = lane.bounding_box()

@@ -8,13 +8,15 @@
   var script = d.currentScript || d.querySelector('script[src*="/embed.js"]');
   var ORIGIN = new URL(script ? script.src : "/", location.href).origin;
 
-  function fail(message) { throw new Error("[FlowPilot] " + message); }
+  function fail(message) {
+    throw new Error("[FlowPilot] " + message);
+  }
 
   function claimsOf(token) {
     try {
       var part = String(token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
       return JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
-    } catch (e) {
+    } catch (_notAJwt) {
       return {};
     }
   }
@@ -44,8 +46,15 @@
     important(iframe, { display: "block", border: "0", margin: "0", padding: "0", "color-scheme": "normal", background: "transparent" });
     if (sidebar) {
       important(iframe, {
-        position: "fixed", top: "0", right: "0", bottom: "0", height: "100%", width: opts.width || "min(440px, 100vw)",
-        "max-width": "100vw", "z-index": "2147483000", "box-shadow": "0 0 32px rgba(16,24,40,.18)",
+        position: "fixed",
+        top: "0",
+        right: "0",
+        bottom: "0",
+        height: "100%",
+        width: opts.width || "min(440px, 100vw)",
+        "max-width": "100vw",
+        "z-index": "2147483000",
+        "box-shadow": "0 0 32px rgba(16,24,40,.18)",
         transition: "transform .2s cubic-bezier(.2,0,0,1), visibility .2s",
       });
     } else {
@@ -54,7 +63,13 @@
 
     function emit(type, detail) {
       (listeners[type] || []).slice().forEach(function (cb) {
-        try { cb(detail); } catch (e) { setTimeout(function () { throw e; }); }
+        try {
+          cb(detail);
+        } catch (e) {
+          setTimeout(function () {
+            throw e;
+          });
+        }
       });
     }
 
@@ -78,7 +93,9 @@
       }
       if (!refreshing) {
         refreshing = Promise.resolve()
-          .then(function () { return opts.getToken(); })
+          .then(function () {
+            return opts.getToken();
+          })
           .then(function (fresh) {
             if (typeof fresh !== "string" || !fresh) fail("getToken() must resolve to a token string");
             token = fresh;
@@ -89,7 +106,10 @@
             emit("error", { code: "token_failed", detail: String((e && e.message) || e) });
             return null;
           })
-          .then(function (t) { refreshing = null; return t; });
+          .then(function (t) {
+            refreshing = null;
+            return t;
+          });
       }
       return refreshing;
     }
@@ -105,9 +125,14 @@
       if (typeof opts.getToken !== "function" || typeof c.exp !== "number") return;
       var life = c.exp * 1000 - Date.now();
       var lead = Math.min(60000, life * 0.2);
-      timer = setTimeout(function () {
-        refresh().then(function (t) { if (t) post({ type: "token", token: t }); });
-      }, Math.max(1000, Math.min(life - lead, 2147483000)));
+      timer = setTimeout(
+        function () {
+          refresh().then(function (t) {
+            if (t) post({ type: "token", token: t });
+          });
+        },
+        Math.max(1000, Math.min(life - lead, 2147483000)),
+      );
     }
 
     function sendToken() {
@@ -124,7 +149,10 @@
       var data = event.data;
       if (!data || data.protocol !== PROTOCOL || typeof data.type !== "string") return;
       if (data.type === "hello") sendToken();
-      else if (data.type === "token-request") refresh().then(function (t) { if (t) post({ type: "token", token: t }); });
+      else if (data.type === "token-request")
+        refresh().then(function (t) {
+          if (t) post({ type: "token", token: t });
+        });
       else if (data.type === "close-request") handle.close();
       else if (HOST_EVENTS.indexOf(data.type) !== -1) {
         var detail = {};
@@ -140,14 +168,31 @@
 
     var handle = {
       iframe: iframe,
-      open: function () { isOpen = true; applyOpen(); emit("open", {}); return handle; },
-      close: function () { isOpen = false; applyOpen(); emit("close", {}); return handle; },
-      toggle: function () { return isOpen ? handle.close() : handle.open(); },
-      get isOpen() { return isOpen; },
+      open: function () {
+        isOpen = true;
+        applyOpen();
+        emit("open", {});
+        return handle;
+      },
+      close: function () {
+        isOpen = false;
+        applyOpen();
+        emit("close", {});
+        return handle;
+      },
+      toggle: function () {
+        return isOpen ? handle.close() : handle.open();
+      },
+      get isOpen() {
+        return isOpen;
+      },
       on: function (type, cb) {
-        (listeners[type] = listeners[type] || []).push(cb);
+        listeners[type] = listeners[type] || [];
+        listeners[type].push(cb);
         return function () {
-          listeners[type] = (listeners[type] || []).filter(function (x) { return x !== cb; });
+          listeners[type] = (listeners[type] || []).filter(function (x) {
+            return x !== cb;
+          });
         };
       },
       setTheme: function (value) {
@@ -170,35 +215,56 @@
     // The account comes from the token (unverified here; the server verifies), so the server can
     // answer with that account's frame-ancestors. The token itself never goes into the URL.
     // Started after mount() returns, so the host's on() calls made right after mount() see every event.
-    Promise.resolve().then(validToken).then(function (t) {
-      if (gone || !t) return;
-      var query = "?account=" + encodeURIComponent(claimsOf(t).aid || "") + "&embed=1";
-      if (sidebar) query += "&display=sidebar";
-      if (theme) query += "&theme=" + encodeURIComponent(theme);
-      iframe.src = ORIGIN + "/pilot" + query;
-      schedule();
-    });
+    Promise.resolve()
+      .then(validToken)
+      .then(function (t) {
+        if (gone || !t) return;
+        var query = "?account=" + encodeURIComponent(claimsOf(t).aid || "") + "&embed=1";
+        if (sidebar) query += "&display=sidebar";
+        if (theme) query += "&theme=" + encodeURIComponent(theme);
+        iframe.src = ORIGIN + "/pilot" + query;
+        schedule();
+      });
     return handle;
   }
 
-  var FlowPilot = { version: "1", origin: ORIGIN, mount: mount, ready: function (cb) { cb(FlowPilot); } };
+  var FlowPilot = {
+    version: "1",
+    origin: ORIGIN,
+    mount: mount,
+    ready: function (cb) {
+      cb(FlowPilot);
+    },
+  };
   var queued = w.FlowPilotReady;
   w.FlowPilot = FlowPilot;
   // Hosts can queue work before this async script loads:
   //   (window.FlowPilotReady = window.FlowPilotReady || []).push(function (FlowPilot) { ... });
-  w.FlowPilotReady = { push: function (cb) { cb(FlowPilot); } };
-  [].concat(queued || []).forEach(function (cb) { if (typeof cb === "function") cb(FlowPilot); });
+  w.FlowPilotReady = {
+    push: function (cb) {
+      cb(FlowPilot);
+    },
+  };
+  [].concat(queued || []).forEach(function (cb) {
+    if (typeof cb === "function") cb(FlowPilot);
+  });
 
   // Zero-JS embed: <script src=".../embed.js" data-mount="#el" data-token-url="/my/flowpilot-token" async>
   var ds = (script && script.dataset) || {};
   if (ds.mount && ds.tokenUrl) {
     var auto = function () {
       FlowPilot.mount(ds.mount, {
-        theme: ds.theme, displayMode: ds.displayMode,
+        theme: ds.theme,
+        displayMode: ds.displayMode,
         getToken: function () {
           return fetch(ds.tokenUrl, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } })
-            .then(function (r) { if (!r.ok) fail("token endpoint answered " + r.status); return r.json(); })
-            .then(function (j) { return j.token; });
+            .then(function (r) {
+              if (!r.ok) fail("token endpoint answered " + r.status);
+              return r.json();
+            })
+            .then(function (j) {
+              return j.token;
+            });
         },
       });
     };

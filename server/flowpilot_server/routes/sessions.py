@@ -22,17 +22,18 @@ class SessionController(Controller):
     async def create(self, ctx: Ctx, data: JSONBody[engine.CreateSession]) -> engine.SessionOut:
         return await engine.create_session(ctx.db, ctx.principal, data)
 
-    @get("/", operation_id="listSessions", summary="List sessions, most recently updated first")
+    @get("/", operation_id="listSessions", summary="List sessions, most recently updated first, a page at a time")
     async def list(
         self,
         ctx: Ctx,
         status: Annotated[engine.SessionStatus | None, Parameter(description="open, resolved or escalated")] = None,
         session_type: Annotated[str | None, Parameter(description="filter by session_type")] = None,
         q: Annotated[str | None, Parameter(description="search title, problem, ticket", max_length=200)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, Parameter(ge=1, le=200, description="page size")] = 50,
+        cursor: Annotated[str | None, Parameter(description="the next_cursor of the previous page")] = None,
     ) -> engine.SessionList:
         return await engine.list_sessions(
-            ctx.db, ctx.principal, status=status, session_type=session_type, q=q, limit=limit
+            ctx.db, ctx.principal, status=status, session_type=session_type, q=q, limit=limit, cursor=cursor
         )
 
     @get("/{session_id:uuid}", operation_id="getSession", summary="Read one session")

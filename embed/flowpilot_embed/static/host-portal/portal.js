@@ -10,10 +10,13 @@
         if (!response.ok) throw new Error("token endpoint answered " + response.status);
         return response.json();
       })
-      .then(function (body) { return body.token; });
+      .then(function (body) {
+        return body.token;
+      });
   }
 
-  var events = (window.portalEvents = []);
+  var events = [];
+  window.portalEvents = events;
 
   function log(type, detail) {
     events.push({ type: type, detail: detail });
@@ -29,7 +32,8 @@
     list.append(item);
   }
 
-  (window.FlowPilotReady = window.FlowPilotReady || []).push(function (FlowPilot) {
+  window.FlowPilotReady = window.FlowPilotReady || [];
+  window.FlowPilotReady.push(function (FlowPilot) {
     var pod = document.getElementById("flowpilot");
     var handle = FlowPilot.mount(pod, {
       getToken: getToken,
@@ -37,7 +41,9 @@
       ticket: { ref: pod.dataset.ticketRef, summary: pod.dataset.ticketSummary },
     });
     ["ready", "session-created", "resolved", "escalated", "resize", "error"].forEach(function (type) {
-      handle.on(type, function (detail) { log(type, detail); });
+      handle.on(type, function (detail) {
+        log(type, detail);
+      });
     });
     document.getElementById("fp-theme").addEventListener("change", function (event) {
       handle.setTheme(event.target.value);

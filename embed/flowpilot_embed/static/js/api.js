@@ -12,8 +12,12 @@ export class ApiError extends Error {
     this.problem = problem;
   }
 
-  get detail() { return this.message; }
-  get notFound() { return this.status === 404; }
+  get detail() {
+    return this.message;
+  }
+  get notFound() {
+    return this.status === 404;
+  }
 }
 
 /** api("/api/v1/me") · api(path, {method: "POST", body, signal}) */
@@ -25,7 +29,11 @@ export async function api(path, { method = "GET", body, signal, retry = true } =
   let response;
   try {
     response = await fetch(path, {
-      method, headers, signal, credentials: "omit", cache: "no-store",
+      method,
+      headers,
+      signal,
+      credentials: "omit",
+      cache: "no-store",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
@@ -81,7 +89,11 @@ export async function apiStream(path, { method = "POST", body, signal, onEvent, 
   }
   const parser = new SseParser((event) => {
     let data;
-    try { data = JSON.parse(event.data); } catch { data = event.data; }
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      data = event.data;
+    }
     onEvent({ type: event.type, data });
   });
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -93,21 +105,14 @@ export async function apiStream(path, { method = "POST", body, signal, onEvent, 
     }
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    const broken = new ApiError(0, { title: "Connection lost", detail: "The connection to FlowPilot dropped while the reply was streaming." });
+    const broken = new ApiError(0, {
+      title: "Connection lost",
+      detail: "The connection to FlowPilot dropped while the reply was streaming.",
+    });
     broken.streamBroken = true;
     throw broken;
   } finally {
     parser.end();
     reader.releaseLock?.();
-  }
-}
-
-/** Like api(), but a 404 (endpoint not built yet, or nothing there) resolves to `fallback`. */
-export async function apiOptional(path, fallback = null, options = {}) {
-  try {
-    return await api(path, options);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return fallback;
-    throw error;
   }
 }

@@ -39,14 +39,21 @@ const fire = (type, detail) => events.dispatchEvent(new CustomEvent(type, { deta
 export function decodeJwt(jwt) {
   try {
     const part = String(jwt).split(".")[1];
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const json = atob(
+      part
+        .replace(/-/g, "+")
+        .replace(/_/g, "/")
+        .padEnd(Math.ceil(part.length / 4) * 4, "="),
+    );
     return JSON.parse(decodeURIComponent(Array.from(json, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`).join("")));
   } catch {
     return null;
   }
 }
 
-export function claims() { return token ? decodeJwt(token) : null; }
+export function claims() {
+  return token ? decodeJwt(token) : null;
+}
 
 /** The ticket this surface was opened on: the signed token's claim wins over the host's mount option. */
 export function ticketContext() {
@@ -59,7 +66,7 @@ function setToken(value) {
   token = value;
   const waiters = tokenWaiters;
   tokenWaiters = [];
-  waiters.forEach((resolve) => resolve(value));
+  for (const resolve of waiters) resolve(value);
   fire("token", value);
 }
 
@@ -75,7 +82,10 @@ function waitForToken() {
       tokenWaiters = tokenWaiters.filter((w) => w !== done);
       resolve(null);
     }, TOKEN_WAIT_MS);
-    const done = (value) => { clearTimeout(timer); resolve(value); };
+    const done = (value) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
     tokenWaiters.push(done);
   });
 }

@@ -8,26 +8,55 @@ import { emptyState, skeleton } from "./components/ui.js";
 import { applyTheme } from "./bridge.js";
 import { renderMarkdown } from "./markdown.js";
 import { FpTaskLane } from "./views/task-lane.js";
+import { SessionStore } from "./session-store.js";
 import { decorateMarkers } from "./views/chat.js";
 
-[FpIcon, FpPopover, FpToaster].forEach((c) => c.define());
+for (const element of [FpIcon, FpPopover, FpToaster]) element.define();
 FpTaskLane.defineAll();
 const $ = (id) => document.getElementById(id);
 
 const COLORS = [
-  "bg", "surface", "surface-sunken", "surface-raised", "surface-hover", "surface-selected", "border", "border-strong",
-  "text", "text-muted", "text-subtle", "accent", "accent-hover", "accent-soft", "accent-text", "focus",
-  "success", "success-soft", "warning", "warning-soft", "danger", "danger-soft", "info", "info-soft",
+  "bg",
+  "surface",
+  "surface-sunken",
+  "surface-raised",
+  "surface-hover",
+  "surface-selected",
+  "border",
+  "border-strong",
+  "text",
+  "text-muted",
+  "text-subtle",
+  "accent",
+  "accent-hover",
+  "accent-soft",
+  "accent-text",
+  "focus",
+  "success",
+  "success-soft",
+  "warning",
+  "warning-soft",
+  "danger",
+  "danger-soft",
+  "info",
+  "info-soft",
 ];
-$("swatches").append(...COLORS.map((name) => {
-  const chip = h("div", { class: "gallery__chip" });
-  chip.style.background = `var(--fp-color-${name})`;
-  return h("div", { class: "gallery__swatch" }, chip, h("code", { text: `--fp-color-${name}` }));
-}));
+$("swatches").append(
+  ...COLORS.map((name) => {
+    const chip = h("div", { class: "gallery__chip" });
+    chip.style.background = `var(--fp-color-${name})`;
+    return h("div", { class: "gallery__swatch" }, chip, h("code", { text: `--fp-color-${name}` }));
+  }),
+);
 
-for (const [size, sample] of [["2xl", "Pick a session, or start a new one"], ["xl", "Outlook password prompts after M365 change"],
-  ["lg", "What We Know"], ["md", "Outlook keeps prompting for a password on two laptops since this morning."],
-  ["sm", "Contoso Dental · Updated 5 min ago"], ["xs", "PROBLEM"]]) {
+for (const [size, sample] of [
+  ["2xl", "Pick a session, or start a new one"],
+  ["xl", "Outlook password prompts after M365 change"],
+  ["lg", "What We Know"],
+  ["md", "Outlook keeps prompting for a password on two laptops since this morning."],
+  ["sm", "Contoso Dental · Updated 5 min ago"],
+  ["xs", "PROBLEM"],
+]) {
   const text = h("span", { text: sample });
   text.style.fontSize = `var(--fp-text-${size})`;
   $("type-scale").append(h("div", { class: "gallery__type" }, h("code", { class: "gallery__token", text: `--fp-text-${size}` }), text));
@@ -50,77 +79,213 @@ for (const e of ["1", "2", "3"]) {
   $("elevation-scale").append(el);
 }
 
-$("g-popover-body").append(emptyState({ variant: "compact", icon: "script", title: "No pending draft templates",
-  body: "Scripts you choose to templatize after a resolve wait here for review." }));
+$("g-popover-body").append(
+  emptyState({
+    variant: "compact",
+    icon: "script",
+    title: "No pending draft templates",
+    body: "Scripts you choose to templatize after a resolve wait here for review.",
+  }),
+);
 
-const dialog = h("dialog", { class: "fp-dialog", open: true, "aria-label": "Example dialog" },
-  h("form", { method: "dialog" },
-    h("header", { class: "fp-dialog__header" },
-      h("div", { class: "fp-dialog__heading" }, h("h3", { class: "fp-dialog__title", text: "Escalate this session?" }),
-        h("p", { class: "fp-dialog__subtitle", text: "FlowPilot drafts the escalation package; you review it before it is posted." })),
-      h("button", { type: "button", class: "fp-icon-btn", "aria-label": "Close" }, icon("x"))),
-    h("div", { class: "fp-dialog__body" }, h("div", { class: "fp-field" },
-      h("label", { class: "fp-label", for: "g-reason", text: "Reason" }), h("input", { class: "fp-input", id: "g-reason", value: "Needs tenant admin access" }))),
-    h("footer", { class: "fp-dialog__footer" }, h("span", { class: "fp-dialog__footer-hint" }, kbd("mod", "↵"), " to confirm"),
-      h("button", { type: "button", class: "fp-btn", text: "Cancel" }), h("button", { type: "button", class: "fp-btn fp-btn--primary", text: "Continue" }))));
+const dialog = h(
+  "dialog",
+  { class: "fp-dialog", open: true, "aria-label": "Example dialog" },
+  h(
+    "form",
+    { method: "dialog" },
+    h(
+      "header",
+      { class: "fp-dialog__header" },
+      h(
+        "div",
+        { class: "fp-dialog__heading" },
+        h("h3", { class: "fp-dialog__title", text: "Escalate this session?" }),
+        h("p", { class: "fp-dialog__subtitle", text: "FlowPilot drafts the escalation package; you review it before it is posted." }),
+      ),
+      h("button", { type: "button", class: "fp-icon-btn", "aria-label": "Close" }, icon("x")),
+    ),
+    h(
+      "div",
+      { class: "fp-dialog__body" },
+      h(
+        "div",
+        { class: "fp-field" },
+        h("label", { class: "fp-label", for: "g-reason", text: "Reason" }),
+        h("input", { class: "fp-input", id: "g-reason", value: "Needs tenant admin access" }),
+      ),
+    ),
+    h(
+      "footer",
+      { class: "fp-dialog__footer" },
+      h("span", { class: "fp-dialog__footer-hint" }, kbd("mod", "↵"), " to confirm"),
+      h("button", { type: "button", class: "fp-btn", text: "Cancel" }),
+      h("button", { type: "button", class: "fp-btn fp-btn--primary", text: "Continue" }),
+    ),
+  ),
+);
 $("dialog-demo").append(dialog);
 
 const toaster = document.querySelector("fp-toaster");
-for (const [tone, title, message] of [["info", "Chat isn't available yet", "This FlowPilot server doesn't answer messages yet."],
+for (const [tone, title, message] of [
+  ["info", "Check dismissed", "Print Spooler service status"],
   ["success", "Session started", "Outlook password prompts after M365 change"],
   ["warning", "Status not verified", "ConnectWise accepted the note but still reports In Progress."],
-  ["danger", "Couldn't start the session", "problem_statement must not be empty"]]) {
+  ["danger", "Couldn't start the session", "problem_statement must not be empty"],
+]) {
   toaster.show({ tone, title, message, timeout: 0 });
 }
 $("toast-demo").append(...toaster.querySelectorAll(".fp-toast")); // (the toaster keeps 4 at most)
-toaster.show({ tone: "warning", title: "Answer saved", timeout: 0, actions: [{ label: "Promote" }],
-  message: "FlowPilot couldn't check what it tells us right now. You can add it to What We Know yourself." });
+toaster.show({
+  tone: "warning",
+  title: "Answer saved",
+  timeout: 0,
+  actions: [{ label: "Promote" }],
+  message: "FlowPilot couldn't check what it tells us right now. You can add it to What We Know yourself.",
+});
 $("toast-demo").append(...toaster.querySelectorAll(".fp-toast"));
 
 $("skeleton-demo").append(
   h("div", { class: "fp-card fp-card--flat" }, h("div", { class: "fp-card__body" }, skeleton({ lines: 3, title: true }))),
-  h("div", { class: "fp-card fp-card--flat" }, h("div", { class: "fp-card__body" }, skeleton({ lines: 2, block: true }))));
+  h("div", { class: "fp-card fp-card--flat" }, h("div", { class: "fp-card__body" }, skeleton({ lines: 2, block: true }))),
+);
 
 $("empty-demo").append(
-  h("div", { class: "fp-card fp-card--flat" }, emptyState({ icon: "inbox", title: "No open sessions",
-    body: "Start a session when you pick up a ticket.", actions: [h("button", { type: "button", class: "fp-btn fp-btn--sm fp-btn--primary" }, icon("plus", "sm"), "New session")] })),
-  h("div", { class: "fp-card fp-card--flat" }, h("div", { class: "fp-card__body" },
-    h("p", { class: "fp-lane-section__title gallery__spaced", text: "What We Know" }),
-    emptyState({ variant: "inline", title: "No facts yet", body: "Confirmed answers and check results collect here as you work the ticket." }))));
+  h(
+    "div",
+    { class: "fp-card fp-card--flat" },
+    emptyState({
+      icon: "inbox",
+      title: "No open sessions",
+      body: "Start a session when you pick up a ticket.",
+      actions: [h("button", { type: "button", class: "fp-btn fp-btn--sm fp-btn--primary" }, icon("plus", "sm"), "New session")],
+    }),
+  ),
+  h(
+    "div",
+    { class: "fp-card fp-card--flat" },
+    h(
+      "div",
+      { class: "fp-card__body" },
+      h("p", { class: "fp-lane-section__title gallery__spaced", text: "What We Know" }),
+      emptyState({
+        variant: "inline",
+        title: "No facts yet",
+        body: "Confirmed answers and check results collect here as you work the ticket.",
+      }),
+    ),
+  ),
+);
 
-$("menu-demo").append(h("div", { class: "fp-dialog fp-palette", role: "presentation" },
-  h("div", { class: "fp-palette__search" }, icon("search"), h("span", { class: "fp-palette__input gallery__token", text: "outlook" }), kbd("Esc")),
-  h("ul", { class: "fp-menu fp-palette__list", role: "listbox", "aria-label": "Example results" },
-    h("li", { class: "fp-menu__group fp-overline", text: "Actions" }),
-    h("li", { class: "fp-menu__item", role: "option", "aria-selected": "true" }, icon("plus"), h("span", { class: "fp-menu__label", text: "New session" })),
-    h("li", { class: "fp-menu__group fp-overline", text: "Sessions" }),
-    h("li", { class: "fp-menu__item", role: "option", "aria-selected": "false" }, icon("message"), h("span", { class: "fp-menu__label", text: "Outlook password prompts after M365 change" }), h("span", { class: "fp-menu__meta", text: "#48213" })))));
+$("menu-demo").append(
+  h(
+    "div",
+    { class: "fp-dialog fp-palette", role: "presentation" },
+    h(
+      "div",
+      { class: "fp-palette__search" },
+      icon("search"),
+      h("span", { class: "fp-palette__input gallery__token", text: "outlook" }),
+      kbd("Esc"),
+    ),
+    h(
+      "ul",
+      { class: "fp-menu fp-palette__list", role: "listbox", "aria-label": "Example results" },
+      h("li", { class: "fp-menu__group fp-overline", role: "presentation", text: "Actions" }),
+      h(
+        "li",
+        { class: "fp-menu__item", role: "option", "aria-selected": "true" },
+        icon("plus"),
+        h("span", { class: "fp-menu__label", text: "New session" }),
+      ),
+      h("li", { class: "fp-menu__group fp-overline", role: "presentation", text: "Sessions" }),
+      h(
+        "li",
+        { class: "fp-menu__item", role: "option", "aria-selected": "false" },
+        icon("message"),
+        h("span", { class: "fp-menu__label", text: "Outlook password prompts after M365 change" }),
+        h("span", { class: "fp-menu__meta", text: "#48213" }),
+      ),
+    ),
+  ),
+);
 
 // The task lane with sample data (no server: writes would fail, rendering is what is shown).
 const lane = h("fp-task-lane");
 $("lane-demo").append(lane);
+const store = new SessionStore("demo");
+lane.attach(store, { load: false });
 const at = "2024-03-14T09:02:11Z";
-const spooler = { id: "c1", kind: "check", text: "Print Spooler service status", status: "done", shell: "powershell",
-  command: "Get-Service -Name Spooler | Select-Object Status, StartType, Name", output: "Status  StartType Name\n------  --------- ----\nRunning Automatic Spooler" };
-const queue = { id: "c2", kind: "check", text: "Jobs in the print queue", status: "open", shell: "powershell",
-  command: "Get-Printer | ForEach-Object { Get-PrintJob -PrinterName $_.Name } | Format-Table -AutoSize" };
-lane.setLane({
+const spooler = {
+  id: "c1",
+  kind: "check",
+  text: "Print Spooler service status",
+  status: "done",
+  shell: "powershell",
+  command: "Get-Service -Name Spooler | Select-Object Status, StartType, Name",
+  output: "Status  StartType Name\n------  --------- ----\nRunning Automatic Spooler",
+};
+const queue = {
+  id: "c2",
+  kind: "check",
+  text: "Jobs in the print queue",
+  status: "open",
+  shell: "powershell",
+  command: "Get-Printer | ForEach-Object { Get-PrintJob -PrinterName $_.Name } | Format-Table -AutoSize",
+};
+store.setLane({
   questions: [
-    { id: "q1", kind: "question", text: "Can other people print to the same printer?", status: "answered", answer: "Yes, everyone else prints fine" },
+    {
+      id: "q1",
+      kind: "question",
+      text: "Can other people print to the same printer?",
+      status: "answered",
+      answer: "Yes, everyone else prints fine",
+    },
     { id: "q2", kind: "question", text: "Did it start after a Windows update?", status: "open" },
   ],
   checks: [queue, spooler],
   actions: [],
 });
-lane.setFacts([
-  { id: "f1", text: "Other people can print to the same printer.", origin: "question", source_ref: "q1", editable: false, created_at: at, updated_at: at },
-  { id: "f2", text: "The Print Spooler service on the affected PC is running.", origin: "check", source_ref: "c1", editable: false, created_at: at, updated_at: at },
-  { id: "f3", text: "User restarted WS-ACC-04 twice this morning", origin: "manual", source_ref: null, editable: true, created_at: at, updated_at: at },
+store.setFacts([
+  {
+    id: "f1",
+    text: "Other people can print to the same printer.",
+    origin: "question",
+    source_ref: "q1",
+    editable: false,
+    created_at: at,
+    updated_at: at,
+  },
+  {
+    id: "f2",
+    text: "The Print Spooler service on the affected PC is running.",
+    origin: "check",
+    source_ref: "c1",
+    editable: false,
+    created_at: at,
+    updated_at: at,
+  },
+  {
+    id: "f3",
+    text: "User restarted WS-ACC-04 twice this morning",
+    origin: "manual",
+    source_ref: null,
+    editable: true,
+    created_at: at,
+    updated_at: at,
+  },
 ]);
 lane.sections.facts.setPending({ id: "q3", kind: "question", text: "Is the printer showing any error on its panel?" }, true);
 lane.sections.fix.setItems([]);
 
-const reply = h("div", { class: "fp-message__body" }, renderMarkdown("The spooler is up, so look for a stuck job blocking the queue:\nCheck: Jobs in the print queue\n\nFirst: is it this one PC, or the printer itself?\nCan other people print to the same printer?\n\nNoted: The Print Spooler service is running.\n\nSuggested fix: Clear the stuck print queue"));
+const reply = h(
+  "div",
+  { class: "fp-message__body" },
+  renderMarkdown(
+    "The spooler is up, so look for a stuck job blocking the queue:\nCheck: Jobs in the print queue\n\nFirst: is it this one PC, or the printer itself?\nCan other people print to the same printer?\n\nNoted: The Print Spooler service is running.\n\nSuggested fix: Clear the stuck print queue",
+  ),
+);
 decorateMarkers(reply, [
   { type: "check", title: "Jobs in the print queue", item_id: "c2" },
   { type: "question", text: "Can other people print to the same printer?", item_id: "q1" },
@@ -129,23 +294,45 @@ decorateMarkers(reply, [
 ]);
 $("chips-demo").append(
   h("p", { class: "fp-overline", text: "Markers in a reply" }),
-  h("div", { class: "fp-message fp-message--assistant" },
+  h(
+    "div",
+    { class: "fp-message fp-message--assistant" },
     h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, icon("sparkle", "sm")),
-    h("div", { class: "fp-message__main" }, reply)),
+    h("div", { class: "fp-message__main" }, reply),
+  ),
   h("p", { class: "fp-overline", text: "A reply while it streams" }),
-  h("div", { class: "fp-message fp-message--assistant fp-message--streaming" },
+  h(
+    "div",
+    { class: "fp-message fp-message--assistant fp-message--streaming" },
     h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, icon("sparkle", "sm")),
-    h("div", { class: "fp-message__main" }, h("div", { class: "fp-message__body" },
-      h("p", { class: "fp-message__text fp-message__live", text: "The spooler is up, so look for a stuck job" })))));
+    h(
+      "div",
+      { class: "fp-message__main" },
+      h(
+        "div",
+        { class: "fp-message__body" },
+        h("p", { class: "fp-message__text fp-message__live", text: "The spooler is up, so look for a stuck job" }),
+      ),
+    ),
+  ),
+);
 
-$("icon-demo").append(...Object.keys(ICONS).concat("logo").map((name) => h("div", { class: "gallery__icon" }, icon(name, "lg"), h("span", { text: name }))));
+$("icon-demo").append(
+  ...Object.keys(ICONS)
+    .concat("logo")
+    .map((name) => h("div", { class: "gallery__icon" }, icon(name, "lg"), h("span", { text: name }))),
+);
 
 const themeButtons = document.querySelectorAll("[data-theme-choice]");
 function setTheme(choice) {
   applyTheme(choice);
-  themeButtons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.themeChoice === choice)));
+  for (const b of themeButtons) b.setAttribute("aria-pressed", String(b.dataset.themeChoice === choice));
 }
-themeButtons.forEach((b) => b.addEventListener("click", () => setTheme(b.dataset.themeChoice)));
+for (const b of themeButtons) b.addEventListener("click", () => setTheme(b.dataset.themeChoice));
 setTheme(new URLSearchParams(location.search).get("theme") || "auto");
 // Open the example popover once it is laid out, so screenshots show it.
-requestAnimationFrame(() => { const p = $("g-popover"); p.showPopover(); p.position(); });
+requestAnimationFrame(() => {
+  const p = $("g-popover");
+  p.showPopover();
+  p.position();
+});

@@ -4,16 +4,22 @@
 // *italic*, and [links](https://…) whose scheme is http, https or mailto (others stay text).
 
 const SAFE_URL = /^(https?:|mailto:)/i;
-const INLINE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*([^*\n]+?)\*\*|__([^_\n]+?)__|\*([^*\s][^*\n]*?)\*|_([^_\s][^_\n]*?)_|\[([^\]\n]+)\]\(([^)\s]+)\)/g;
+const INLINE =
+  /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*([^*\n]+?)\*\*|__([^_\n]+?)__|\*([^*\s][^*\n]*?)\*|_([^_\s][^_\n]*?)_|\[([^\]\n]+)\]\(([^)\s]+)\)/g;
 
 /** Render markdown text into a DocumentFragment. */
 export function renderMarkdown(text) {
   const fragment = document.createDocumentFragment();
-  const lines = String(text ?? "").replace(/\r\n?/g, "\n").split("\n");
+  const lines = String(text ?? "")
+    .replace(/\r\n?/g, "\n")
+    .split("\n");
   let i = 0;
   while (i < lines.length) {
     const line = lines[i];
-    if (!line.trim()) { i += 1; continue; }
+    if (!line.trim()) {
+      i += 1;
+      continue;
+    }
 
     const fence = line.match(/^\s*(```|~~~)\s*([\w+-]*)\s*$/);
     if (fence) {

@@ -15,7 +15,7 @@ import { FpChat } from "./views/chat.js";
 import { newSessionDialog } from "./views/new-session.js";
 
 FpTaskLane.defineAll(); // the lane, its sections and items (before fp-session-view, which renders them)
-[FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView].forEach((c) => c.define());
+for (const element of [FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView]) element.define();
 window.FlowPilotPalette = FlowPilotPalette;
 
 const $ = (id) => document.getElementById(id);
@@ -63,17 +63,28 @@ async function route() {
 
 function renderHome() {
   const ticket = bridge.ticketContext();
-  const start = h("button", { type: "button", class: "fp-btn fp-btn--primary", "data-action": "new-session", onclick: () => startSession() },
-    icon("plus"), ticket?.ref ? `Start a session for ticket #${ticket.ref}` : "New session");
-  home.replaceChildren(emptyState({
-    variant: "page", icon: "sparkle",
-    title: ticket?.ref ? `Troubleshoot ticket #${ticket.ref} with FlowPilot` : "Pick a session, or start a new one",
-    body: "FlowPilot asks the questions, proposes the checks and keeps what you confirm in What We Know, so the resolution note writes itself.",
-    actions: [start],
-  }), h("dl", { class: "fp-home__shortcuts", "aria-label": "Keyboard shortcuts" },
-    shortcutRow([kbd("mod", "K")], "Command palette: jump to a session, start one"),
-    shortcutRow([kbd("mod", "↵")], "Send the message in the composer"),
-    shortcutRow([kbd("Esc")], "Close a dialog or the task lane drawer")));
+  const start = h(
+    "button",
+    { type: "button", class: "fp-btn fp-btn--primary", "data-action": "new-session", onclick: () => startSession() },
+    icon("plus"),
+    ticket?.ref ? `Start a session for ticket #${ticket.ref}` : "New session",
+  );
+  home.replaceChildren(
+    emptyState({
+      variant: "page",
+      icon: "sparkle",
+      title: ticket?.ref ? `Troubleshoot ticket #${ticket.ref} with FlowPilot` : "Pick a session, or start a new one",
+      body: "FlowPilot asks the questions, proposes the checks and keeps what you confirm in What We Know, so the resolution note writes itself.",
+      actions: [start],
+    }),
+    h(
+      "dl",
+      { class: "fp-home__shortcuts", "aria-label": "Keyboard shortcuts" },
+      shortcutRow([kbd("mod", "K")], "Command palette: jump to a session, start one"),
+      shortcutRow([kbd("mod", "↵")], "Send the message in the composer"),
+      shortcutRow([kbd("Esc")], "Close a dialog or the task lane drawer"),
+    ),
+  );
 }
 
 const shortcutRow = (keys, label) => h("div", {}, h("dt", {}, keys), h("dd", { text: label }));
@@ -101,18 +112,12 @@ function noteStatus(session) {
   }
 }
 
-// Later features (Resolve, Escalate, facts…) dispatch this after they change a session.
-document.addEventListener("fp-session-updated", (event) => {
-  const session = event.detail?.session;
-  if (!session?.id) return;
-  noteStatus(session);
-  list.reload();
-  if (routeId() === session.id) view.render(session);
-});
-
 // ---- Shell -----------------------------------------------------------------------------
 function initials(name) {
-  const parts = String(name || "").trim().split(/\s+/).filter(Boolean);
+  const parts = String(name || "")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   return (parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?").slice(0, 2)).toUpperCase();
 }
 
@@ -121,57 +126,72 @@ function renderIdentity(me) {
   const name = user?.display_name || user?.email || user?.external_id || (me.auth === "api_key" ? "API key" : "Technician");
   $("fp-account-name").textContent = me.account?.name || "";
   $("fp-user-initials").textContent = initials(name);
-  $("fp-user-trigger").setAttribute("aria-label", `Account: ${name}`);
-  replace($("fp-user-card"),
+  // The name includes the initials the button shows, so speech input ("click DT") finds it too.
+  $("fp-user-trigger").setAttribute("aria-label", `Account: ${name}, ${initials(name)}`);
+  replace(
+    $("fp-user-card"),
     h("div", { class: "fp-user-card__name", text: name }),
     user?.email && h("div", { class: "fp-user-card__line", text: user.email }),
     h("div", { class: "fp-user-card__line" }, icon("user", "sm"), h("span", { text: me.account?.name || "" })),
-    h("div", { class: "fp-user-card__line fp-user-card__auth", text: me.auth === "api_key" ? "Signed in with an API key" : "Signed in from your portal" }),
-    !bridge.embedded && h("button", { type: "button", class: "fp-btn fp-btn--sm fp-btn--block", text: "Sign out of this tab",
-      onclick: () => { bridge.forgetToken(); renderSignedOut("signed-out"); } }));
+    h("div", {
+      class: "fp-user-card__line fp-user-card__auth",
+      text: me.auth === "api_key" ? "Signed in with an API key" : "Signed in from your portal",
+    }),
+    !bridge.embedded &&
+      h("button", {
+        type: "button",
+        class: "fp-btn fp-btn--sm fp-btn--block",
+        text: "Sign out of this tab",
+        onclick: () => {
+          bridge.forgetToken();
+          renderSignedOut("signed-out");
+        },
+      }),
+  );
 }
 
 function renderDrafts(count = 0) {
   const badge = $("fp-drafts-count");
   badge.hidden = !count;
   badge.textContent = String(count);
-  $("fp-drafts-body").replaceChildren(count
-    ? h("p", { class: "fp-help", text: `${count} draft template${count === 1 ? "" : "s"} waiting for review.` })
-    : emptyState({ variant: "compact", icon: "script", title: "No pending draft templates",
-      body: "Scripts you choose to templatize after a resolve wait here for review." }));
+  $("fp-drafts-body").replaceChildren(
+    count
+      ? h("p", { class: "fp-help", text: `${count} draft template${count === 1 ? "" : "s"} waiting for review.` })
+      : emptyState({
+          variant: "compact",
+          icon: "script",
+          title: "No pending draft templates",
+          body: "Scripts you choose to templatize after a resolve wait here for review.",
+        }),
+  );
 }
-/** Later features set the pending-drafts count here. */
-export const setDraftCount = renderDrafts;
 
 function renderSignedOut(reason) {
   app.dataset.state = "signed-out";
   const waiting = reason === "waiting";
-  const body = {
-    "signed-out": "You signed out of this tab. Open FlowPilot again from your PSA or portal.",
-    waiting: "Waiting for your portal to sign you in…",
-    "no-token": bridge.embedded
-      ? "Your portal didn't hand FlowPilot a sign-in token. Reload the page; if it keeps happening, tell your administrator."
-      : "This link has no sign-in token, or it has expired. Open FlowPilot from your PSA or portal to sign in.",
-    expired: "Your FlowPilot sign-in has expired. Open FlowPilot again from your PSA or portal.",
-  }[reason] || "Open FlowPilot from your PSA or portal to sign in.";
-  $("fp-main").replaceChildren(emptyState({ variant: "page", icon: waiting ? "clock" : "lock",
-    title: waiting ? "Connecting…" : "Sign in from your portal", body }));
+  const body =
+    {
+      "signed-out": "You signed out of this tab. Open FlowPilot again from your PSA or portal.",
+      waiting: "Waiting for your portal to sign you in…",
+      "no-token": bridge.embedded
+        ? "Your portal didn't hand FlowPilot a sign-in token. Reload the page; if it keeps happening, tell your administrator."
+        : "This link has no sign-in token, or it has expired. Open FlowPilot from your PSA or portal to sign in.",
+      expired: "Your FlowPilot sign-in has expired. Open FlowPilot again from your PSA or portal.",
+    }[reason] || "Open FlowPilot from your PSA or portal to sign in.";
+  $("fp-main").replaceChildren(
+    emptyState({ variant: "page", icon: waiting ? "clock" : "lock", title: waiting ? "Connecting…" : "Sign in from your portal", body }),
+  );
 }
 
 function initShortcuts() {
-  // Only the three FlowPilot combos are handled; browser shortcuts (Ctrl/Cmd+R, L, T, W, F…)
+  // Only Cmd/Ctrl+K is handled here; browser shortcuts (Ctrl/Cmd+R, L, T, W, F…)
   // are never intercepted. Cmd/Ctrl+Enter is handled by the composer and dialogs themselves.
   window.addEventListener("keydown", (event) => {
     const mod = IS_APPLE ? event.metaKey && !event.ctrlKey : event.ctrlKey && !event.metaKey;
     if (!mod || event.altKey || event.shiftKey || event.repeat || event.isComposing) return;
-    const key = event.key.toLowerCase();
-    if (key === "k") {
+    if (event.key.toLowerCase() === "k") {
       event.preventDefault();
       palette.toggle();
-    } else if (key === "g") {
-      event.preventDefault(); // reserved for the inline script generator
-      const unhandled = document.dispatchEvent(new CustomEvent("fp-script-generator", { cancelable: true, detail: { session: view.session } }));
-      if (unhandled) toast({ tone: "info", title: "Script generator", message: "The inline script generator isn't available on this server yet." });
     }
   });
 }
@@ -181,25 +201,43 @@ function initPalette() {
   $("fp-palette-trigger").addEventListener("click", () => palette.open());
   registerCommand({ id: "new-session", title: "New session", icon: "plus", keywords: "start create ticket", run: () => startSession() });
   registerCommand({ id: "all-sessions", title: "Go to session list", icon: "inbox", keywords: "home sessions", run: () => navigate(null) });
-  registerCommand({ id: "task-lane", title: "Show task lane", icon: "panel-bottom", keywords: "facts questions checks drawer",
-    when: () => !view.hidden && view.drawerMode && view.session, run: () => view.openDrawer() });
-  registerCommand({ id: "toggle-theme", title: "Switch light / dark theme", icon: "moon", keywords: "dark light theme appearance",
+  registerCommand({
+    id: "task-lane",
+    title: "Show task lane",
+    icon: "panel-bottom",
+    keywords: "facts questions checks drawer",
+    when: () => !view.hidden && view.drawerMode && view.session,
+    run: () => view.openDrawer(),
+  });
+  registerCommand({
+    id: "toggle-theme",
+    title: "Switch light / dark theme",
+    icon: "moon",
+    keywords: "dark light theme appearance",
     run: () => {
-      const dark = document.documentElement.dataset.theme === "dark" ||
+      const dark =
+        document.documentElement.dataset.theme === "dark" ||
         (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
       bridge.applyTheme(dark ? "light" : "dark");
-    } });
+    },
+  });
   // "Go to session": the loaded list first, then a server search for the typed text.
   registerProvider(async (query, signal) => {
     let sessions = list.sessions;
     if (query) {
       const params = new URLSearchParams({ q: query, limit: "8" });
       const data = await api(`/api/v1/ai-sessions?${params}`, { signal }).catch(() => null);
-      sessions = Array.isArray(data?.items) ? data.items : sessions.filter((s) => `${s.title} ${s.problem_statement}`.toLowerCase().includes(query.toLowerCase()));
+      // Offline or failing: search the sessions already listed instead.
+      sessions = data
+        ? data.items
+        : sessions.filter((s) => `${s.title} ${s.problem_statement}`.toLowerCase().includes(query.toLowerCase()));
     }
     return sessions.slice(0, 8).map((s) => ({
-      id: `session:${s.id}`, group: "Sessions", icon: s.status === "open" ? "message" : s.status === "resolved" ? "check-circle" : "escalate",
-      title: s.title || s.problem_statement || "Untitled session", meta: s.ticket_ref ? `#${s.ticket_ref}` : s.status,
+      id: `session:${s.id}`,
+      group: "Sessions",
+      icon: s.status === "open" ? "message" : s.status === "resolved" ? "check-circle" : "escalate",
+      title: s.title || s.problem_statement || "Untitled session",
+      meta: s.ticket_ref ? `#${s.ticket_ref}` : s.status,
       run: () => navigate(s.id),
     }));
   });
@@ -224,10 +262,13 @@ function initLayoutObservers() {
     let frame = 0;
     new ResizeObserver(() => {
       cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(() => bridge.postToHost("resize", {
-        width: root.clientWidth, height: root.clientHeight,
-        layout: root.clientWidth < 840 ? "narrow" : view.drawerMode ? "drawer" : "wide",
-      }));
+      frame = requestAnimationFrame(() =>
+        bridge.postToHost("resize", {
+          width: root.clientWidth,
+          height: root.clientHeight,
+          layout: root.clientWidth < 840 ? "narrow" : view.drawerMode ? "drawer" : "wide",
+        }),
+      );
     }).observe(root);
   }
 }
@@ -264,7 +305,9 @@ async function boot() {
     bridge.postToHost("error", { code: "unauthorized", detail: "The embed token was rejected and no fresh one arrived." });
     renderSignedOut(reason === "expired" ? "expired" : "no-token");
   });
-  bridge.on("context", () => { if (!routeId() && state.me) renderHome(); });
+  bridge.on("context", () => {
+    if (!routeId() && state.me) renderHome();
+  });
 
   if (bridge.embedded) renderHomeWaiting();
   const token = await bridge.currentToken();
@@ -291,7 +334,9 @@ async function boot() {
 }
 
 function renderHomeWaiting() {
-  home.replaceChildren(emptyState({ variant: "page", icon: "clock", title: "Connecting…", body: "Waiting for your portal to sign you in." }));
+  home.replaceChildren(
+    emptyState({ variant: "page", icon: "clock", title: "Connecting…", body: "Waiting for your portal to sign you in." }),
+  );
 }
 
 boot();

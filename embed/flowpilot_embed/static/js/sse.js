@@ -11,7 +11,9 @@ export class SseParser {
   #pendingCR = false;
 
   /** @param {(event: {type: string, data: string}) => void} onEvent */
-  constructor(onEvent) { this.onEvent = onEvent; }
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+  }
 
   /** Feed decoded text; complete events are dispatched synchronously, in order. */
   push(text) {
@@ -36,7 +38,11 @@ export class SseParser {
   }
 
   /** The stream ended: an unterminated last event is dropped, as the format says. */
-  end() { this.#buffer = ""; this.#data = []; this.#type = ""; }
+  end() {
+    this.#buffer = "";
+    this.#data = [];
+    this.#type = "";
+  }
 
   #line(line) {
     if (line === "") {
@@ -68,7 +74,7 @@ const TOKEN = /\[(\/?)([A-Z][A-Z0-9_]*)((?:[ \t]+[a-z][a-z0-9_]*="(?:[^"\\\r\n]|
 const ATTR = /([a-z][a-z0-9_]*)="((?:[^"\\\r\n]|\\[^\r\n])*)"/g;
 const PARTIAL = /\[\/?([A-Z][A-Z0-9_]*)?(?:[ \t][^\]\r\n]*)?$/;
 
-const unescape = (value) => value.replace(/\\(.)/g, (m, c) => (c === '"' || c === "\\" ? c : m));
+const unescapeValue = (value) => value.replace(/\\(.)/g, (m, c) => (c === '"' || c === "\\" ? c : m));
 
 /** The raw streamed text as the technician should see it so far (plain text, never HTML). */
 export function liveText(raw) {
@@ -88,7 +94,7 @@ export function liveText(raw) {
     if (hiding) continue;
     if (tag in LABEL) {
       const [prefix, name] = LABEL[tag];
-      const values = Object.fromEntries([...attrs.matchAll(ATTR)].map((a) => [a[1], unescape(a[2])]));
+      const values = Object.fromEntries([...attrs.matchAll(ATTR)].map((a) => [a[1], unescapeValue(a[2])]));
       out += prefix + (values[name] || "");
       hiding = tag;
     } else {

@@ -1,5 +1,6 @@
 // <fp-icon name="search" size="sm|lg|xl"> — a 24×24 stroke icon built with DOM calls (no innerHTML).
 // Icons are decorative (aria-hidden) unless the element has an aria-label.
+import { FpElement } from "./fp-element.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const circle = (cx, cy, r) => `M${cx - r} ${cy}a${r} ${r} 0 1 0 ${2 * r} 0a${r} ${r} 0 1 0 ${-2 * r} 0`;
@@ -39,9 +40,10 @@ export const ICONS = {
   refresh: "M19.5 11A7.5 7.5 0 1 0 17.3 17.3M19.5 4.5V11H13",
   lock: `${box(5, 10.5, 14, 10, 2)}M8.5 10.5V7.5a3.5 3.5 0 0 1 7 0v3`,
   pencil: "M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4",
-  command: "M9 6.5A2.5 2.5 0 1 0 6.5 9H9zM9 9h6v6H9zM15 9V6.5A2.5 2.5 0 1 1 17.5 9zM15 15h2.5A2.5 2.5 0 1 1 15 17.5zM9 15v2.5A2.5 2.5 0 1 1 6.5 15z",
+  command:
+    "M9 6.5A2.5 2.5 0 1 0 6.5 9H9zM9 9h6v6H9zM15 9V6.5A2.5 2.5 0 1 1 17.5 9zM15 15h2.5A2.5 2.5 0 1 1 15 17.5zM9 15v2.5A2.5 2.5 0 1 1 6.5 15z",
   "list-checks": "M10 6h10M10 12h10M10 18h10M3.5 6l1.5 1.5L7.5 5M3.5 12l1.5 1.5 2.5-2.5M3.5 18l1.5 1.5 2.5-2.5",
-  "more": "M6 12h.01M12 12h.01M18 12h.01",
+  more: "M6 12h.01M12 12h.01M18 12h.01",
   check: "M5 12.5l4.5 4.5L19 7.5",
   copy: `${box(8.5, 8.5, 12, 12, 2)}M15.5 8.5V5.5a2 2 0 0 0-2-2h-8a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h3`,
   trash: "M4.5 6.5h15M9.5 6.5V4.5h5v2M6.5 6.5l1 13h9l1-13M10.5 10.5v5.5M13.5 10.5v5.5",
@@ -75,27 +77,37 @@ export function logoSvg() {
   const path = document.createElementNS(SVG_NS, "path");
   for (const [k, v] of Object.entries({
     d: "M5.5 16.5c3-0.5 5-2.5 6.5-5.5s3.5-4.5 6.5-5M14.5 5.5l4 .5-.5 4",
-    fill: "none", stroke: "var(--fp-color-on-accent)", "stroke-width": 2, "stroke-linecap": "round", "stroke-linejoin": "round",
-  })) path.setAttribute(k, v);
+    fill: "none",
+    stroke: "var(--fp-color-on-accent)",
+    "stroke-width": 2,
+    "stroke-linecap": "round",
+    "stroke-linejoin": "round",
+  }))
+    path.setAttribute(k, v);
   const dot = document.createElementNS(SVG_NS, "circle");
   for (const [k, v] of Object.entries({ cx: 6, cy: 16.5, r: 1.6, fill: "var(--fp-color-on-accent)" })) dot.setAttribute(k, v);
   svg.append(tile, path, dot);
   return svg;
 }
 
-export class FpIcon extends HTMLElement {
+export class FpIcon extends FpElement {
   static observedAttributes = ["name"];
 
-  static define(tag = "fp-icon", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
+  static tag = "fp-icon";
+
+  connectedCallback() {
+    this.#render();
+  }
+  attributeChangedCallback() {
+    if (this.isConnected) this.#render();
   }
 
-  connectedCallback() { this.#render(); }
-  attributeChangedCallback() { if (this.isConnected) this.#render(); }
-
-  get name() { return this.getAttribute("name") || ""; }
-  set name(value) { this.setAttribute("name", value); }
+  get name() {
+    return this.getAttribute("name") || "";
+  }
+  set name(value) {
+    this.setAttribute("name", value);
+  }
 
   #render() {
     if (!this.hasAttribute("aria-label")) this.setAttribute("aria-hidden", "true");

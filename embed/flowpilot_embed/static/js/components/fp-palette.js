@@ -1,9 +1,10 @@
 // <fp-palette> — the Cmd/Ctrl+K command palette, and its registry.
 //
-// Later features add commands with registerCommand() (module import) or, from anywhere,
+// Any module adds commands with registerCommand() (module import) or, from anywhere,
 // window.FlowPilotPalette.register({id, title, run, group?, keywords?, icon?, hint?}).
 // A provider adds dynamic results for the typed query (e.g. "go to session"):
 // registerProvider(async (query, signal) => [{id, title, run, group, meta, icon}]).
+import { FpElement } from "./fp-element.js";
 import { h, kbd, uniqueId } from "../dom.js";
 import { icon } from "./fp-icon.js";
 
@@ -19,7 +20,9 @@ export function registerCommand(command) {
   return () => unregisterCommand(command.id);
 }
 
-export function unregisterCommand(id) { commands.delete(id); }
+export function unregisterCommand(id) {
+  commands.delete(id);
+}
 
 export function registerProvider(provider) {
   providers.add(provider);
@@ -29,11 +32,8 @@ export function registerProvider(provider) {
 const matches = (command, query) =>
   !query || `${command.title} ${command.keywords} ${command.group}`.toLowerCase().includes(query.toLowerCase());
 
-export class FpPalette extends HTMLElement {
-  static define(tag = "fp-palette", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpPalette extends FpElement {
+  static tag = "fp-palette";
 
   #items = [];
   #active = 0;
@@ -44,16 +44,31 @@ export class FpPalette extends HTMLElement {
     if (this.dialog) return;
     const listId = uniqueId("fp-palette-list");
     this.input = h("input", {
-      class: "fp-palette__input", type: "text", role: "combobox", "aria-expanded": "true",
-      "aria-controls": listId, "aria-autocomplete": "list", "aria-label": "Search commands and sessions",
-      placeholder: "Type a command or search sessions…", autocomplete: "off", spellcheck: "false",
+      class: "fp-palette__input",
+      type: "text",
+      role: "combobox",
+      "aria-expanded": "true",
+      "aria-controls": listId,
+      "aria-autocomplete": "list",
+      "aria-label": "Search commands and sessions",
+      placeholder: "Type a command or search sessions…",
+      autocomplete: "off",
+      spellcheck: "false",
     });
     this.list = h("ul", { class: "fp-menu fp-palette__list", role: "listbox", id: listId, "aria-label": "Results" });
-    this.dialog = h("dialog", { class: "fp-dialog fp-palette", "aria-label": "Command palette" },
+    this.dialog = h(
+      "dialog",
+      { class: "fp-dialog fp-palette", "aria-label": "Command palette" },
       h("div", { class: "fp-palette__search" }, icon("search"), this.input, kbd("Esc")),
       this.list,
-      h("div", { class: "fp-palette__footer" },
-        h("span", {}, kbd("↑"), kbd("↓"), " to move"), h("span", {}, kbd("↵"), " to run"), h("span", {}, kbd("mod", "K"), " to close")));
+      h(
+        "div",
+        { class: "fp-palette__footer" },
+        h("span", {}, kbd("↑"), kbd("↓"), " to move"),
+        h("span", {}, kbd("↵"), " to run"),
+        h("span", {}, kbd("mod", "K"), " to close"),
+      ),
+    );
     this.append(this.dialog);
     this.input.addEventListener("input", () => this.#refresh());
     this.input.addEventListener("keydown", (event) => this.#onKeydown(event));
@@ -69,10 +84,14 @@ export class FpPalette extends HTMLElement {
       this.#abort?.abort();
       this.#returnFocus?.focus?.();
     });
-    this.dialog.addEventListener("click", (event) => { if (event.target === this.dialog) this.close(); });
+    this.dialog.addEventListener("click", (event) => {
+      if (event.target === this.dialog) this.close();
+    });
   }
 
-  get isOpen() { return Boolean(this.dialog?.open); }
+  get isOpen() {
+    return Boolean(this.dialog?.open);
+  }
 
   open(query = "") {
     if (this.isOpen) return;
@@ -83,16 +102,22 @@ export class FpPalette extends HTMLElement {
     this.#refresh();
   }
 
-  close() { if (this.isOpen) this.dialog.close(); }
+  close() {
+    if (this.isOpen) this.dialog.close();
+  }
 
-  toggle() { if (this.isOpen) this.close(); else this.open(); }
+  toggle() {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
 
   async #refresh() {
     const query = this.input.value.trim();
     const local = [...commands.values()].filter((c) => !c.when || c.when()).filter((c) => matches(c, query));
     this.#render(local, true);
     this.#abort?.abort();
-    const abort = (this.#abort = new AbortController());
+    const abort = new AbortController();
+    this.#abort = abort;
     const results = await Promise.all([...providers].map((p) => Promise.resolve(p(query, abort.signal)).catch(() => [])));
     if (abort.signal.aborted) return;
     this.#render([...local, ...results.flat()], false);
@@ -110,15 +135,22 @@ export class FpPalette extends HTMLElement {
     for (const [group, entries] of groups) {
       nodes.push(h("li", { class: "fp-menu__group fp-overline", role: "presentation", text: group }));
       for (const [item, index] of entries) {
-        nodes.push(h("li", { class: "fp-menu__item", role: "option", id: `${this.list.id}-${index}`, "data-index": index, "data-command": item.id },
-          icon(item.icon || "command"),
-          h("span", { class: "fp-menu__label", text: item.title }),
-          item.meta && h("span", { class: "fp-menu__meta", text: item.meta }),
-          item.hint && kbd(...[].concat(item.hint))));
+        nodes.push(
+          h(
+            "li",
+            { class: "fp-menu__item", role: "option", id: `${this.list.id}-${index}`, "data-index": index, "data-command": item.id },
+            icon(item.icon || "command"),
+            h("span", { class: "fp-menu__label", text: item.title }),
+            item.meta && h("span", { class: "fp-menu__meta", text: item.meta }),
+            item.hint && kbd(...[].concat(item.hint)),
+          ),
+        );
       }
     }
     if (!items.length) {
-      nodes.push(h("li", { class: "fp-palette__empty", role: "presentation", text: pending ? "Searching…" : "No matching commands or sessions" }));
+      nodes.push(
+        h("li", { class: "fp-palette__empty", role: "presentation", text: pending ? "Searching…" : "No matching commands or sessions" }),
+      );
     }
     this.list.replaceChildren(...nodes);
     this.#setActive(Math.min(this.#active, Math.max(items.length - 1, 0)));

@@ -1,11 +1,9 @@
 // <fp-popover for="trigger-id"> — a native [popover] panel anchored under its trigger button.
 // The trigger gets aria-expanded/aria-controls; Escape and outside clicks close it (native light dismiss).
+import { FpElement } from "./fp-element.js";
 
-export class FpPopover extends HTMLElement {
-  static define(tag = "fp-popover", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpPopover extends FpElement {
+  static tag = "fp-popover";
 
   connectedCallback() {
     if (!this.id) this.id = `fp-popover-${Math.random().toString(36).slice(2, 8)}`;
@@ -22,7 +20,9 @@ export class FpPopover extends HTMLElement {
     this.trigger?.removeEventListener("click", this.#onTriggerClick);
   }
 
-  get trigger() { return document.getElementById(this.getAttribute("for")); }
+  get trigger() {
+    return document.getElementById(this.getAttribute("for"));
+  }
 
   #onTriggerClick = () => this.togglePopover();
 

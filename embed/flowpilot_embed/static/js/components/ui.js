@@ -9,19 +9,27 @@ import { icon } from "./fp-icon.js";
  */
 export function emptyState({ icon: iconName = "inbox", title, body, actions = [], variant } = {}) {
   const text = [title && h("p", { class: "fp-empty__title", text: title }), body && h("p", { class: "fp-empty__body", text: body })];
-  return h("div", { class: `fp-empty${variant ? ` fp-empty--${variant}` : ""}`, "data-empty": "" },
-    variant !== "inline" && h("div", { class: "fp-empty__icon" }, icon(iconName, variant === "page" ? "xl" : variant === "compact" ? "sm" : "lg")),
+  return h(
+    "div",
+    { class: `fp-empty${variant ? ` fp-empty--${variant}` : ""}`, "data-empty": "" },
+    variant !== "inline" &&
+      h("div", { class: "fp-empty__icon" }, icon(iconName, variant === "page" ? "xl" : variant === "compact" ? "sm" : "lg")),
     variant === "compact" || variant === "inline" ? h("div", { class: "fp-empty__text" }, text) : text,
-    actions.length > 0 && h("div", { class: "fp-empty__actions" }, actions));
+    actions.length > 0 && h("div", { class: "fp-empty__actions" }, actions),
+  );
 }
 
 /** A loading placeholder: `lines` text lines, optionally led by a title bar. */
 export function skeleton({ lines = 3, title = false, block = false } = {}) {
-  return h("div", { class: "fp-skeleton-group", "aria-hidden": "true", "data-loading": "" },
+  return h(
+    "div",
+    { class: "fp-skeleton-group", "aria-hidden": "true", "data-loading": "" },
     title && h("span", { class: "fp-skeleton fp-skeleton--title fp-skeleton--line" }),
     block && h("span", { class: "fp-skeleton fp-skeleton--block fp-skeleton--line" }),
     Array.from({ length: lines }, (_, i) =>
-      h("span", { class: `fp-skeleton fp-skeleton--line${i === lines - 1 ? " fp-skeleton--short" : ""}` })));
+      h("span", { class: `fp-skeleton fp-skeleton--line${i === lines - 1 ? " fp-skeleton--short" : ""}` }),
+    ),
+  );
 }
 
 const STATUS = {
@@ -35,7 +43,15 @@ export function statusBadge(status) {
   return h("span", { class: `fp-badge fp-badge--dot fp-badge--${s.tone}`, "data-status": status || "", text: s.label });
 }
 
-const PROVIDERS = { connectwise: "ConnectWise", autotask: "Autotask", halopsa: "HaloPSA", halo: "HaloPSA", syncro: "Syncro", freshservice: "Freshservice", local: "" };
+const PROVIDERS = {
+  connectwise: "ConnectWise",
+  autotask: "Autotask",
+  halopsa: "HaloPSA",
+  halo: "HaloPSA",
+  syncro: "Syncro",
+  freshservice: "Freshservice",
+  local: "",
+};
 
 /** "ConnectWise" for "connectwise"; unknown providers are shown as given. */
 export function providerLabel(provider) {
@@ -54,8 +70,12 @@ export function ticketBadge(session) {
   const ref = session?.ticket_ref;
   if (!ref) return null;
   const provider = providerLabel(session.psa_provider) ? `${providerLabel(session.psa_provider)} ` : "";
-  return h("span", { class: "fp-badge fp-badge--outline fp-badge--mono", title: `${provider}ticket ${ref}` },
-    icon("ticket", "sm"), `#${ref}`);
+  return h(
+    "span",
+    { class: "fp-badge fp-badge--outline fp-badge--mono", title: `${provider}ticket ${ref}` },
+    icon("ticket", "sm"),
+    h("span", { class: "fp-badge__text", text: `#${ref}` }),
+  );
 }
 
 /** Open a native <dialog> modally; resolves with its returnValue when it closes. */

@@ -4,7 +4,9 @@
 // text with marker syntax hidden (sse.js liveText), then the final message replaces it with its
 // markers shown as chips (a question or check chip reveals its task-lane item). A failed turn
 // keeps the technician's message and offers Retry with the same client_message_id.
-import { apiOptional, apiStream, ApiError } from "../api.js";
+// It shows one session's SessionStore (attach(store)) and writes a finished turn into it.
+import { FpElement } from "../components/fp-element.js";
+import { apiStream, ApiError } from "../api.js";
 import { liveText } from "../sse.js";
 import { h, kbd, replace, relativeTime, absoluteTime } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
@@ -12,36 +14,53 @@ import { emptyState, skeleton, ticketLabel } from "../components/ui.js";
 import { toast } from "../components/fp-toaster.js";
 import { renderMarkdown } from "../markdown.js";
 
-export class FpChat extends HTMLElement {
-  static define(tag = "fp-chat", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpChat extends FpElement {
+  static tag = "fp-chat";
 
-  session = null;
+  store = null;
   #sending = null; // the turn in flight (one at a time), or null
+
+  get session() {
+    return this.store?.session ?? null;
+  }
 
   connectedCallback() {
     if (this.scroller) return;
     this.problem = h("section", { class: "fp-problem", "aria-label": "Problem" });
-    this.messages = h("ol", { class: "fp-messages", role: "log", "aria-label": "Conversation", "aria-live": "polite" });
+    // The log is the live region; the list inside it keeps the messages a list.
+    this.messages = h("ol", { class: "fp-messages", "aria-label": "Messages" });
+    this.log = h("div", { class: "fp-chat__log", role: "log", "aria-label": "Conversation", "aria-live": "polite" }, this.messages);
     this.empty = h("div", { class: "fp-chat__empty" });
-    this.scroller = h("div", { class: "fp-chat__scroll", tabindex: "-1" },
-      h("div", { class: "fp-chat__inner" }, this.problem, this.messages, this.empty));
+    this.scroller = h(
+      "div",
+      { class: "fp-chat__scroll", tabindex: "-1" },
+      h("div", { class: "fp-chat__inner" }, this.problem, this.log, this.empty),
+    );
     this.input = h("textarea", {
-      class: "fp-composer__input", rows: "1", "aria-label": "Message FlowPilot", name: "message",
+      class: "fp-composer__input",
+      rows: "1",
+      "aria-label": "Message FlowPilot",
+      name: "message",
       placeholder: "Describe what you see, paste an error, or answer a question…",
     });
-    this.sendButton = h("button", { class: "fp-btn fp-btn--primary fp-btn--sm", type: "submit", "aria-label": "Send message" },
-      icon("send", "sm"), h("span", { class: "fp-composer__send-label", text: "Send" }));
-    this.form = h("form", { class: "fp-composer", "aria-label": "Composer" },
+    this.sendButton = h(
+      "button",
+      { class: "fp-btn fp-btn--primary fp-btn--sm", type: "submit", "aria-label": "Send message" },
+      icon("send", "sm"),
+      h("span", { class: "fp-composer__send-label", text: "Send" }),
+    );
+    this.form = h(
+      "form",
+      { class: "fp-composer", "aria-label": "Composer" },
       this.input,
-      h("div", { class: "fp-composer__bar" },
-        h("span", { class: "fp-composer__hint" }, kbd("mod", "↵"), " to send"),
-        this.sendButton));
+      h("div", { class: "fp-composer__bar" }, h("span", { class: "fp-composer__hint" }, kbd("mod", "↵"), " to send"), this.sendButton),
+    );
     this.replaceChildren(this.scroller, h("div", { class: "fp-composer-wrap" }, this.form));
 
-    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
     this.input.addEventListener("input", () => this.#autosize());
     this.input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.metaKey || event.ctrlKey) && !event.altKey && !event.shiftKey) {
@@ -51,48 +70,74 @@ export class FpChat extends HTMLElement {
     });
   }
 
-  async load(session, { signal } = {}) {
+  /** Show `store`'s session: the problem and composer follow the store, the transcript is read once. */
+  attach(store) {
     // A reply still streaming for the previous session finishes in the background (the server
     // stores it); it no longer touches this view.
-    if (this.session?.id !== session.id) {
-      this.#sending = null;
-      this.sendButton.removeAttribute("aria-busy");
-    }
-    this.session = session;
-    this.#renderProblem(session);
+    this.store = store;
+    this.#sending = null;
+    this.sendButton.removeAttribute("aria-busy");
+    this.problem.replaceChildren();
     this.messages.replaceChildren();
     this.empty.replaceChildren(skeleton({ lines: 3, block: true }));
-    this.sendButton.disabled = session.status !== "open";
-    this.input.disabled = session.status !== "open";
-    this.input.placeholder = session.status === "open"
-      ? (matchMedia("(max-width: 600px)").matches ? "Message FlowPilot…" : "Describe what you see, paste an error, or answer a question…")
+    this.#setComposer(null);
+    const transcript = store.read("/messages");
+    transcript.catch(() => {}); // handled once the session is known, below
+    let first = true;
+    store.on("session", (_, { session }) => {
+      this.#renderProblem(session);
+      this.#setComposer(session);
+      if (first) {
+        first = false;
+        this.#showTranscript(store, transcript);
+      }
+    });
+    store.on("lane", (_, { lane }) => this.syncMarkers(lane));
+  }
+
+  #setComposer(session) {
+    const open = session?.status === "open";
+    this.sendButton.disabled = !open;
+    this.input.disabled = !open;
+    if (!session) return;
+    this.input.placeholder = open
+      ? matchMedia("(max-width: 600px)").matches
+        ? "Message FlowPilot…"
+        : "Describe what you see, paste an error, or answer a question…"
       : `This session is ${session.status}. Its conversation is read-only.`;
+  }
+
+  async #showTranscript(store, transcript) {
     try {
-      const data = await apiOptional(`/api/v1/ai-sessions/${encodeURIComponent(session.id)}/messages`, { items: [] }, { signal });
-      if (signal?.aborted) return;
-      const items = Array.isArray(data) ? data : data?.items || [];
+      const { items } = await transcript;
+      if (store !== this.store) return;
       // A turn that failed (or was cut off) before this page loaded: the message is stored, the reply
       // isn't. Offer Retry with its client_message_id, as right after a failure.
       const replied = new Set(items.map((m) => m.reply_to_id).filter(Boolean));
       for (const m of items) {
         const node = this.appendMessage(m);
-        if (m.role === "user" && m.client_message_id && !replied.has(m.id) && session.status === "open") {
+        if (m.role === "user" && m.client_message_id && !replied.has(m.id) && store.session.status === "open") {
           this.#offerRetry(node, m.content, m.client_message_id, "No answer from FlowPilot yet.");
         }
       }
       this.#renderEmpty(items.length === 0);
     } catch (error) {
-      if (error.name === "AbortError") return;
+      if (error.name === "AbortError" || store !== this.store) return;
       this.empty.replaceChildren(emptyState({ icon: "alert-circle", title: "Couldn't load the conversation", body: error.message }));
     }
   }
 
-  focusComposer() { this.input.focus(); }
+  focusComposer() {
+    this.input.focus();
+  }
 
   /** Add a message {id, role: "user"|"assistant"|"system", content, created_at}; returns its node. */
   appendMessage(message) {
     this.#renderEmpty(false);
-    const node = h("li", { class: `fp-message fp-message--${message.role === "user" ? "user" : "assistant"}`, "data-id": message.id || "" });
+    const node = h("li", {
+      class: `fp-message fp-message--${message.role === "user" ? "user" : "assistant"}`,
+      "data-id": message.id || "",
+    });
     this.messages.append(node);
     this.updateMessage(node, message);
     this.scroller.scrollTop = this.scroller.scrollHeight;
@@ -111,13 +156,22 @@ export class FpChat extends HTMLElement {
     if (message.id) node.dataset.id = message.id;
     node.classList.remove("fp-message--pending", "fp-message--streaming");
     node.removeAttribute("aria-busy");
-    replace(node,
+    replace(
+      node,
       h("div", { class: "fp-message__avatar", "aria-hidden": "true" }, isUser ? icon("user", "sm") : icon("sparkle", "sm")),
-      h("div", { class: "fp-message__main" },
-        h("div", { class: "fp-message__meta" },
+      h(
+        "div",
+        { class: "fp-message__main" },
+        h(
+          "div",
+          { class: "fp-message__meta" },
           h("span", { class: "fp-message__author", text: isUser ? "You" : "FlowPilot" }),
-          message.created_at && h("time", { datetime: message.created_at, title: absoluteTime(message.created_at), text: relativeTime(message.created_at) })),
-        body));
+          message.created_at &&
+            h("time", { datetime: message.created_at, title: absoluteTime(message.created_at), text: relativeTime(message.created_at) }),
+        ),
+        body,
+      ),
+    );
   }
 
   async send() {
@@ -136,17 +190,20 @@ export class FpChat extends HTMLElement {
     this.sendButton.setAttribute("aria-busy", "true");
     mine.querySelector(".fp-message__failed")?.remove();
     mine.classList.add("fp-message--sending");
-    const session = this.session;
+    const store = this.store;
     const reply = this.appendMessage({ role: "assistant", content: "" });
     reply.classList.add("fp-message--pending");
     reply.setAttribute("aria-busy", "true");
-    reply.querySelector(".fp-message__body").replaceChildren(
-      h("span", { class: "fp-typing", role: "status", "aria-label": "FlowPilot is thinking" }, h("span"), h("span"), h("span")));
+    reply
+      .querySelector(".fp-message__body")
+      .replaceChildren(
+        h("span", { class: "fp-typing", role: "status", "aria-label": "FlowPilot is thinking" }, h("span"), h("span"), h("span")),
+      );
     const live = new LiveReply(reply, () => this.#stickToBottom());
     let turn = null;
     let failure = null;
     try {
-      await apiStream(`/api/v1/ai-sessions/${encodeURIComponent(session.id)}/messages`, {
+      await apiStream(store.url("/messages"), {
         body: { content, client_message_id: clientId },
         onEvent: ({ type, data }) => {
           if (type === "user_message" && data?.id) this.updateMessage(mine, data);
@@ -170,7 +227,7 @@ export class FpChat extends HTMLElement {
       if (turn.assistant_message) this.updateMessage(reply, turn.assistant_message);
       else reply.remove();
       this.#stickToBottom(true);
-      this.dispatchEvent(new CustomEvent("fp-turn", { bubbles: true, detail: { session, turn } }));
+      store.applyTurn(turn);
       return;
     }
     reply.remove();
@@ -184,21 +241,32 @@ export class FpChat extends HTMLElement {
     }
     mine.remove();
     this.#renderEmpty(!this.messages.children.length);
-    if (!this.input.value) { this.input.value = content; this.#autosize(); }
-    if (error.status === 404 || error.status === 405) {
-      toast({ tone: "info", title: "Chat isn't available yet", message: "This FlowPilot server doesn't answer messages yet. Your text is still in the composer." });
-    } else {
-      toast({ tone: "danger", title: "Message not sent", message: `${error.message} Your text is still in the composer.` });
+    if (!this.input.value) {
+      this.input.value = content;
+      this.#autosize();
     }
+    toast({ tone: "danger", title: "Message not sent", message: `${error.message} Your text is still in the composer.` });
   }
 
   /** The server kept the message (or may have): ask again with the same client id, never a second message. */
   #offerRetry(mine, content, clientId, text, role = null) {
-    const retry = h("button", { type: "button", class: "fp-btn fp-btn--sm", "data-action": "retry",
-      onclick: () => { if (!this.#sending) this.#post(mine, content, clientId); } }, icon("refresh", "sm"), "Retry");
+    const retry = h(
+      "button",
+      {
+        type: "button",
+        class: "fp-btn fp-btn--sm",
+        "data-action": "retry",
+        onclick: () => {
+          if (!this.#sending) this.#post(mine, content, clientId);
+        },
+      },
+      icon("refresh", "sm"),
+      "Retry",
+    );
     mine.querySelector(".fp-message__failed")?.remove();
-    mine.querySelector(".fp-message__main").append(
-      h("div", { class: "fp-message__failed", role }, icon("alert-circle", "sm"), h("span", { text }), retry));
+    mine
+      .querySelector(".fp-message__main")
+      .append(h("div", { class: "fp-message__failed", role }, icon("alert-circle", "sm"), h("span", { text }), retry));
   }
 
   /** Mirror task-lane item statuses on the chips that point at them ("Answer" → "Answered"). */
@@ -228,29 +296,56 @@ export class FpChat extends HTMLElement {
   }
 
   #renderEmpty(isEmpty) {
-    if (!isEmpty) { this.empty.replaceChildren(); return; }
-    this.empty.replaceChildren(emptyState({
-      icon: "message", title: "No messages yet",
-      body: this.session?.status === "open"
-        ? "Tell FlowPilot what you've already checked, or ask for the first diagnostic steps. Questions and checks will appear in the task lane."
-        : "This session has no conversation.",
-    }));
+    if (!isEmpty) {
+      this.empty.replaceChildren();
+      return;
+    }
+    this.empty.replaceChildren(
+      emptyState({
+        icon: "message",
+        title: "No messages yet",
+        body:
+          this.session?.status === "open"
+            ? "Tell FlowPilot what you've already checked, or ask for the first diagnostic steps. Questions and checks will appear in the task lane."
+            : "This session has no conversation.",
+      }),
+    );
   }
 
   #renderProblem(session) {
     const ticket = session.ticket && typeof session.ticket === "object" ? session.ticket : {};
-    const details = [["Company", ticket.company], ["Contact", ticket.contact], ["Board", ticket.board], ["Ticket status", ticket.status]]
-      .filter(([, v]) => v);
-    replace(this.problem,
-      h("div", { class: "fp-problem__head" },
+    const details = [
+      ["Company", ticket.company],
+      ["Contact", ticket.contact],
+      ["Board", ticket.board],
+      ["Ticket status", ticket.status],
+    ].filter(([, v]) => v);
+    replace(
+      this.problem,
+      h(
+        "div",
+        { class: "fp-problem__head" },
         h("span", { class: "fp-overline", text: "Problem" }),
-        session.ticket_ref && h("span", { class: "fp-problem__ticket", text: ticketLabel(session.psa_provider, session.ticket_ref) })),
+        session.ticket_ref && h("span", { class: "fp-problem__ticket", text: ticketLabel(session.psa_provider, session.ticket_ref) }),
+      ),
       h("p", { class: "fp-problem__statement", text: session.problem_statement || "" }),
-      ticket.summary && h("p", { class: "fp-problem__summary" }, h("span", { class: "fp-problem__label", text: "Ticket summary" }), h("span", { text: ticket.summary })),
-      ticket.description && ticket.description.trim() !== (session.problem_statement || "").trim() &&
+      ticket.summary &&
+        h(
+          "p",
+          { class: "fp-problem__summary" },
+          h("span", { class: "fp-problem__label", text: "Ticket summary" }),
+          h("span", { text: ticket.summary }),
+        ),
+      ticket.description &&
+        ticket.description.trim() !== (session.problem_statement || "").trim() &&
         h("p", { class: "fp-problem__description", text: ticket.description }),
-      details.length > 0 && h("dl", { class: "fp-problem__details" },
-        details.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: String(v) })))));
+      details.length > 0 &&
+        h(
+          "dl",
+          { class: "fp-problem__details" },
+          details.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: String(v) }))),
+        ),
+    );
   }
 }
 
@@ -334,16 +429,23 @@ function setChipStatus(el, status) {
 
 function chip(marker, spec, text) {
   const linked = marker.item_id && spec.action;
-  const el = h(linked ? "button" : "span", {
-    class: `fp-marker fp-marker--${marker.type.replace("_", "-")}`,
-    type: linked ? "button" : null,
-    "data-marker": marker.type,
-    "data-item-id": marker.item_id || null,
-    title: linked ? "Show it in the task lane" : null,
-  }, icon(spec.icon, "sm"), h("span", { class: "fp-marker__text", text }),
-  linked && h("span", { class: "fp-marker__go", "aria-hidden": "true" }, spec.action, icon("chevron-right", "sm")));
+  const el = h(
+    linked ? "button" : "span",
+    {
+      class: `fp-marker fp-marker--${marker.type.replace("_", "-")}`,
+      type: linked ? "button" : null,
+      "data-marker": marker.type,
+      "data-item-id": marker.item_id || null,
+      title: linked ? "Show it in the task lane" : null,
+    },
+    icon(spec.icon, "sm"),
+    h("span", { class: "fp-marker__text", text }),
+    linked && h("span", { class: "fp-marker__go", "aria-hidden": "true" }, spec.action, icon("chevron-right", "sm")),
+  );
   if (linked) {
-    el.addEventListener("click", () => el.dispatchEvent(new CustomEvent("fp-focus-item", { bubbles: true, detail: { id: marker.item_id } })));
+    el.addEventListener("click", () =>
+      el.dispatchEvent(new CustomEvent("fp-focus-item", { bubbles: true, detail: { id: marker.item_id } })),
+    );
   }
   return el;
 }

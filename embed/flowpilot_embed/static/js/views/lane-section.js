@@ -3,15 +3,13 @@
 // list; reconcile() keeps one element per item id across updates, so a half-typed answer or a
 // focused field survives when a chat turn refreshes the lane. The lane's own sections
 // (fp-what-we-know, fp-questions, fp-diagnostic-checks, fp-lane-actions) extend this class.
+import { FpElement } from "../components/fp-element.js";
 import { h, uniqueId } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton } from "../components/ui.js";
 
-export class FpLaneSection extends HTMLElement {
-  static define(tag = "fp-lane-section", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpLaneSection extends FpElement {
+  static tag = "fp-lane-section";
 
   connectedCallback() {
     if (this.body) return;
@@ -23,11 +21,16 @@ export class FpLaneSection extends HTMLElement {
     this.actions = h("div", { class: "fp-lane-section__actions" });
     this.body = h("div", { class: "fp-lane-section__body", "aria-live": "polite" });
     this.replaceChildren(
-      h("header", { class: "fp-lane-section__header" },
+      h(
+        "header",
+        { class: "fp-lane-section__header" },
         icon(this.getAttribute("icon") || "list-checks", "sm"),
         h("h2", { class: "fp-lane-section__title", id: headingId, text: this.getAttribute("heading") || "" }),
-        this.count, this.actions),
-      this.body);
+        this.count,
+        this.actions,
+      ),
+      this.body,
+    );
     this.setLoading();
   }
 
@@ -47,7 +50,13 @@ export class FpLaneSection extends HTMLElement {
       return;
     }
     this.dataset.state = "filled";
-    this.body.replaceChildren(h("ul", { class: "fp-lane-list", role: "list" }, items.map((item) => h("li", {}, renderItem(item)))));
+    this.body.replaceChildren(
+      h(
+        "ul",
+        { class: "fp-lane-list", role: "list" },
+        items.map((item) => h("li", {}, renderItem(item))),
+      ),
+    );
   }
 
   setContent(...nodes) {
@@ -86,7 +95,7 @@ export class FpLaneSection extends HTMLElement {
       }
       return li;
     });
-    existing.forEach((li) => li.remove());
+    for (const li of existing.values()) li.remove();
     let ref = this.list.firstChild;
     for (const li of nodes) {
       if (li === ref) ref = ref.nextSibling;
@@ -117,15 +126,12 @@ export class FpLaneSection extends HTMLElement {
   }
 }
 
-/** The text of a task-lane item, whatever shape a later feature gives it. */
-export function itemText(item) {
-  if (item === null || typeof item !== "object") return String(item ?? "");
-  return String(item.statement ?? item.text ?? item.question ?? item.title ?? item.content ?? item.command ?? "");
-}
-
+/** A plain item row: its text, and its command when it has one. */
 function defaultItem(item) {
-  const command = item && typeof item === "object" && item.command && item.command !== itemText(item) ? item.command : null;
-  return h("div", { class: "fp-lane-item", "data-id": item?.id || "" },
-    h("p", { class: "fp-lane-item__text", text: itemText(item) }),
-    command && h("pre", { class: "fp-lane-item__command" }, h("code", { text: command })));
+  return h(
+    "div",
+    { class: "fp-lane-item", "data-id": item.id || "" },
+    h("p", { class: "fp-lane-item__text", text: item.text || "" }),
+    item.command && h("pre", { class: "fp-lane-item__command" }, h("code", { text: item.command })),
+  );
 }

@@ -9,46 +9,100 @@ import { toast } from "../components/fp-toaster.js";
 /** Ask for a new session; resolves with the created Session, or null if cancelled. */
 export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
   const problemInput = h("textarea", {
-    class: "fp-textarea", id: "fp-new-problem", name: "problem_statement", rows: "5", required: true,
+    class: "fp-textarea",
+    id: "fp-new-problem",
+    name: "problem_statement",
+    rows: "5",
+    required: true,
     placeholder: "e.g. Outlook keeps prompting for a password on two laptops since this morning; webmail works.",
     "aria-describedby": "fp-new-problem-help",
   });
   problemInput.value = problem;
-  const titleInput = h("input", { class: "fp-input", id: "fp-new-title", name: "title", type: "text", maxlength: "200",
-    placeholder: "Short name for the session list (FlowPilot suggests one if empty)" });
-  const summaryInput = h("input", { class: "fp-input", id: "fp-new-summary", name: "ticket_summary", type: "text", maxlength: "500",
-    placeholder: "The ticket's subject line" });
+  const titleInput = h("input", {
+    class: "fp-input",
+    id: "fp-new-title",
+    name: "title",
+    type: "text",
+    maxlength: "200",
+    placeholder: "Short name for the session list (FlowPilot suggests one if empty)",
+  });
+  const summaryInput = h("input", {
+    class: "fp-input",
+    id: "fp-new-summary",
+    name: "ticket_summary",
+    type: "text",
+    maxlength: "500",
+    placeholder: "The ticket's subject line",
+  });
   if (ticket?.summary) summaryInput.value = ticket.summary;
   const error = h("p", { class: "fp-form-error", role: "alert", hidden: true });
   const submit = h("button", { class: "fp-btn fp-btn--primary", type: "submit", value: "create" }, "Start session");
   const cancel = h("button", { class: "fp-btn", type: "button", text: "Cancel" });
 
   const linked = ticket?.ref
-    ? h("div", { class: "fp-linked-ticket" }, icon("ticket", "sm"),
-      h("span", {}, "Linked to ", h("strong", { text: ticketLabel(ticket.provider, ticket.ref) })))
+    ? h(
+        "div",
+        { class: "fp-linked-ticket" },
+        icon("ticket", "sm"),
+        h("span", {}, "Linked to ", h("strong", { text: ticketLabel(ticket.provider, ticket.ref) })),
+      )
     : null;
 
-  const form = h("form", { method: "dialog", novalidate: true },
-    h("header", { class: "fp-dialog__header" },
-      h("div", { class: "fp-dialog__heading" }, h("h2", { id: "fp-new-title-h", class: "fp-dialog__title", text: "New FlowPilot session" }),
-        h("p", { class: "fp-dialog__subtitle", text: "Describe the problem as the user reported it. FlowPilot starts with questions and checks." })),
-      h("button", { class: "fp-icon-btn", type: "button", "aria-label": "Close", onclick: () => dialog.close("cancel") }, icon("x"))),
-    h("div", { class: "fp-dialog__body" },
+  const form = h(
+    "form",
+    { method: "dialog", novalidate: true },
+    h(
+      "header",
+      { class: "fp-dialog__header" },
+      h(
+        "div",
+        { class: "fp-dialog__heading" },
+        h("h2", { id: "fp-new-title-h", class: "fp-dialog__title", text: "New FlowPilot session" }),
+        h("p", {
+          class: "fp-dialog__subtitle",
+          text: "Describe the problem as the user reported it. FlowPilot starts with questions and checks.",
+        }),
+      ),
+      h("button", { class: "fp-icon-btn", type: "button", "aria-label": "Close", onclick: () => dialog.close("cancel") }, icon("x")),
+    ),
+    h(
+      "div",
+      { class: "fp-dialog__body" },
       linked,
-      h("div", { class: "fp-field" },
+      h(
+        "div",
+        { class: "fp-field" },
         h("label", { class: "fp-label", for: "fp-new-problem", text: "Problem statement" }),
         problemInput,
-        h("p", { class: "fp-help", id: "fp-new-problem-help", text: "Symptoms, who is affected, since when, and what changed." })),
-      h("div", { class: "fp-field" },
+        h("p", { class: "fp-help", id: "fp-new-problem-help", text: "Symptoms, who is affected, since when, and what changed." }),
+      ),
+      h(
+        "div",
+        { class: "fp-field" },
         h("label", { class: "fp-label", for: "fp-new-title" }, "Title ", h("span", { class: "fp-label__optional", text: "(optional)" })),
-        titleInput),
-      h("div", { class: "fp-field" },
-        h("label", { class: "fp-label", for: "fp-new-summary" }, "Ticket summary ", h("span", { class: "fp-label__optional", text: "(optional)" })),
-        summaryInput),
-      error),
-    h("footer", { class: "fp-dialog__footer" },
+        titleInput,
+      ),
+      h(
+        "div",
+        { class: "fp-field" },
+        h(
+          "label",
+          { class: "fp-label", for: "fp-new-summary" },
+          "Ticket summary ",
+          h("span", { class: "fp-label__optional", text: "(optional)" }),
+        ),
+        summaryInput,
+      ),
+      error,
+    ),
+    h(
+      "footer",
+      { class: "fp-dialog__footer" },
       h("span", { class: "fp-dialog__footer-hint" }, kbd("mod", "↵"), " to start"),
-      cancel, submit));
+      cancel,
+      submit,
+    ),
+  );
   const dialog = h("dialog", { class: "fp-dialog", "aria-labelledby": "fp-new-title-h", "data-dialog": "new-session" }, form);
   cancel.addEventListener("click", () => dialog.close("cancel"));
 
@@ -90,9 +144,15 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
       submit.replaceChildren("Start session");
     }
   };
-  form.addEventListener("submit", (event) => { event.preventDefault(); create(); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    create();
+  });
   form.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) { event.preventDefault(); create(); }
+    if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) {
+      event.preventDefault();
+      create();
+    }
   });
   dialog.addEventListener("close", () => setTimeout(() => dialog.remove(), 0));
   const opened = runDialog(dialog);

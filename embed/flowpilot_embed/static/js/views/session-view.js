@@ -1,21 +1,20 @@
 // <fp-session-view> — one session: header (title, ticket, status), chat column, task lane.
 // At widths below 1200px the task lane becomes a bottom drawer: a native <dialog> opened with
 // showModal() (so focus moves in, the rest is inert, Escape closes), toggled from the header.
-import { api } from "../api.js";
+// Each show(id) makes a new SessionStore for the chat and the lane and closes the previous one,
+// so nothing still on its way for the session shown before can appear under this header.
+import { FpElement } from "../components/fp-element.js";
+import { SessionStore } from "../session-store.js";
 import { h, relativeTime, absoluteTime } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, statusBadge, ticketBadge } from "../components/ui.js";
 
 export const DRAWER_QUERY = "(max-width: 1199.98px)";
 
-export class FpSessionView extends HTMLElement {
-  static define(tag = "fp-session-view", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpSessionView extends FpElement {
+  static tag = "fp-session-view";
 
-  session = null;
-  #abort = null;
+  store = null;
   #mql = matchMedia(DRAWER_QUERY);
 
   connectedCallback() {
@@ -26,38 +25,52 @@ export class FpSessionView extends HTMLElement {
 
   disconnectedCallback() {
     this.#mql.removeEventListener("change", this.#onModeChange);
-    this.#abort?.abort();
+    this.store?.close();
   }
 
-  get drawerMode() { return this.#mql.matches; }
-  get drawerOpen() { return this.drawerMode && this.lane.open; }
+  /** The session shown, once it has loaded. */
+  get session() {
+    return this.store?.session ?? null;
+  }
+
+  get drawerMode() {
+    return this.#mql.matches;
+  }
+  get drawerOpen() {
+    return this.drawerMode && this.lane.open;
+  }
 
   #build() {
     this.header = h("header", { class: "fp-session__header" });
     this.chat = h("fp-chat");
     this.taskLane = h("fp-task-lane");
-    this.laneClose = h("button", { type: "button", class: "fp-icon-btn", "aria-label": "Close task lane", onclick: () => this.closeDrawer() }, icon("x"));
-    this.lane = h("dialog", { class: "fp-lane", id: "fp-task-lane", "aria-labelledby": "fp-lane-title" },
-      h("div", { class: "fp-lane__drawer-head" },
+    this.laneClose = h(
+      "button",
+      { type: "button", class: "fp-icon-btn", "aria-label": "Close task lane", onclick: () => this.closeDrawer() },
+      icon("x"),
+    );
+    this.lane = h(
+      "dialog",
+      { class: "fp-lane", id: "fp-task-lane", "aria-labelledby": "fp-lane-title" },
+      h(
+        "div",
+        { class: "fp-lane__drawer-head" },
         h("span", { class: "fp-lane__grabber", "aria-hidden": "true" }),
         h("h2", { class: "fp-lane__title", id: "fp-lane-title", text: "Task lane" }),
-        this.laneClose),
-      h("div", { class: "fp-lane__scroll" }, this.taskLane));
+        this.laneClose,
+      ),
+      h("div", { class: "fp-lane__scroll" }, this.taskLane),
+    );
     this.lane.addEventListener("close", () => {
       if (this.drawerMode) {
         this.laneToggle?.setAttribute("aria-expanded", "false");
         this.laneToggle?.focus();
       }
     });
-    this.lane.addEventListener("click", (event) => { if (event.target === this.lane && this.drawerOpen) this.closeDrawer(); });
-    this.columns = h("div", { class: "fp-session__columns" }, this.chat, this.lane);
-    this.chat.addEventListener("fp-turn", (event) => this.taskLane.applyTurn(event.detail.turn || {}));
-    this.taskLane.addEventListener("fp-lane-change", (event) => {
-      this.chat.syncMarkers(event.detail.lane);
-      const lane = event.detail.lane || {};
-      this.#openItems = ["questions", "checks", "actions"].reduce((n, k) => n + (lane[k] || []).filter((i) => i.status === "open").length, 0);
-      this.#renderToggleCount();
+    this.lane.addEventListener("click", (event) => {
+      if (event.target === this.lane && this.drawerOpen) this.closeDrawer();
     });
+    this.columns = h("div", { class: "fp-session__columns" }, this.chat, this.lane);
     // A question chip in the conversation (or any "show this item" link) reveals the lane item.
     this.addEventListener("fp-focus-item", (event) => {
       if (!event.detail?.id) return;
@@ -100,75 +113,124 @@ export class FpSessionView extends HTMLElement {
     this.laneClose.focus();
   }
 
-  closeDrawer() { if (this.drawerOpen) this.lane.close(); }
-  toggleDrawer() { if (this.drawerOpen) this.closeDrawer(); else this.openDrawer(); }
+  closeDrawer() {
+    if (this.drawerOpen) this.lane.close();
+  }
+  toggleDrawer() {
+    if (this.drawerOpen) this.closeDrawer();
+    else this.openDrawer();
+  }
 
-  /** Show session `id`; resolves with the session, or null when it can't be shown. */
+  /** Show session `id`; resolves with the session, or null when it can't be shown (or another was shown meanwhile). */
   async show(id) {
-    this.#abort?.abort();
-    const abort = (this.#abort = new AbortController());
+    this.store?.close();
+    const store = new SessionStore(id);
+    this.store = store;
     this.dataset.state = "loading";
     this.columns.querySelector(".fp-session__error")?.remove();
     this.header.replaceChildren(h("div", { class: "fp-session__header-loading" }, skeleton({ lines: 1, title: true })));
     this.chat.hidden = false;
     this.lane.hidden = false;
-    this.taskLane.load(id, { signal: abort.signal }).catch(() => {});
+    this.#openItems = 0;
+    store.on("session", (_, { session }) => this.#render(session));
+    store.on("lane", () => {
+      this.#openItems = store.openItemCount;
+      this.#renderToggleCount();
+    });
+    this.chat.attach(store);
+    this.taskLane.attach(store);
     try {
-      const session = await api(`/api/v1/ai-sessions/${encodeURIComponent(id)}`, { signal: abort.signal });
-      if (abort.signal.aborted) return null;
-      this.render(session, abort.signal);
+      const session = await store.read();
+      store.setSession(session);
       return session;
     } catch (error) {
       if (error.name === "AbortError") return null;
-      this.dataset.state = "error";
-      this.session = null;
-      this.chat.hidden = true;
-      this.lane.hidden = true;
-      this.header.replaceChildren(this.#backButton());
-      const missing = error.status === 404;
-      this.columns.prepend(h("div", { class: "fp-session__error" }, emptyState({
-        variant: "page", icon: missing ? "search" : "alert-circle",
-        title: missing ? "Session not found" : "Couldn't open this session",
-        body: missing ? "It may have been removed, or it belongs to another account." : error.message,
-        actions: [h("button", { type: "button", class: "fp-btn", "data-action": "back", text: "Back to sessions",
-          onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })) })],
-      })));
+      this.#renderError(error);
       return null;
     }
   }
 
-  render(session, signal) {
-    this.session = session;
+  #renderError(error) {
+    this.dataset.state = "error";
+    this.chat.hidden = true;
+    this.lane.hidden = true;
+    this.header.replaceChildren(this.#backButton());
+    const missing = error.status === 404;
+    this.columns.prepend(
+      h(
+        "div",
+        { class: "fp-session__error" },
+        emptyState({
+          variant: "page",
+          icon: missing ? "search" : "alert-circle",
+          title: missing ? "Session not found" : "Couldn't open this session",
+          body: missing ? "It may have been removed, or it belongs to another account." : error.message,
+          actions: [
+            h("button", {
+              type: "button",
+              class: "fp-btn",
+              "data-action": "back",
+              text: "Back to sessions",
+              onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })),
+            }),
+          ],
+        }),
+      ),
+    );
+  }
+
+  #render(session) {
     this.dataset.state = "ready";
     this.dataset.status = session.status;
-    this.columns.querySelector(".fp-session__error")?.remove();
-    this.chat.hidden = false;
-    this.lane.hidden = false;
-    this.laneToggle = h("button", {
-      type: "button", class: "fp-btn fp-btn--sm fp-session__lane-toggle", "aria-controls": this.lane.id,
-      "aria-expanded": String(this.drawerOpen), "aria-haspopup": "dialog", onclick: () => this.toggleDrawer(),
-    }, icon("panel-bottom", "sm"), h("span", { class: "fp-session__lane-toggle-label", text: "Task lane" }),
-    h("span", { class: "fp-badge fp-badge--count", hidden: true }));
+    this.laneToggle = h(
+      "button",
+      {
+        type: "button",
+        class: "fp-btn fp-btn--sm fp-session__lane-toggle",
+        "aria-controls": this.lane.id,
+        "aria-expanded": String(this.drawerOpen),
+        "aria-haspopup": "dialog",
+        onclick: () => this.toggleDrawer(),
+      },
+      icon("panel-bottom", "sm"),
+      h("span", { class: "fp-session__lane-toggle-label", text: "Task lane" }),
+      h("span", { class: "fp-badge fp-badge--count", hidden: true }),
+    );
     this.#renderToggleCount();
     const updated = session.updated_at || session.created_at;
     this.header.replaceChildren(
       this.#backButton(),
-      h("div", { class: "fp-session__heading" },
-        h("div", { class: "fp-session__title-row" },
+      h(
+        "div",
+        { class: "fp-session__heading" },
+        h(
+          "div",
+          { class: "fp-session__title-row" },
           h("h1", { class: "fp-session__title", text: session.title || session.problem_statement || "Untitled session" }),
           ticketBadge(session),
-          statusBadge(session.status)),
-        h("p", { class: "fp-session__meta" },
+          statusBadge(session.status),
+        ),
+        h(
+          "p",
+          { class: "fp-session__meta" },
           session.ticket?.company && h("span", { text: session.ticket.company }),
-          updated && h("span", {}, "Updated ", h("time", { datetime: updated, title: absoluteTime(updated), text: relativeTime(updated) })))),
-      h("div", { class: "fp-session__actions" }, this.laneToggle));
-    this.chat.load(session, { signal });
-    if (this.taskLane.sessionId === session.id) this.taskLane.setSession(session);
-    else this.taskLane.load(session, { signal }).catch(() => {});
+          updated && h("span", {}, "Updated ", h("time", { datetime: updated, title: absoluteTime(updated), text: relativeTime(updated) })),
+        ),
+      ),
+      h("div", { class: "fp-session__actions" }, this.laneToggle),
+    );
   }
 
   #backButton() {
-    return h("button", { type: "button", class: "fp-icon-btn fp-session__back", "aria-label": "Back to sessions",
-      onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })) }, icon("arrow-left"));
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "fp-icon-btn fp-session__back",
+        "aria-label": "Back to sessions",
+        onclick: () => this.dispatchEvent(new CustomEvent("fp-navigate", { bubbles: true, detail: { id: null } })),
+      },
+      icon("arrow-left"),
+    );
   }
 }

@@ -1,54 +1,78 @@
 // <fp-task-lane> — What We Know above Questions and Diagnostic Checks (and Actions when there are
-// any), then the Suggested fix. It owns the lane's server state for one session (GET /task-lane,
-// GET /facts), renders it into its sections, and is the one place that writes it: answers, check
-// output, dismissals, promotions and notes. Every write applies the server's reply in place (an
-// ItemUpdate carries the item, the new lane and the fact it produced), so nothing needs a reload;
-// a chat turn is applied with applyTurn(). A reload rebuilds everything from the server.
-import { api, apiOptional } from "../api.js";
+// any), then the Suggested fix. It shows one session's SessionStore (attach(store)): it loads the
+// lane and the facts into the store (GET /task-lane, GET /facts), renders them whenever the store
+// changes, and is the one place that writes them: answers, check output, dismissals, promotions
+// and notes. Every write applies the server's reply to the store (an ItemUpdate carries the item,
+// the new lane and the fact it produced), so nothing needs a reload.
+import { FpElement } from "../components/fp-element.js";
 import { h } from "../dom.js";
 import { toast } from "../components/fp-toaster.js";
 import { emptyState } from "../components/ui.js";
-import { FpLaneSection, itemText } from "./lane-section.js";
+import { FpLaneSection } from "./lane-section.js";
 import { FpWhatWeKnow, FpWhatWeKnowItem, FpAddNoteButton, flash } from "./what-we-know.js";
 import { FpQuestions, FpDiagnosticChecks, FpLaneActions, FpQuestionItem, FpCheckItem, FpActionItem } from "./lane-items.js";
 
-export { FpLaneSection, itemText };
+const LANE_KINDS = ["questions", "checks", "actions"];
 
-const EMPTY_LANE = { questions: [], checks: [], actions: [] };
-
-export class FpTaskLane extends HTMLElement {
-  static define(tag = "fp-task-lane", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpTaskLane extends FpElement {
+  static tag = "fp-task-lane";
 
   /** Define the lane and every element it renders. */
   static defineAll() {
-    [FpLaneSection, FpWhatWeKnow, FpWhatWeKnowItem, FpAddNoteButton, FpQuestions, FpDiagnosticChecks, FpLaneActions,
-      FpQuestionItem, FpCheckItem, FpActionItem, FpTaskLane].forEach((c) => c.define());
+    const elements = [
+      FpLaneSection,
+      FpWhatWeKnow,
+      FpWhatWeKnowItem,
+      FpAddNoteButton,
+      FpQuestions,
+      FpDiagnosticChecks,
+      FpLaneActions,
+      FpQuestionItem,
+      FpCheckItem,
+      FpActionItem,
+      FpTaskLane,
+    ];
+    for (const element of elements) element.define();
   }
 
-  session = null;
-  lane = EMPTY_LANE;
-  facts = [];
-  #sessionId = null;
+  store = null;
   #readOnly = false;
-  #loaded = { lane: false, facts: false };
 
   connectedCallback() {
     if (this.sections) return;
     const section = (tag, key, attrs) => h(tag, { "data-section": key, ...attrs });
     this.sections = {
-      facts: section("fp-what-we-know", "what-we-know", { heading: "What We Know", icon: "notebook", "empty-title": "No facts yet",
-        "empty-body": "Confirmed answers and check results collect here as you work the ticket. Add your own notes too." }),
-      questions: section("fp-questions", "questions", { heading: "Questions", icon: "help", "empty-title": "No open questions",
-        "empty-body": "FlowPilot asks here when it needs something from you or the user." }),
-      checks: section("fp-diagnostic-checks", "checks", { heading: "Diagnostic Checks", icon: "terminal", "empty-title": "No checks proposed",
-        "empty-body": "Checks FlowPilot proposes appear here, with the command to run and a place to paste its output." }),
-      actions: section("fp-lane-actions", "actions", { heading: "Actions", icon: "list-checks", hidden: true,
-        "empty-title": "No actions", "empty-body": "Steps FlowPilot asks you to carry out appear here." }),
-      fix: section("fp-lane-section", "suggested-fix", { heading: "Suggested fix", icon: "wrench", "empty-title": "No suggested fix yet",
-        "empty-body": "When the facts point to a cause, FlowPilot suggests a fix here for you to review." }),
+      facts: section("fp-what-we-know", "what-we-know", {
+        heading: "What We Know",
+        icon: "notebook",
+        "empty-title": "No facts yet",
+        "empty-body": "Confirmed answers and check results collect here as you work the ticket. Add your own notes too.",
+      }),
+      questions: section("fp-questions", "questions", {
+        heading: "Questions",
+        icon: "help",
+        "empty-title": "No open questions",
+        "empty-body": "FlowPilot asks here when it needs something from you or the user.",
+      }),
+      checks: section("fp-diagnostic-checks", "checks", {
+        heading: "Diagnostic Checks",
+        icon: "terminal",
+        "empty-title": "No checks proposed",
+        "empty-body": "Checks FlowPilot proposes appear here, with the command to run and a place to paste its output.",
+      }),
+      actions: section("fp-lane-actions", "actions", {
+        heading: "Actions",
+        icon: "list-checks",
+        hidden: true,
+        "empty-title": "No actions",
+        "empty-body": "Steps FlowPilot asks you to carry out appear here.",
+      }),
+      fix: section("fp-lane-section", "suggested-fix", {
+        heading: "Suggested fix",
+        icon: "wrench",
+        "empty-title": "No suggested fix yet",
+        "empty-body": "When the facts point to a cause, FlowPilot suggests a fix here for you to review.",
+      }),
     };
     this.append(...Object.values(this.sections));
     this.addEventListener("fp-focus-item", (event) => {
@@ -57,107 +81,70 @@ export class FpTaskLane extends HTMLElement {
     });
   }
 
-  get sessionId() { return this.#sessionId; }
-  get readOnly() { return this.#readOnly; }
-
-  /** Session metadata (status decides whether the lane can be worked). Doesn't reload anything. */
-  setSession(session) {
-    this.session = session;
-    const readOnly = Boolean(session?.status && session.status !== "open");
-    if (readOnly !== this.#readOnly) {
-      this.#readOnly = readOnly;
-      this.dataset.readonly = String(readOnly);
-      if (this.#loaded.lane) this.setLane(this.lane);
-    }
-  }
-
-  /** Load the lane and the facts of session `session` (an id or {id, status, pending_task_lane}). */
-  async load(session, { signal } = {}) {
-    const id = typeof session === "string" ? session : session?.id;
-    for (const s of Object.values(this.sections)) s.setLoading();
+  /**
+   * Show `store`'s session: every section loads, then follows the store. With `load` (the default)
+   * the lane and the facts are read from the server; the gallery passes false and fills the store itself.
+   */
+  attach(store, { load = true } = {}) {
+    this.store = store;
+    for (const section of Object.values(this.sections)) section.setLoading();
     this.sections.actions.hidden = true;
-    this.#sessionId = id;
-    this.#loaded = { lane: false, facts: false };
-    this.lane = EMPTY_LANE;
-    this.facts = [];
-    this.dispatchEvent(new CustomEvent("fp-lane-change", { bubbles: true, detail: { lane: this.lane } }));
-    if (typeof session === "object") this.setSession(session);
     this.sections.fix.setItems([]);
-    if (!id) return;
-    const base = `/api/v1/ai-sessions/${encodeURIComponent(id)}`;
-    const lane = apiOptional(`${base}/task-lane`, null, { signal })
-      .then((data) => {
-        if (signal?.aborted || this.#sessionId !== id) return;
-        this.setLane(data || (typeof session === "object" && session.pending_task_lane) || EMPTY_LANE);
-      })
+    this.#setReadOnly(store.session);
+    store.on("session", (_, { session }) => this.#setReadOnly(session));
+    store.on("lane", (_, { highlight }) => this.#renderLane(highlight));
+    store.on("facts", (_, { highlight }) => {
+      this.#renderFacts();
+      if (store.loaded.lane) this.#renderLane(); // "Add to What We Know" depends on the facts
+      if (highlight) flash(this.sections.facts.factElement(highlight));
+    });
+    if (!load) return Promise.resolve();
+    const lane = store
+      .read("/task-lane")
+      .then((data) => store.setLane(data))
       .catch((error) => {
         if (error.name === "AbortError") return;
         for (const key of ["questions", "checks"]) {
-          this.sections[key].setContent(emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load the task lane", body: error.message }));
+          this.sections[key].setContent(
+            emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load the task lane", body: error.message }),
+          );
         }
       });
-    await Promise.all([lane, this.loadFacts({ signal })]);
-  }
-
-  async loadFacts({ signal } = {}) {
-    const id = this.#sessionId;
-    if (!id) return;
-    try {
-      const data = await apiOptional(`/api/v1/ai-sessions/${encodeURIComponent(id)}/facts`, { items: [] }, { signal });
-      if (signal?.aborted || this.#sessionId !== id) return;
-      this.setFacts(Array.isArray(data) ? data : data?.items || []);
-    } catch (error) {
+    const facts = store.reloadFacts().catch((error) => {
       if (error.name === "AbortError") return;
-      this.sections.facts.setContent(emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load facts", body: error.message }));
-    }
+      this.sections.facts.setContent(
+        emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load facts", body: error.message }),
+      );
+    });
+    return Promise.all([lane, facts]);
   }
 
   // ---- Rendering ------------------------------------------------------------------------------
 
-  /** Show a task lane ({questions, checks, actions}); `highlight` ids flash (new items from a turn). */
-  setLane(lane = {}, { highlight = [] } = {}) {
-    this.lane = { questions: lane.questions || [], checks: lane.checks || [], actions: lane.actions || [] };
-    this.#loaded.lane = true;
-    const context = (item) => ({ readOnly: this.#readOnly, hasFact: this.facts.some((f) => f.source_ref === item.id) });
-    this.sections.questions.setLaneItems(this.lane.questions, context);
-    this.sections.checks.setLaneItems(this.lane.checks, context);
-    this.sections.actions.setLaneItems(this.lane.actions, context);
-    for (const id of highlight) flash(this.itemElement(id));
-    this.dispatchEvent(new CustomEvent("fp-lane-change", { bubbles: true, detail: { lane: this.lane } }));
-    if (this.#loaded.facts) this.#renderFacts(); // sources ("From question: …") may have changed
+  #setReadOnly(session) {
+    const readOnly = Boolean(session?.status && session.status !== "open");
+    if (readOnly === this.#readOnly) return;
+    this.#readOnly = readOnly;
+    this.dataset.readonly = String(readOnly);
+    if (this.store?.loaded.lane) this.#renderLane();
   }
 
-  setFacts(facts) {
-    this.facts = [...facts];
-    this.#loaded.facts = true;
-    this.#renderFacts();
-    if (this.#loaded.lane) this.setLane(this.lane); // "Add to What We Know" depends on the facts
+  /** Render the store's lane; `highlight` ids flash (new items from a turn). */
+  #renderLane(highlight = []) {
+    const lane = this.store.lane;
+    const facts = this.store.facts;
+    const context = (item) => ({ readOnly: this.#readOnly, hasFact: facts.some((f) => f.source_ref === item.id) });
+    for (const kind of LANE_KINDS) this.sections[kind].setLaneItems(lane[kind], context);
+    for (const id of highlight) flash(this.itemElement(id));
+    if (this.store.loaded.facts) this.#renderFacts(); // sources ("From question: …") may have changed
   }
 
   #renderFacts() {
-    this.sections.facts.setFacts(this.facts, (fact) => this.findItem(fact.source_ref));
-  }
-
-  /** Add or replace a fact; `highlight` flashes it. */
-  upsertFact(fact, { highlight = true } = {}) {
-    if (!fact) return;
-    const index = this.facts.findIndex((f) => f.id === fact.id);
-    // One live fact per source: a changed answer retires the previous fact on the server.
-    const replaced = fact.source_ref ? this.facts.filter((f) => f.id !== fact.id && f.source_ref === fact.source_ref && !f.editable) : [];
-    this.facts = this.facts.filter((f) => !replaced.includes(f));
-    if (index >= 0) this.facts = this.facts.map((f) => (f.id === fact.id ? fact : f));
-    else this.facts.push(fact);
-    this.setFacts(this.facts);
-    if (highlight) flash(this.sections.facts.factElement(fact.id));
+    this.sections.facts.setFacts(this.store.facts, (fact) => this.findItem(fact.source_ref));
   }
 
   findItem(id) {
-    if (!id) return null;
-    for (const key of ["questions", "checks", "actions"]) {
-      const item = (this.lane[key] || []).find((i) => i.id === id);
-      if (item) return item;
-    }
-    return null;
+    return this.store?.findItem(id) ?? null;
   }
 
   itemElement(id) {
@@ -177,71 +164,78 @@ export class FpTaskLane extends HTMLElement {
     }
     el.scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
     if (typeof el.focusItem === "function") el.focusItem();
-    else { el.tabIndex = -1; el.focus({ preventScroll: true }); }
+    else {
+      el.tabIndex = -1;
+      el.focus({ preventScroll: true });
+    }
     flash(el);
     return true;
   }
 
   // ---- Writes -------------------------------------------------------------------------------
-
-  #url(path = "") { return `/api/v1/ai-sessions/${encodeURIComponent(this.#sessionId)}${path}`; }
-
-  /** Apply a chat turn (ChatTurn): the new lane, new items highlighted, facts it added. */
-  applyTurn(turn = {}) {
-    if (turn.task_lane) this.setLane(turn.task_lane, { highlight: (turn.added_items || []).map((i) => i.id) });
-    for (const fact of turn.facts_added || []) this.upsertFact(fact);
-  }
+  // Each write goes to the store's session; its reply is applied to that store, which ignores it
+  // once another session is shown.
 
   /** Apply an ItemUpdate: the lane, the fact (highlighted), and the synthesis outcome. */
-  #applyUpdate(update, item) {
-    if (update.task_lane) this.setLane(update.task_lane);
+  #applyUpdate(store, update, item) {
+    if (update.task_lane) store.setLane(update.task_lane);
     if (update.fact) {
-      this.upsertFact(update.fact);
+      store.upsertFact(update.fact);
       return;
     }
     // A changed answer retires the old fact on the server; mirror that here.
-    const stale = this.facts.filter((f) => f.source_ref === item.id && !f.editable);
-    if (stale.length) this.setFacts(this.facts.filter((f) => !stale.includes(f)));
+    store.removeFacts((f) => f.source_ref === item.id && !f.editable);
+    if (store.closed) return;
     if (update.synthesis_error) {
       toast({
-        tone: "warning", title: item.kind === "question" ? "Answer saved" : "Output saved",
+        tone: "warning",
+        title: item.kind === "question" ? "Answer saved" : "Output saved",
         message: "FlowPilot couldn't check what it tells us right now. You can add it to What We Know yourself.",
         actions: [{ label: "Promote", run: () => this.promote(item.id).catch(() => {}) }],
       });
     } else {
       const el = this.itemElement(item.id);
-      el?.querySelector("[data-action=promote]")?.setAttribute("title", "FlowPilot found nothing conclusive in it: add it yourself if it matters");
+      el?.querySelector("[data-action=promote]")?.setAttribute(
+        "title",
+        "FlowPilot found nothing conclusive in it: add it yourself if it matters",
+      );
     }
   }
 
   async #record(itemId, path, body) {
-    const item = this.findItem(itemId) || { id: itemId, kind: "question", text: "" };
-    const sessionId = this.#sessionId;
+    const store = this.store;
+    const item = store.findItem(itemId) || { id: itemId, kind: "question", text: "" };
     this.sections.facts.setPending(item, true);
     try {
-      const update = await api(this.#url(`/task-lane/${encodeURIComponent(itemId)}/${path}`), { method: "POST", body });
-      if (this.#sessionId === sessionId) this.#applyUpdate(update, item); // not if another session is shown now
+      const update = await store.write(`/task-lane/${encodeURIComponent(itemId)}/${path}`, { body });
+      this.#applyUpdate(store, update, item);
       return update;
     } finally {
-      if (this.#sessionId === sessionId) this.sections.facts.setPending(item, false);
+      if (this.store === store) this.sections.facts.setPending(item, false);
     }
   }
 
   /** Answer a question (POST …/answer); resolves with the ItemUpdate. */
-  answer(itemId, answer) { return this.#record(itemId, "answer", { answer }); }
+  answer(itemId, answer) {
+    return this.#record(itemId, "answer", { answer });
+  }
 
   /** Record a check's or action's output (POST …/output, 64 KB at most: a 413 rejects with the server's detail). */
-  recordOutput(itemId, output) { return this.#record(itemId, "output", { output }); }
+  recordOutput(itemId, output) {
+    return this.#record(itemId, "output", { output });
+  }
 
   async dismiss(itemId) {
-    const item = this.findItem(itemId);
+    const store = this.store;
+    const item = store.findItem(itemId);
     try {
-      const update = await api(this.#url(`/task-lane/${encodeURIComponent(itemId)}/dismiss`), { method: "POST" });
+      const update = await store.write(`/task-lane/${encodeURIComponent(itemId)}/dismiss`);
+      if (store.closed) return update;
       const next = this.#nextFocus(itemId);
-      if (update.task_lane) this.setLane(update.task_lane);
+      store.setLane(update.task_lane);
       next?.focus();
-      toast({ tone: "info", title: item?.kind === "check" ? "Check dismissed" : item?.kind === "action" ? "Action dismissed" : "Question dismissed",
-        message: item ? itemText(item) : "" });
+      const kind = { check: "Check", action: "Action" }[item?.kind] || "Question";
+      toast({ tone: "info", title: `${kind} dismissed`, message: item?.text || "" });
       return update;
     } catch (error) {
       toast({ tone: "danger", title: "Couldn't dismiss", message: error.message });
@@ -249,11 +243,21 @@ export class FpTaskLane extends HTMLElement {
     }
   }
 
+  /**
+   * A fact written on its own (a note, an edit, a promotion, a deletion): the reply is the fact,
+   * without the state_version the write moved, so the facts are read again to follow it.
+   */
+  #followVersion(store) {
+    store.reloadFacts().catch(() => {}); // the fact itself is shown already; a failed re-read changes nothing
+  }
+
   /** Promote an answered question or a done check by hand (POST /facts/promote). */
   async promote(itemId) {
+    const store = this.store;
     try {
-      const fact = await api(this.#url("/facts/promote"), { method: "POST", body: { source_ref: itemId } });
-      this.upsertFact(fact);
+      const fact = await store.write("/facts/promote", { body: { source_ref: itemId } });
+      store.upsertFact(fact);
+      this.#followVersion(store);
       return fact;
     } catch (error) {
       toast({ tone: "danger", title: "Couldn't add it to What We Know", message: error.message });
@@ -262,20 +266,26 @@ export class FpTaskLane extends HTMLElement {
   }
 
   async addNote(text) {
-    const fact = await api(this.#url("/facts"), { method: "POST", body: { text } });
-    this.upsertFact(fact);
+    const store = this.store;
+    const fact = await store.write("/facts", { body: { text } });
+    store.upsertFact(fact);
+    this.#followVersion(store);
     return fact;
   }
 
+  /** Save an edited fact; the item element shows the saved text itself (no flash of a re-render). */
   async editFact(factId, text) {
-    const fact = await api(this.#url(`/facts/${encodeURIComponent(factId)}`), { method: "PATCH", body: { text } });
-    this.facts = this.facts.map((f) => (f.id === fact.id ? fact : f));
+    const store = this.store;
+    const fact = await store.write(`/facts/${encodeURIComponent(factId)}`, { method: "PATCH", body: { text } });
+    store.upsertFact(fact);
+    this.#followVersion(store);
     return fact;
   }
 
   async deleteFact(factId) {
+    const store = this.store;
     try {
-      await api(this.#url(`/facts/${encodeURIComponent(factId)}`), { method: "DELETE" });
+      await store.write(`/facts/${encodeURIComponent(factId)}`, { method: "DELETE" });
     } catch (error) {
       toast({ tone: "danger", title: "Couldn't delete the fact", message: error.message });
       throw error;
@@ -283,7 +293,9 @@ export class FpTaskLane extends HTMLElement {
     const el = this.sections.facts.factElement(factId);
     const li = el?.closest("li");
     const next = li?.nextElementSibling || li?.previousElementSibling;
-    this.setFacts(this.facts.filter((f) => f.id !== factId));
+    store.removeFacts((f) => f.id === factId);
+    this.#followVersion(store);
+    if (store.closed) return;
     (next?.querySelector(".fp-fact__text") || this.sections.facts.addButton)?.focus();
     toast({ tone: "success", title: "Fact deleted" });
   }

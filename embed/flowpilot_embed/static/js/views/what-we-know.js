@@ -7,6 +7,7 @@
 //                            they came from: no edit control at all.
 //   <fp-add-note-button>     "Add note": opens the new-note editor at the end of the section.
 // The section calls its <fp-task-lane> for every write (addNote, editFact, deleteFact).
+import { FpElement } from "../components/fp-element.js";
 import { h, uniqueId } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { FpLaneSection } from "./lane-section.js";
@@ -45,19 +46,31 @@ function factEditor({ value = "", label, placeholder, saveLabel = "Save", onSave
   const inputId = uniqueId("fp-fact-input");
   const errorId = uniqueId("fp-fact-error");
   const input = h("textarea", {
-    class: "fp-textarea fp-fact__input", id: inputId, rows: "2", maxlength: String(MAX_FACT_CHARS),
-    "aria-label": label, placeholder, "aria-describedby": errorId,
+    class: "fp-textarea fp-fact__input",
+    id: inputId,
+    rows: "2",
+    maxlength: String(MAX_FACT_CHARS),
+    "aria-label": label,
+    placeholder,
+    "aria-describedby": errorId,
   });
   input.value = value;
   const error = h("p", { class: "fp-form-error fp-fact__error", id: errorId, role: "alert", hidden: true });
   const save = h("button", { type: "submit", class: "fp-btn fp-btn--primary fp-btn--sm", "data-action": "save", text: saveLabel });
   const cancel = h("button", { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "cancel", text: "Cancel" });
-  const form = h("form", { class: "fp-fact__editor", novalidate: true },
+  const form = h(
+    "form",
+    { class: "fp-fact__editor", novalidate: true },
     input,
-    h("div", { class: "fp-fact__editor-bar" },
+    h(
+      "div",
+      { class: "fp-fact__editor-bar" },
       h("span", { class: "fp-fact__editor-hint", text: "Enter to save · Esc to cancel" }),
-      cancel, save),
-    error);
+      cancel,
+      save,
+    ),
+    error,
+  );
   const fail = (message) => {
     error.textContent = message;
     error.hidden = false;
@@ -66,7 +79,10 @@ function factEditor({ value = "", label, placeholder, saveLabel = "Save", onSave
   };
   const submit = async () => {
     const text = input.value.replace(/\s+/g, " ").trim();
-    if (!text) { fail("Write something first, or press Escape to cancel."); return; }
+    if (!text) {
+      fail("Write something first, or press Escape to cancel.");
+      return;
+    }
     save.setAttribute("aria-busy", "true");
     save.disabled = true;
     try {
@@ -78,9 +94,15 @@ function factEditor({ value = "", label, placeholder, saveLabel = "Save", onSave
       save.disabled = false;
     }
   };
-  form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
   cancel.addEventListener("click", () => onCancel());
-  input.addEventListener("input", () => { error.hidden = true; input.removeAttribute("aria-invalid"); });
+  input.addEventListener("input", () => {
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+  });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.isComposing) {
       event.preventDefault();
@@ -95,25 +117,28 @@ function factEditor({ value = "", label, placeholder, saveLabel = "Save", onSave
   return { form, input };
 }
 
-export class FpWhatWeKnowItem extends HTMLElement {
-  static define(tag = "fp-what-we-know-item", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpWhatWeKnowItem extends FpElement {
+  static tag = "fp-what-we-know-item";
 
   fact = null;
   #mode = "view"; // view | edit | confirm
 
   /** Show `fact`; `source` is the lane item it came from ({kind, text}) when known. */
   update(fact, { source = null } = {}) {
-    const changed = !this.fact || this.fact.text !== fact.text || this.fact.updated_at !== fact.updated_at ||
-      this.fact.editable !== fact.editable || this.source?.text !== source?.text;
+    const changed =
+      !this.fact ||
+      this.fact.text !== fact.text ||
+      this.fact.updated_at !== fact.updated_at ||
+      this.fact.editable !== fact.editable ||
+      this.source?.text !== source?.text;
     this.fact = fact;
     this.source = source;
     if (changed && this.#mode === "view") this.#render();
   }
 
-  get editable() { return Boolean(this.fact?.editable); }
+  get editable() {
+    return Boolean(this.fact?.editable);
+  }
 
   #render() {
     const fact = this.fact;
@@ -125,9 +150,13 @@ export class FpWhatWeKnowItem extends HTMLElement {
     const main = h("div", { class: "fp-fact__main" });
     if (this.#mode === "edit") {
       const { form, input } = factEditor({
-        value: fact.text, label: "Edit fact",
+        value: fact.text,
+        label: "Edit fact",
         onSave: async (text) => {
-          if (text === fact.text) { this.#setMode("view"); return; }
+          if (text === fact.text) {
+            this.#setMode("view");
+            return;
+          }
           const saved = await this.lane.editFact(fact.id, text);
           this.fact = saved;
           this.#setMode("view");
@@ -143,18 +172,45 @@ export class FpWhatWeKnowItem extends HTMLElement {
       return;
     }
     const text = this.editable
-      ? h("button", { type: "button", class: "fp-fact__text", "data-action": "edit-text", title: "Click to edit",
-        "aria-label": `${fact.text} (edit)`, onclick: () => this.#setMode("edit") }, fact.text)
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "fp-fact__text",
+            "data-action": "edit-text",
+            title: "Click to edit",
+            "aria-label": `${fact.text} (edit)`,
+            onclick: () => this.#setMode("edit"),
+          },
+          fact.text,
+        )
       : h("p", { class: "fp-fact__text", text: fact.text });
     main.append(text, this.#sourceLine(origin));
     let actions = null;
     if (this.#mode === "confirm") {
-      const yes = h("button", { type: "button", class: "fp-btn fp-btn--danger fp-btn--sm", "data-action": "confirm-delete", text: "Delete",
-        onclick: () => this.#delete(yes) });
-      const no = h("button", { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "cancel-delete", text: "Keep",
-        onclick: () => this.#setMode("view", true) });
-      main.append(h("div", { class: "fp-fact__confirm", role: "group", "aria-label": "Delete this fact?" },
-        h("span", { text: "Delete this fact?" }), no, yes));
+      const yes = h("button", {
+        type: "button",
+        class: "fp-btn fp-btn--danger fp-btn--sm",
+        "data-action": "confirm-delete",
+        text: "Delete",
+        onclick: () => this.#delete(yes),
+      });
+      const no = h("button", {
+        type: "button",
+        class: "fp-btn fp-btn--ghost fp-btn--sm",
+        "data-action": "cancel-delete",
+        text: "Keep",
+        onclick: () => this.#setMode("view", true),
+      });
+      main.append(
+        h(
+          "div",
+          { class: "fp-fact__confirm", role: "group", "aria-label": "Delete this fact?" },
+          h("span", { text: "Delete this fact?" }),
+          no,
+          yes,
+        ),
+      );
       no.addEventListener("keydown", (event) => this.#escapeTo(event));
       yes.addEventListener("keydown", (event) => this.#escapeTo(event));
       this.replaceChildren(this.#marker(origin), main);
@@ -162,11 +218,34 @@ export class FpWhatWeKnowItem extends HTMLElement {
       return;
     }
     if (this.editable) {
-      actions = h("div", { class: "fp-fact__actions" },
-        h("button", { type: "button", class: "fp-icon-btn fp-icon-btn--sm", "data-action": "edit", "aria-label": "Edit fact",
-          title: "Edit", onclick: () => this.#setMode("edit") }, icon("pencil", "sm")),
-        h("button", { type: "button", class: "fp-icon-btn fp-icon-btn--sm", "data-action": "delete", "aria-label": "Delete fact",
-          title: "Delete", onclick: () => this.#setMode("confirm") }, icon("trash", "sm")));
+      actions = h(
+        "div",
+        { class: "fp-fact__actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "fp-icon-btn fp-icon-btn--sm",
+            "data-action": "edit",
+            "aria-label": "Edit fact",
+            title: "Edit",
+            onclick: () => this.#setMode("edit"),
+          },
+          icon("pencil", "sm"),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "fp-icon-btn fp-icon-btn--sm",
+            "data-action": "delete",
+            "aria-label": "Delete fact",
+            title: "Delete",
+            onclick: () => this.#setMode("confirm"),
+          },
+          icon("trash", "sm"),
+        ),
+      );
     }
     this.replaceChildren(this.#marker(origin), main, actions || "");
   }
@@ -187,14 +266,23 @@ export class FpWhatWeKnowItem extends HTMLElement {
     const line = h("p", { class: "fp-fact__source" });
     if ((fact.origin === "question" || fact.origin === "check") && this.source?.text) {
       // A link (inline, so a long question wraps with the label) that reveals the item in the lane.
-      line.append(`${origin.label}: `, h("a", {
-        href: `#fp-item-${fact.source_ref}`, class: "fp-fact__source-link", "data-action": "show-source",
-        title: `Show this ${fact.origin} in the task lane`,
-        onclick: (event) => {
-          event.preventDefault();
-          this.dispatchEvent(new CustomEvent("fp-focus-item", { bubbles: true, detail: { id: fact.source_ref } }));
-        },
-      }, this.source.text));
+      line.append(
+        `${origin.label}: `,
+        h(
+          "a",
+          {
+            href: `#fp-item-${fact.source_ref}`,
+            class: "fp-fact__source-link",
+            "data-action": "show-source",
+            title: `Show this ${fact.origin} in the task lane`,
+            onclick: (event) => {
+              event.preventDefault();
+              this.dispatchEvent(new CustomEvent("fp-focus-item", { bubbles: true, detail: { id: fact.source_ref } }));
+            },
+          },
+          this.source.text,
+        ),
+      );
     } else if (fact.origin === "question" || fact.origin === "check") {
       line.append(`From a ${fact.origin}`);
     } else {
@@ -219,32 +307,36 @@ export class FpWhatWeKnowItem extends HTMLElement {
     }
   }
 
-  get lane() { return this.closest("fp-task-lane"); }
+  get lane() {
+    return this.closest("fp-task-lane");
+  }
 }
 
-export class FpAddNoteButton extends HTMLElement {
-  static define(tag = "fp-add-note-button", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+export class FpAddNoteButton extends FpElement {
+  static tag = "fp-add-note-button";
 
   connectedCallback() {
     if (this.button) return;
-    this.button = h("button", { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "add-note",
-      "aria-label": "Add a note to What We Know" }, icon("plus", "sm"), "Add note");
+    this.button = h(
+      "button",
+      { type: "button", class: "fp-btn fp-btn--ghost fp-btn--sm", "data-action": "add-note", "aria-label": "Add note to What We Know" },
+      icon("plus", "sm"),
+      "Add note",
+    );
     this.button.addEventListener("click", () => this.closest("fp-what-we-know")?.startNote());
     this.append(this.button);
   }
 
-  focus() { this.button?.focus(); }
-  set disabled(value) { if (this.button) this.button.disabled = Boolean(value); }
+  focus() {
+    this.button?.focus();
+  }
+  set disabled(value) {
+    if (this.button) this.button.disabled = Boolean(value);
+  }
 }
 
 export class FpWhatWeKnow extends FpLaneSection {
-  static define(tag = "fp-what-we-know", registry = customElements) {
-    if (!registry.get(tag)) registry.define(tag, this);
-    return this;
-  }
+  static tag = "fp-what-we-know";
 
   #pending = new Map(); // item id → row
   #editor = null;
@@ -271,18 +363,26 @@ export class FpWhatWeKnow extends FpLaneSection {
     this.setCount(facts.length);
   }
 
-  factElement(id) { return this.itemElement(id); }
+  factElement(id) {
+    return this.itemElement(id);
+  }
 
   /** "Checking what this tells us…" while the answer to `item` is being turned into a fact. */
   setPending(item, on) {
     this.#ensureList();
     const existing = this.#pending.get(item.id);
     if (on && !existing) {
-      const row = h("div", { class: "fp-fact fp-fact--pending", role: "status", "data-pending": item.id },
+      const row = h(
+        "div",
+        { class: "fp-fact fp-fact--pending", role: "status", "data-pending": item.id },
         h("span", { class: "fp-fact__icon", "aria-hidden": "true" }, h("span", { class: "fp-spinner" })),
-        h("div", { class: "fp-fact__main" },
+        h(
+          "div",
+          { class: "fp-fact__main" },
           h("p", { class: "fp-fact__text", text: "Checking what this tells us…" }),
-          h("p", { class: "fp-fact__source", text: `${item.kind === "question" ? "From question" : "From check"}: ${item.text}` })));
+          h("p", { class: "fp-fact__source", text: `${item.kind === "question" ? "From question" : "From check"}: ${item.text}` }),
+        ),
+      );
       this.#pending.set(item.id, row);
       this.extra.prepend(row);
     } else if (!on && existing) {
@@ -295,7 +395,10 @@ export class FpWhatWeKnow extends FpLaneSection {
   /** Open the inline editor for a new manual note. */
   startNote() {
     this.#ensureList();
-    if (this.#editor) { this.#editor.input.focus(); return; }
+    if (this.#editor) {
+      this.#editor.input.focus();
+      return;
+    }
     const close = () => {
       this.#editor?.row.remove();
       this.#editor = null;
@@ -303,16 +406,21 @@ export class FpWhatWeKnow extends FpLaneSection {
       this.addButton.focus();
     };
     const { form, input } = factEditor({
-      label: "New note", placeholder: "e.g. User restarted the PC twice; no change", saveLabel: "Add note",
+      label: "New note",
+      placeholder: "e.g. User restarted the PC twice; no change",
+      saveLabel: "Add note",
       onSave: async (text) => {
         await this.closest("fp-task-lane").addNote(text);
         close();
       },
       onCancel: close,
     });
-    const row = h("div", { class: "fp-fact fp-fact--new", "data-editor": "new-note" },
+    const row = h(
+      "div",
+      { class: "fp-fact fp-fact--new", "data-editor": "new-note" },
       h("span", { class: "fp-fact__icon", "aria-hidden": "true" }, icon("pencil", "sm")),
-      h("div", { class: "fp-fact__main" }, form));
+      h("div", { class: "fp-fact__main" }, form),
+    );
     this.#editor = { row, input };
     this.extra.append(row);
     this.refreshEmpty();
