@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -124,6 +124,8 @@ class _Prepared:
     spec: CallSpec | None = None
     ai: BoundAI | None = None
     finished: ChatTurn | None = None
+    learned: list[facts_engine.FactOut] = field(default_factory=list)
+    """The fact of the lane question this message answered (``answers_item_id``), if one was made."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ class ChatService:
             return prepared.finished
         assert prepared.ai is not None and prepared.spec is not None
         completion = await prepared.ai.call(prepared.spec)
-        return await self._finish(principal, session_id, prepared.user.id, completion)
+        return await self._finish(principal, session_id, prepared.user.id, completion, prepared.learned)
 
     async def _stream(
         self, principal: Principal, session_id: uuid.UUID, prepared: _Prepared
@@ -228,7 +230,7 @@ class ChatService:
             else:
                 yield "delta", item
         assert completion is not None  # the wrapper raises when a stream ends without one
-        yield "done", await self._finish(principal, session_id, prepared.user.id, completion)
+        yield "done", await self._finish(principal, session_id, prepared.user.id, completion, prepared.learned)
 
     async def _prepare(self, principal: Principal, session_id: uuid.UUID, new: _NewMessage) -> _Prepared:
         content = new.content.strip()
@@ -269,11 +271,11 @@ class ChatService:
                 spec = await build_chat_spec(db, principal, session, content, before_turn=user.turn_seq)
                 return _Prepared(user=user, spec=spec, ai=ai)
         # Learn the answer's fact first (outside any transaction), so the model's next step is built on it.
-        await learn_from_item(self.sessionmaker, ai, principal, session_id, answered)
+        fact, _ = await learn_from_item(self.sessionmaker, ai, principal, session_id, answered)
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             session = await get_session_row(db, principal, session_id)
             spec = await build_chat_spec(db, principal, session, content, before_turn=user.turn_seq)
-        return _Prepared(user=user, spec=spec, ai=ai)
+        return _Prepared(user=user, spec=spec, ai=ai, learned=[fact] if fact else [])
 
     @staticmethod
     async def _existing(db: AsyncSession, session_id: uuid.UUID, new: _NewMessage, content: str) -> AiMessage | None:
@@ -310,7 +312,12 @@ class ChatService:
         return answered
 
     async def _finish(
-        self, principal: Principal, session_id: uuid.UUID, user_id: uuid.UUID, completion: Completion
+        self,
+        principal: Principal,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        completion: Completion,
+        learned: list[facts_engine.FactOut] | None = None,
     ) -> ChatTurn:
         parsed = parse_assistant_output(completion.text, self.marker_parsers)
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
@@ -332,7 +339,12 @@ class ChatService:
             db.add(reply)
             await db.flush()
             turn = TurnContext(
-                db=db, principal=principal, session=session, lane=lane_engine.lane_of(session), reply=reply
+                db=db,
+                principal=principal,
+                session=session,
+                lane=lane_engine.lane_of(session),
+                reply=reply,
+                facts_added=list(learned or []),
             )
             await apply_effects(turn, parsed.markers, self.marker_effects)
             markers = []

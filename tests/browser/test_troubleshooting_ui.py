@@ -574,3 +574,69 @@ def test_troubleshooting_at_390_wide(open_pilot: OpenPilot, tech: Technician, pa
     assert lane_box and item_box and item_box["x"] + item_box["width"] <= lane_box["x"] + lane_box["width"] + 0.5
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
     assert page.locator(".fp-lane__scroll").evaluate("el => el.scrollWidth <= el.clientWidth")
+
+
+# ---- One state for chat and lane ----------------------------------------------------------------
+
+NOBODY_PRINTS = "Nobody else can print to the same printer."
+
+
+def test_answering_a_question_in_the_chat_closes_it_and_shows_its_fact(
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
+) -> None:
+    sid, _ = tech.asked()
+    page = open_pilot(sid)
+    item = lane_section(page, "questions").locator("fp-question-item[data-status=open]")
+    item.locator("[data-action=answer-in-chat]").click()
+    answering = page.locator(".fp-composer__answering")
+    expect(answering).to_be_visible()
+    expect(answering).to_contain_text(f"Answering: {QUESTION}")
+    expect(page.locator(".fp-composer__input")).to_be_focused()
+
+    model.fact(NOBODY_PRINTS)
+    model.say("Then it is the printer itself, not this PC.")
+    send(page, "No, nobody can")
+
+    answered = lane_section(page, "questions").locator("fp-question-item[data-status=answered]")
+    expect(answered.locator(".fp-task__result-label")).to_have_text("Answered in the chat")
+    expect(answered.locator(".fp-task__answer")).to_have_text("No, nobody can")
+    fact = lane_section(page, "what-we-know").locator("fp-what-we-know-item[data-origin=question]")
+    expect(fact.locator(".fp-fact__text")).to_have_text(NOBODY_PRINTS)
+    expect(fact.locator(".fp-fact__source")).to_have_text(f"From question: {QUESTION}")
+    expect(answering).to_be_hidden()
+    expect(page.locator(".fp-message--assistant").last).to_contain_text("Then it is the printer itself")
+    # The stored item and What We Know agree after a reload, and the message says what it answered.
+    page.reload()
+    page.wait_for_selector(".fp-app[data-state=ready]")
+    expect(page.locator(".fp-message--user .fp-message__answers").last).to_have_text(f"Answer to: {QUESTION}")
+    lane = tech.call("GET", f"/{sid}/task-lane")
+    assert (lane["questions"][0]["status"], lane["questions"][0]["answered_via"]) == ("answered", "chat")
+    assert page_errors.errors == []
+
+
+def test_answering_the_lane_moves_the_conversation_on_without_typing(
+    open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
+) -> None:
+    sid, _ = tech.asked()
+    page = open_pilot(sid)
+    item = lane_section(page, "questions").locator("fp-question-item[data-status=open]")
+    model.fact(OTHERS_PRINT)
+    model.say(PROPOSE_CHECK, chunk_delay=0.02)
+    item.locator("[data-quick=yes]").click()
+    item.locator("[data-action=answer]").click()
+
+    lane_message = page.locator(".fp-message--lane")
+    expect(lane_message).to_have_count(1)
+    expect(lane_message.locator(".fp-message__author")).to_have_text("From the task lane")
+    expect(lane_message.locator(".fp-message__text")).to_contain_text(f"{QUESTION} Yes")
+    check = lane_section(page, "checks").locator("fp-check-item[data-status=open]")
+    expect(check).to_have_count(1)
+    expect(page.locator(".fp-message--assistant").last).to_contain_text("Then the spooler on WS-ACC-04")
+    expect(page.locator(".fp-composer__input")).to_have_value("")  # nothing was typed
+    # One continuation for the batch: the new check is open, so nothing more is due.
+    page.wait_for_timeout(300)
+    chat_calls = [c for c in model.calls if c.spec.service == "chat"]
+    assert len(chat_calls) == 2
+    messages = tech.call("GET", f"/{sid}/messages")["items"]
+    assert [m["origin"] for m in messages] == ["chat", "chat", "lane", "chat"]
+    assert page_errors.errors == []

@@ -3,6 +3,8 @@
 // subscribe to it; nothing else holds a copy. Each kind of change has exactly one writer:
 //   setSession(session)  → "session"        setLane(lane, {highlight}) → "lane"
 //   setFacts(facts)      → "facts"          noteStateVersion(n)        → "state-version"
+// plus "continue-due" when an item update says the technician has settled, in the lane, what the
+// last reply asked (the chat then moves the conversation on: POST .../messages/continue).
 // and applyResponse(data) feeds any response that carries `state_version` (a session, a fact
 // list, an item update, a chat turn) to noteStateVersion, so the counter follows every one.
 //
@@ -109,6 +111,7 @@ export class SessionStore extends EventTarget {
   /** Apply whatever a response carries that the store holds: today its `state_version`. */
   applyResponse(data) {
     if (data && Number.isInteger(data.state_version)) this.noteStateVersion(data.state_version);
+    if (data?.continue_due === true && !this.closed) this.#emit("continue-due", {});
   }
 
   /** Add or replace a fact. One live fact per source: a changed answer retires the previous one. */

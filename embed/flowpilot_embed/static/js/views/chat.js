@@ -5,6 +5,10 @@
 // markers shown as chips (a question or check chip reveals its task-lane item). A failed turn
 // keeps the technician's message and offers Retry with the same client_message_id.
 // It shows one session's SessionStore (attach(store)) and writes a finished turn into it.
+// When the technician has settled, in the lane, what the last reply asked, the store says
+// "continue-due" and the chat streams the next turn by itself (POST .../messages/continue): the
+// lane's summary shows as the technician's message "from the task lane". "Answer in chat" on a
+// question puts the composer in answering mode: the message carries answers_item_id.
 import { FpElement } from "../components/fp-element.js";
 import { apiStream, ApiError } from "../api.js";
 import { liveText } from "../sse.js";
@@ -19,6 +23,8 @@ export class FpChat extends FpElement {
 
   store = null;
   #sending = null; // the turn in flight (one at a time), or null
+  #continueWanted = false; // a continuation became due while a turn was in flight
+  #answering = null; // the open question the composer answers ({id, text}), or null
 
   get session() {
     return this.store?.session ?? null;
@@ -49,9 +55,11 @@ export class FpChat extends FpElement {
       icon("send", "sm"),
       h("span", { class: "fp-composer__send-label", text: "Send" }),
     );
+    this.answeringBar = h("div", { class: "fp-composer__answering", hidden: true });
     this.form = h(
       "form",
       { class: "fp-composer", "aria-label": "Composer" },
+      this.answeringBar,
       this.input,
       h("div", { class: "fp-composer__bar" }, h("span", { class: "fp-composer__hint" }, kbd("mod", "↵"), " to send"), this.sendButton),
     );
@@ -76,6 +84,8 @@ export class FpChat extends FpElement {
     // stores it); it no longer touches this view.
     this.store = store;
     this.#sending = null;
+    this.#continueWanted = false;
+    this.#setAnswering(null);
     this.sendButton.removeAttribute("aria-busy");
     this.problem.replaceChildren();
     this.messages.replaceChildren();
@@ -93,6 +103,45 @@ export class FpChat extends FpElement {
       }
     });
     store.on("lane", (_, { lane }) => this.syncMarkers(lane));
+    store.on("continue-due", () => this.continueConversation());
+  }
+
+  /** Answer the open question `item` ({id, text}) with the next message. */
+  answerInChat(item) {
+    if (this.session?.status !== "open") return;
+    this.#setAnswering(item);
+    this.input.focus();
+  }
+
+  #setAnswering(item) {
+    this.#answering = item;
+    this.answeringBar.hidden = !item;
+    if (!item) {
+      this.answeringBar.replaceChildren();
+      return;
+    }
+    this.answeringBar.replaceChildren(
+      icon("help", "sm"),
+      h("span", { class: "fp-composer__answering-text" }, "Answering: ", h("strong", { text: item.text })),
+      h("button", {
+        type: "button",
+        class: "fp-btn fp-btn--ghost fp-btn--sm",
+        "data-action": "stop-answering",
+        "aria-label": "Don't answer the question with this message",
+        text: "×",
+        onclick: () => this.#setAnswering(null),
+      }),
+    );
+  }
+
+  /** The technician answered what the last reply asked in the lane: stream the next turn, once. */
+  continueConversation() {
+    if (this.session?.status !== "open") return;
+    if (this.#sending) {
+      this.#continueWanted = true;
+      return;
+    }
+    this.#post(null, { path: "/messages/continue", body: {} });
   }
 
   #setComposer(session) {
@@ -146,7 +195,12 @@ export class FpChat extends FpElement {
 
   updateMessage(node, message) {
     const isUser = message.role === "user";
+    const fromLane = message.origin === "lane";
+    node.classList.toggle("fp-message--lane", fromLane);
+    const answered = isUser && message.id ? answeredBy(this.store, message.id) : null;
     const body = h("div", { class: "fp-message__body" });
+    if (answered)
+      body.append(h("p", { class: "fp-message__answers" }, icon("help", "sm"), h("span", { text: `Answer to: ${answered.text}` })));
     if (isUser) body.append(h("p", { class: "fp-message__text", text: message.content ?? "" }));
     else {
       body.append(renderMarkdown(message.content ?? ""));
@@ -165,7 +219,7 @@ export class FpChat extends FpElement {
         h(
           "div",
           { class: "fp-message__meta" },
-          h("span", { class: "fp-message__author", text: isUser ? "You" : "FlowPilot" }),
+          h("span", { class: "fp-message__author", text: fromLane ? "From the task lane" : isUser ? "You" : "FlowPilot" }),
           message.created_at &&
             h("time", { datetime: message.created_at, title: absoluteTime(message.created_at), text: relativeTime(message.created_at) }),
         ),
@@ -179,17 +233,24 @@ export class FpChat extends FpElement {
     if (!content || this.#sending || !this.session || this.session.status !== "open") return;
     this.input.value = "";
     this.#autosize();
+    const answering = this.#answering;
+    this.#setAnswering(null);
     const mine = this.appendMessage({ role: "user", content, created_at: new Date().toISOString() });
-    await this.#post(mine, content, crypto.randomUUID?.() || `${Date.now()}-${Math.random()}`);
+    const body = { content, client_message_id: crypto.randomUUID?.() || `${Date.now()}-${Math.random()}` };
+    if (answering) body.answers_item_id = answering.id;
+    await this.#post(mine, { path: "/messages", body });
   }
 
-  /** Post one message and stream the reply; `clientId` makes a retry safe (the server never stores it twice). */
-  async #post(mine, content, clientId) {
+  /**
+   * Post one message (or a lane continuation, `mine` null: the server writes the message) and stream
+   * the reply; the body's client_message_id makes a retry safe (the server never stores it twice).
+   */
+  async #post(mine, { path, body }) {
     const turnInFlight = {};
     this.#sending = turnInFlight;
     this.sendButton.setAttribute("aria-busy", "true");
-    mine.querySelector(".fp-message__failed")?.remove();
-    mine.classList.add("fp-message--sending");
+    mine?.querySelector(".fp-message__failed")?.remove();
+    mine?.classList.add("fp-message--sending");
     const store = this.store;
     const reply = this.appendMessage({ role: "assistant", content: "" });
     reply.classList.add("fp-message--pending");
@@ -203,11 +264,15 @@ export class FpChat extends FpElement {
     let turn = null;
     let failure = null;
     try {
-      await apiStream(store.url("/messages"), {
-        body: { content, client_message_id: clientId },
+      await apiStream(store.url(path), {
+        body,
         onEvent: ({ type, data }) => {
-          if (type === "user_message" && data?.id) this.updateMessage(mine, data);
-          else if (type === "delta") live.add(typeof data === "string" ? data : data?.text || "");
+          if (type === "user_message" && data?.id) {
+            if (!mine) {
+              mine = this.appendMessage(data);
+              this.messages.append(reply); // the reply stays below the message it answers
+            } else this.updateMessage(mine, data);
+          } else if (type === "delta") live.add(typeof data === "string" ? data : data?.text || "");
           else if (type === "done") turn = data;
           else if (type === "error") failure = new ApiError(data?.status || 503, data || {});
         },
@@ -217,23 +282,43 @@ export class FpChat extends FpElement {
       failure = error;
     } finally {
       live.stop();
-      mine.classList.remove("fp-message--sending");
+      mine?.classList.remove("fp-message--sending");
     }
     if (this.#sending !== turnInFlight) return; // another session is shown now
     this.#sending = null;
     this.sendButton.removeAttribute("aria-busy");
     if (turn) {
-      if (turn.user_message) this.updateMessage(mine, turn.user_message);
+      if (turn.user_message) {
+        if (mine) this.updateMessage(mine, turn.user_message);
+        else mine = this.appendMessage(turn.user_message);
+      }
       if (turn.assistant_message) this.updateMessage(reply, turn.assistant_message);
       else reply.remove();
       this.#stickToBottom(true);
       store.applyTurn(turn);
+      this.#continueIfWanted();
       return;
     }
     reply.remove();
     const error = failure;
     if (error?.name === "AbortError") return;
+    if (!mine) {
+      // The continuation did not start (nothing due any more: 409) or failed before its message was stored.
+      if (!(error instanceof ApiError && error.status === 409)) {
+        toast({ tone: "danger", title: "FlowPilot didn't continue", message: error?.message || "The reply failed." });
+      }
+      this.#continueIfWanted();
+      return;
+    }
+    const content = body.content ?? mine.querySelector(".fp-message__text")?.textContent ?? "";
+    const clientId = body.client_message_id;
     const kept = !(error instanceof ApiError) || error.status === 0 || error.status >= 500 || error.status === 429 || mine.dataset.id;
+    if (kept && !clientId) {
+      // A lane continuation: asking again continues the same turn (the server keeps its message).
+      this.#offerRetry(mine, content, null, "FlowPilot didn't answer.", "alert", { path, body });
+      toast({ tone: "danger", title: "No answer from FlowPilot", message: error?.message || "The reply failed." });
+      return;
+    }
     if (kept) {
       this.#offerRetry(mine, content, clientId, "FlowPilot didn't answer.", "alert");
       toast({ tone: "danger", title: "No answer from FlowPilot", message: error?.message || "The reply failed." });
@@ -249,7 +334,8 @@ export class FpChat extends FpElement {
   }
 
   /** The server kept the message (or may have): ask again with the same client id, never a second message. */
-  #offerRetry(mine, content, clientId, text, role = null) {
+  #offerRetry(mine, content, clientId, text, role = null, request = null) {
+    const again = request ?? { path: "/messages", body: { content, client_message_id: clientId } };
     const retry = h(
       "button",
       {
@@ -257,7 +343,7 @@ export class FpChat extends FpElement {
         class: "fp-btn fp-btn--sm",
         "data-action": "retry",
         onclick: () => {
-          if (!this.#sending) this.#post(mine, content, clientId);
+          if (!this.#sending) this.#post(mine, again);
         },
       },
       icon("refresh", "sm"),
@@ -267,6 +353,12 @@ export class FpChat extends FpElement {
     mine
       .querySelector(".fp-message__main")
       .append(h("div", { class: "fp-message__failed", role }, icon("alert-circle", "sm"), h("span", { text }), retry));
+  }
+
+  #continueIfWanted() {
+    if (!this.#continueWanted) return;
+    this.#continueWanted = false;
+    this.continueConversation();
   }
 
   /** Mirror task-lane item statuses on the chips that point at them ("Answer" → "Answered"). */
@@ -387,6 +479,12 @@ class LiveReply {
     cancelAnimationFrame(this.#frame);
     this.#frame = 0;
   }
+}
+
+/** The lane question a technician's chat message answered, if it did. */
+function answeredBy(store, messageId) {
+  if (!store) return null;
+  return store.lane.questions.find((q) => q.answered_via === "chat" && q.answer_message_id === messageId) ?? null;
 }
 
 const CHIP = {

@@ -199,7 +199,7 @@ export class FpQuestionItem extends LaneItem {
         h(
           "div",
           { class: "fp-task__result" },
-          h("span", { class: "fp-task__result-label", text: "Answer" }),
+          h("span", { class: "fp-task__result-label", text: this.item.answered_via === "chat" ? "Answered in the chat" : "Answer" }),
           h("p", { class: "fp-task__answer", text: this.item.answer }),
         ),
       );
@@ -276,6 +276,15 @@ export class FpQuestionItem extends LaneItem {
       quick,
       h("div", { class: "fp-task__row" }, field, submit),
       error,
+      !this.#changing &&
+        h("button", {
+          type: "button",
+          class: "fp-btn fp-btn--ghost fp-btn--sm fp-task__in-chat",
+          "data-action": "answer-in-chat",
+          text: "Answer in chat",
+          onclick: () =>
+            this.dispatchEvent(new CustomEvent("fp-answer-in-chat", { bubbles: true, detail: { id: this.item.id, text: this.item.text } })),
+        }),
       this.#changing &&
         h("button", {
           type: "button",

@@ -77,6 +77,12 @@ export class FpSessionView extends FpElement {
       this.openDrawer();
       this.taskLane.focusItem(event.detail.id);
     });
+    // "Answer in chat" on a question: the composer answers it (the message carries answers_item_id).
+    this.addEventListener("fp-answer-in-chat", (event) => {
+      if (!event.detail?.id) return;
+      if (this.drawerOpen) this.closeDrawer();
+      this.chat.answerInChat(event.detail);
+    });
     this.replaceChildren(this.header, this.columns);
   }
 
