@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class TcpProxy:
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
-        self.upstream = (upstream_host, upstream_port)
+    def __init__(self, upstream: tuple[str, int] | str) -> None:
+        """``upstream``: ``(host, port)``, or the path of a unix socket (the embedded PostgreSQL's)."""
+        self.upstream = upstream
         self.port = 0
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
@@ -26,11 +27,20 @@ class TcpProxy:
 
     @classmethod
     def for_url(cls, url: str) -> tuple[TcpProxy, str]:
-        """A started proxy to ``url``'s host and port, and ``url`` pointing through it."""
+        """A started proxy to the PostgreSQL server of ``url``, and ``url`` pointing through it."""
         parts = urlsplit(url)
-        proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432).start()
-        netloc = f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}" if parts.username else f"127.0.0.1:{proxy.port}"
-        return proxy, urlunsplit(parts._replace(netloc=netloc))
+        query = dict(parse_qsl(parts.query))
+        socket_dir = query.pop("host", "")
+        port = parts.port or 5432
+        upstream: tuple[str, int] | str
+        if socket_dir.startswith("/"):  # host=/dir: a unix socket, named as libpq names it
+            upstream = f"{socket_dir}/.s.PGSQL.{port}"
+        else:
+            upstream = (parts.hostname or "127.0.0.1", port)
+        proxy = cls(upstream).start()
+        user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        proxied = parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}", query=urlencode(query))
+        return proxy, urlunsplit(proxied)
 
     def start(self) -> TcpProxy:
         listener = socket.socket()
@@ -71,7 +81,12 @@ class TcpProxy:
             except OSError:
                 return  # killed
             try:
-                server = socket.create_connection(self.upstream, timeout=5)
+                if isinstance(self.upstream, str):
+                    server = socket.socket(socket.AF_UNIX)
+                    server.settimeout(5)
+                    server.connect(self.upstream)
+                else:
+                    server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
                 client.close()
                 continue
