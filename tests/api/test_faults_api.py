@@ -5,8 +5,8 @@ wait is bounded."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import dataclasses
+import itertools
 import json
 import re
 import threading
