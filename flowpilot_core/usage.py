@@ -116,6 +116,7 @@ class PostgresUsageSink:
         self.max_buffered = max_buffered
         self._pending: deque[UsageRecord] = deque()
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # one writer of waiting rows at a time, or a row is stored twice
 
     @property
     def pending(self) -> int:
@@ -135,11 +136,12 @@ class PostgresUsageSink:
 
     async def flush(self) -> int:
         """Try to store every waiting row now; returns how many still wait."""
-        while self._pending:
-            if not await self._write(self._pending[0]):
-                break
-            self._pending.popleft()
-            self._count_pending()
+        async with self._flushing:
+            while self._pending:
+                if not await self._write(self._pending[0]):
+                    break
+                self._pending.popleft()
+                self._count_pending()
         return len(self._pending)
 
     async def aclose(self) -> None:
