@@ -55,8 +55,8 @@ class TroubleshootingController(Controller):
             "With `Accept: text/event-stream` the reply streams as server-sent events: `user_message` (the stored "
             "message), `delta` (text as it is generated), then `done` (the turn: reply with markers parsed, task "
             "lane, facts added) or `error` (the problem-details object a plain request would get, with "
-            "`retryable` and, for 429, `retry_after`). A comment line is sent at least every 15 s while the model "
-            "thinks. Send `client_message_id` to make retries safe."
+            "`retryable` and, for 429, `retry_after`). A comment line is sent after 10 s without an event, so "
+            "proxies keep a long turn open. Send `client_message_id` to make retries safe."
         ),
     )
     async def post_message(
