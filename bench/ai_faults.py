@@ -7,6 +7,11 @@ real SDK, its default 2 retries) with timeouts scaled down 100x from the default
 (connect 0.1, first_byte 0.6, stream_idle 0.3, deadline 1.2 s), and prints the wait until
 the error and the error's code. Multiply by 100 for the default policy.
 
+The SDK's backoff between retries (about 0.5-8 s) is not scaled, so a fault answered
+on every attempt (500s) can reach the scaled deadline while the SDK waits to retry and
+is then reported as ``timed_out`` (with the default 120 s deadline it is reported as
+``server_error`` after the retries).
+
 Part 2 streams 20,000 deltas from an in-process provider through
 ``chat_call_cached_stream`` and prints the time per event, with the default timeouts
 (each wait for an event runs under ``asyncio.timeout``) and without a provider at all

@@ -62,6 +62,10 @@ async def event_stream(
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=interval)
             except TimeoutError:
+                if producer.done() and queue.empty():
+                    # It ended without a last word (killed by a BaseException): still say so.
+                    yield sse_message("error", problem_body(RuntimeError("the event producer stopped")))
+                    return
                 yield ServerSentEventMessage(comment="keep-alive")
                 continue
             if item is _END:
