@@ -77,8 +77,8 @@ SECRET_KEY = "flowpilot-bench-secret-key-0123456789abcdef"
 TICKET = {
     "summary": "Accounts cannot print - jobs stuck in the queue",
     "description": (
-        "Since 9am nobody in the accounts office can print. Jobs go into the queue on WS-ACC-04 and sit there "
-        "with status 'Printing'. Turning the HP LaserJet off and on did not help. Reception can print."
+        "Since 9am the accounts office has trouble printing. Jobs go into the queue on WS-ACC-04 and sit there "
+        "with status 'Printing'. Turning the HP LaserJet off and on did not help."
     ),
     "company": "Contoso Dental",
     "contact": "Tom Reed",
@@ -86,11 +86,11 @@ TICKET = {
     "priority": "Priority 2 - High",
 }
 FIRST_MESSAGE = "Users in accounts can't print, the jobs are stuck in the print queue"
-ANSWERS_GIVEN = (  # what technicians type, rotated
-    "No, nobody can print to it",
+ANSWERS_GIVEN = (  # what technicians type, rotated; only a bare yes/no becomes a fact offline
+    "No",
     "Yes, reception prints to it fine",
-    "no - nobody on the floor can print",
-    "Yes, other people can print to it",
+    "nope",
+    "yes they can",
 )
 
 

@@ -31,7 +31,7 @@ async def main() -> None:
                 db,
                 principal,
                 CreateSession(
-                    problem_statement="Nobody in Accounting can print; jobs are stuck in the queue on WS-ACC-04.",
+                    problem_statement="Accounting users can't print; jobs are stuck in the queue on WS-ACC-04.",
                     ticket=TicketSnapshot(summary="Printing stuck in queue", company="Contoso Dental", ref="48213"),
                 ),
             )
@@ -41,8 +41,8 @@ async def main() -> None:
         print("\nFlowPilot:", turn.assistant_message.content)
 
         question = next(q for q in turn.task_lane.questions if q.status == "open")
-        print(f"\nAnswering: {question.text} -> No, nobody can print to it")
-        update = await fp.answers.answer(principal, session.id, question.id, "No, nobody can print to it")
+        print(f"\nAnswering: {question.text} -> No")
+        update = await fp.answers.answer(principal, session.id, question.id, "No")
         print("New fact:", update.fact.text if update.fact else "(none: the answer was not clear enough)")
 
         async with tenant_session(fp.sessionmaker, account.id) as db:

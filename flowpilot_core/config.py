@@ -9,6 +9,7 @@ secret key it generates one there (mode 0600). A bad value fails at start-up wit
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 ENV_PREFIX = "FLOWPILOT_"
+# Only the shape of a provider name is checked here; which names exist depends on the plugins.
+_PROVIDER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 class ConfigError(ValueError):
@@ -44,7 +47,9 @@ class Settings:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     model_provider: str | None = None
-    """``anthropic`` or ``offline``; default: anthropic when an API key is configured, else offline."""
+    """Name of a registered model provider (``anthropic``, ``offline`` or one a plugin contributes);
+    default: anthropic when an API key is configured, else offline. Whether the name is registered
+    is checked at library start-up, where the plugins are known."""
     ai: dict[str, Any] = field(default_factory=dict)
     """The ``[ai]`` table of flowpilot.toml: model tiers, MCP flags, prices (see docs/ai-layer.md)."""
 
@@ -139,8 +144,10 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     if not role.replace("_", "").isalnum() or not role[0].isalpha():
         raise ConfigError(f"FLOWPILOT_APP_DB_ROLE: {role!r} must be letters, digits and underscores")
     provider = get("model_provider")
-    if provider is not None and provider not in {"anthropic", "offline"}:
-        raise ConfigError(f"FLOWPILOT_MODEL_PROVIDER: {provider!r} is not one of anthropic, offline")
+    if provider is not None and not _PROVIDER_NAME_RE.fullmatch(provider):
+        raise ConfigError(
+            f"FLOWPILOT_MODEL_PROVIDER: {provider!r} is not a provider name (lower-case letters, digits, '_', '-', '.')"
+        )
     ai = file_values.get("ai", {})
     if not isinstance(ai, dict):
         raise ConfigError("ai: must be a TOML table")

@@ -1,94 +1,117 @@
-"""FlowPilot's plugin hooks: the reference for plugin authors.
+"""FlowPilot's plugin hooks: the reference for plugin authors (``docs/plugins.md`` has examples).
 
-A plugin is any module or object with functions decorated ``@flowpilot_core.hookimpl``
+A plugin is a module or object with functions decorated ``@flowpilot_core.hookimpl``
 named after the specs below, registered through the ``flowpilot`` entry-point group::
 
     [project.entry-points.flowpilot]
     my_psa = "my_package.flowpilot_plugin"
 
-Contribution hooks take a ``register`` callback and call it once per thing they
-contribute; FlowPilot records which plugin contributed what and rejects duplicate
-names with an error that names both plugins. Lifecycle hooks are notifications:
-they may return ``None``, a value or an awaitable; FlowPilot awaits awaitables and
-logs (never propagates) a plugin's exception so one broken integration cannot fail
-a technician's resolve.
+Contribution hooks (``register_*``) receive a ``register`` callback and call it once per
+thing they contribute. :func:`flowpilot_core.plugins.collect` calls them once at start-up,
+records which plugin contributed what (``flowpilot plugins list`` shows it) and refuses a
+name two plugins contribute, with an error naming both.
+
+``track_event`` is the one notification hook: it receives typed lifecycle events
+(:mod:`flowpilot_core.events`) after the transaction that caused them committed.
+
+A hook implementation may accept any subset of a hook's arguments (pluggy's opt-in
+arguments), so adding an argument later does not break existing plugins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pluggy
 
+from flowpilot_core.ai.provider import ModelProvider
+from flowpilot_core.config import Settings
+from flowpilot_core.markers.grammar import MarkerParser
+
+if TYPE_CHECKING:
+    from flowpilot_core.events import Event
+    from flowpilot_core.markers.effects import MarkerEffect
+
 hookspec = pluggy.HookspecMarker("flowpilot")
 
+# What the register callbacks take; annotate a hook implementation's ``register`` with them.
+ModelProviderFactory: TypeAlias = Callable[[Settings | None], ModelProvider]
+"""Builds a model provider from FlowPilot's settings (``None`` outside a configured deployment)."""
+PsaProviderFactory: TypeAlias = Callable[[dict[str, Any]], object]
+"""Builds a :class:`flowpilot_core.psa.PSAProvider` from a connection's decrypted config."""
+Redactor: TypeAlias = Callable[[str], str]
+"""Returns the text with what it redacts replaced."""
+
+RegisterModelProvider: TypeAlias = Callable[[str, ModelProviderFactory], None]
+RegisterMarkerParser: TypeAlias = Callable[[MarkerParser], None]
+RegisterMarkerEffect: TypeAlias = Callable[[str, "MarkerEffect"], None]
+RegisterPsaProvider: TypeAlias = Callable[[str, PsaProviderFactory], None]
+RegisterTemplateMatcher: TypeAlias = Callable[[str, object], None]
+RegisterRedactor: TypeAlias = Callable[[str, Redactor], None]
+
 
 @hookspec
-def register_psa_providers(register: Callable[..., None]) -> None:
-    """Contribute PSA providers.
+def register_model_providers(register: RegisterModelProvider) -> None:
+    """Contribute model providers: ``register(name, factory)``.
 
-    Call ``register(name, factory)`` where ``name`` is the provider's stable id
-    (``"connectwise"``, ``"autotask"``, ...) stored on ``psa_connections.provider`` and
-    ``factory(config: dict[str, Any]) -> PSAProvider`` builds a provider from a
-    connection's decrypted config. The provider must implement
-    :class:`flowpilot_core.psa.PSAProvider`: ``get_ticket``, ``post_note``,
-    ``set_status`` and ``get_status``; run ``flowpilot_core.testing.psa_conformance``
-    against it.
+    ``factory(settings)`` returns a :class:`flowpilot_core.ai.provider.ModelProvider`
+    (``name``, ``complete(call)``, ``stream(call)``). ``FLOWPILOT_MODEL_PROVIDER=<name>``
+    selects it; the built-in ones are ``anthropic`` and ``offline``.
     """
 
 
 @hookspec
-def register_model_providers(register: Callable[..., None]) -> None:
-    """Contribute model providers.
+def register_marker_parsers(register: RegisterMarkerParser) -> None:
+    """Contribute parsers for markers in assistant output: ``register(parser)``.
 
-    Call ``register(name, factory)`` where ``factory(settings) -> ModelProvider``.
-    A model provider turns one laid-out call (see ``flowpilot_core.ai``) into a
-    completion or a stream of text deltas, and reports token usage. The built-in
-    providers are ``anthropic`` (the official SDK) and ``offline`` (deterministic,
-    no network).
+    ``parser`` is a :class:`flowpilot_core.markers.grammar.MarkerParser`: a ``tag``
+    (upper case, e.g. ``"QUESTION"``, its registered name) and
+    ``parse(body, attrs) -> Marker | None``; optionally ``render(marker) -> str``. Only
+    assistant output is parsed; ``None`` leaves the marker in the text as written.
     """
 
 
 @hookspec
-def register_marker_parsers(register: Callable[..., None]) -> None:
-    """Contribute marker parsers for assistant output.
+def register_marker_effects(register: RegisterMarkerEffect) -> None:
+    """Contribute what a parsed marker does to its session: ``register(marker_type, effect)``.
 
-    Call ``register(parser)`` with an object that has a ``tag`` (e.g. ``"QUESTION"``)
-    and ``parse(body: str, attrs: dict[str, str]) -> Marker | None``. Only assistant
-    output is ever parsed; a parser returning ``None`` leaves the text as plain text.
+    ``marker_type`` is the marker struct's tag (``"question"``); ``effect(turn, marker)`` is
+    an async :class:`flowpilot_core.markers.effects.MarkerEffect`, run in the chat turn's
+    second transaction after the reply is stored, once per marker of that type. A failing
+    effect is logged and rolled back alone; the reply is kept.
     """
 
 
 @hookspec
-def register_template_matchers(register: Callable[..., None]) -> None:
-    """Contribute script-template matchers.
+def register_psa_providers(register: RegisterPsaProvider) -> None:
+    """Contribute PSA providers: ``register(name, factory)``.
 
-    Call ``register(name, matcher)`` with an object whose
-    ``match(fix, templates) -> list[TemplateMatch]`` scores script templates against
-    a suggested fix. Results of all matchers are merged, best score first.
+    ``name`` is the id stored on ``psa_connections.provider`` (``"connectwise"``) and
+    ``factory(config)`` builds a :class:`flowpilot_core.psa.PSAProvider` from a
+    connection's decrypted config (raising ``ValueError`` for a config it cannot use).
+    The writeback engine posts notes and sets statuses through it.
     """
 
 
 @hookspec
-def register_redactors(register: Callable[..., None]) -> None:
-    """Contribute redactors applied to anything that leaves FlowPilot.
+def register_template_matchers(register: RegisterTemplateMatcher) -> None:
+    """Contribute script-template matchers: ``register(name, matcher)``; not consumed yet: a later release uses it."""
 
-    Call ``register(name, redactor)`` with a callable ``redactor(text: str) -> str``
-    used on previews, notes posted to a PSA and script parameters marked sensitive.
+
+@hookspec
+def register_redactors(register: RegisterRedactor) -> None:
+    """Contribute redactors: ``register(name, redactor)``; not consumed yet: a later release uses it.
+
+    ``redactor(text) -> str`` returns the text with what it redacts replaced.
     """
 
 
 @hookspec
-def session_resolved(account_id: str, session_id: str, note_markdown: str) -> Any:
-    """A session was resolved (locally or with a note posted to its PSA ticket)."""
+def track_event(event: Event) -> Any:
+    """Receive a lifecycle event (:mod:`flowpilot_core.events`) after its transaction committed.
 
-
-@hookspec
-def session_escalated(account_id: str, session_id: str, package_markdown: str) -> Any:
-    """A session was escalated with an escalation package."""
-
-
-@hookspec
-def note_posted(account_id: str, session_id: str, provider: str, ticket_ref: str, kind: str, external_id: str) -> Any:
-    """A note was posted to a PSA ticket (``kind``: resolution / escalation / internal)."""
+    Return ``None`` or an awaitable (``async def`` works); awaitables are awaited. An
+    exception is logged with the plugin's name and never reaches the technician's request.
+    Events of a rolled-back transaction are never delivered.
+    """

@@ -8,8 +8,10 @@
     turn = await fp.chat.post_message(principal, session_id, ChatRequest(content="..."))
     await fp.close()
 
-It holds the settings, the database engine (application role), the loaded plugins, the
-AI gateway and the services (``chat``, ``answers``). Create it on the event loop that
+It holds the settings, the database engine (application role), the plugin manager and
+what its plugins contributed, the AI gateway and the services (``chat``, ``answers``).
+Units of work made by its ``sessionmaker`` deliver their lifecycle events
+(:mod:`flowpilot_core.events`) to the plugins after they commit. Create it on the event loop that
 will use it: the engine's connections belong to that loop. Nothing in it is state that
 another process or replica would need.
 """
@@ -20,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pluggy
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flowpilot_core.ai.gateway import AIGateway
@@ -27,10 +30,13 @@ from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import provider_from_registry
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
-from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins
+from flowpilot_core.events import EventDispatcher
+from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins, pm
+from flowpilot_core.previews import PreviewMetrics, PreviewService
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
+from flowpilot_core.writeback import WritebackService
 
 log = logging.getLogger("flowpilot")
 
@@ -41,12 +47,15 @@ class FlowPilot:
     urls: DatabaseUrls
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    plugin_manager: pluggy.PluginManager
     plugins: PluginRegistry
     plugin_failures: list[PluginFailure]
     metrics: UsageMetrics
     ai: AIGateway
     chat: ChatService
     answers: AnswerService
+    previews: PreviewService
+    writeback: WritebackService
 
     @property
     def secret_key(self) -> str:
@@ -54,39 +63,64 @@ class FlowPilot:
         return self.settings.secret_key
 
     @classmethod
-    def start(cls, settings: Settings, urls: DatabaseUrls | None = None) -> FlowPilot:
-        """Wire everything for an already migrated database (see :meth:`open` to migrate too)."""
+    def start(
+        cls,
+        settings: Settings,
+        urls: DatabaseUrls | None = None,
+        *,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> FlowPilot:
+        """Wire everything for an already migrated database (see :meth:`open` to migrate too).
+
+        Without ``plugin_manager`` the process-wide one is loaded from the entry points
+        (:func:`flowpilot_core.plugins.load_plugins`); a given manager is used as it is.
+        """
         settings = ensure_secret_key(settings)
         urls = urls or resolve_database(settings)
-        engine = create_engine(urls.app, pool_size=10, max_overflow=20)
-        failures = load_plugins()
+        if plugin_manager is None:
+            plugin_manager = pm
+            failures = load_plugins(pm)
+        else:
+            failures = []
         for failure in failures:
             log.error("plugin %s is disabled: %s", failure.name, failure.error)
-        plugins = collect()
-        sessionmaker = make_sessionmaker(engine)
+        plugins = collect(plugin_manager)
+        provider = build_model_provider(settings, plugins)  # before the engine: a bad name leaks nothing
+        engine = create_engine(urls.app, pool_size=10, max_overflow=20)
+        sessionmaker = make_sessionmaker(engine, events=EventDispatcher(plugin_manager))
         metrics = UsageMetrics()
         assert settings.secret_key is not None
         ai = AIGateway(
-            provider=build_model_provider(settings, plugins),
+            provider=provider,
             policy=load_ai_policy(settings),
             usage_sink=PostgresUsageSink(sessionmaker, metrics),
             secret_key=settings.secret_key,
         )
+        previews = PreviewService(PreviewMetrics(metrics.registry))
         return cls(
             settings=settings,
             urls=urls,
             engine=engine,
             sessionmaker=sessionmaker,
+            plugin_manager=plugin_manager,
             plugins=plugins,
             plugin_failures=list(failures),
             metrics=metrics,
             ai=ai,
-            chat=ChatService(sessionmaker, ai, plugins.marker_parsers),
+            chat=ChatService(sessionmaker, ai, plugins.marker_parsers, plugins.marker_effects),
             answers=AnswerService(sessionmaker, ai),
+            previews=previews,
+            writeback=WritebackService(sessionmaker, previews, plugins.psa_providers, settings.secret_key),
         )
 
     @classmethod
-    async def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> FlowPilot:
+    async def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> FlowPilot:
         """Load settings, start the embedded database if none is configured, migrate, and wire up."""
         from flowpilot_core.config import load_settings
         from flowpilot_core.db import migrate as migrations
@@ -97,7 +131,7 @@ class FlowPilot:
             await migrations.upgrade(
                 urls.owner, app_db_role=settings.app_db_role, app_db_password=settings.app_db_password
             )
-        return cls.start(settings, urls)
+        return cls.start(settings, urls, plugin_manager=plugin_manager)
 
     async def close(self) -> None:
         closer = getattr(self.ai.provider, "aclose", None)
@@ -118,8 +152,16 @@ def load_ai_policy(settings: Settings) -> AIPolicy:
 
 
 def build_model_provider(settings: Settings, plugins: PluginRegistry) -> Any:
+    """The configured model provider; an unknown name is a :class:`ConfigError` naming the registered ones."""
     name = settings.effective_model_provider
+    if name not in plugins.model_providers:
+        registered = ", ".join(sorted(plugins.model_providers)) or "none"
+        raise ConfigError(
+            f"FLOWPILOT_MODEL_PROVIDER: model provider {name!r} is not registered (registered: {registered})"
+        )
     try:
         return provider_from_registry(plugins, name, settings)
-    except ValueError as exc:
-        raise ConfigError(f"FLOWPILOT_MODEL_PROVIDER: {exc}") from None
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a provider's own settings ([ai.<name>] keys) are wrong; its message names the key
+        raise ConfigError(str(exc)) from None

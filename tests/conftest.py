@@ -3,6 +3,7 @@ Alembic, the app connecting as the non-owner application role, tenants, an in-pr
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -28,6 +29,12 @@ from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url
 from tests.pg import create_database, drop_database, run_sync, server_url
 
 TEST_SECRET_KEY = "flowpilot-test-secret-key-0123456789abcdef"
+
+# Installed third-party plugins never load under test (llm and datasette guard the same way):
+# an empty allowlist leaves only FlowPilot's built-in plugins, whatever else this machine has
+# installed. A test that needs a plugin registers it on a manager of its own
+# (tests/plugins/support.py). Subprocess tests drop FLOWPILOT_* variables and load for real.
+os.environ["FLOWPILOT_LOAD_PLUGINS"] = ""
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ Two connections exist: the *owner* (runs migrations) and the *application role*
 (serves requests: owns no table, is no superuser, so row-level security is what
 guards tenants). Every unit of work sets ``app.current_account_id`` for its
 transaction with ``set_config(..., true)``, and a session event re-issues it if the
-session begins another transaction.
+session begins another transaction. The lifecycle events a unit of work emits are
+delivered after it commits (:mod:`flowpilot_core.events`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from flowpilot_core.config import Settings, derive_app_url, normalize_database_url
 from flowpilot_core.db.embedded import start_embedded
+from flowpilot_core.events import DISPATCHER_KEY, EventDispatcher, dispatch_committed
 
 ACCOUNT_KEY = "account_id"
 _SET_ACCOUNT = text("SELECT set_config('app.current_account_id', :account_id, true)")
@@ -54,8 +56,12 @@ def _reapply_account(session: Session, transaction: SessionTransaction, connecti
         connection.execute(_SET_ACCOUNT, {"account_id": str(account_id)})
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, events: EventDispatcher | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; with ``events``, their committed lifecycle events reach the plugins."""
+    info = {} if events is None else {DISPATCHER_KEY: events}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 async def set_account(session: AsyncSession, account_id: uuid.UUID | str | None) -> None:
@@ -68,7 +74,12 @@ async def set_account(session: AsyncSession, account_id: uuid.UUID | str | None)
 async def tenant_session(
     sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID | str
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction scoped to one account: commits on success, rolls back on error."""
-    async with sessionmaker() as session, session.begin():
-        await set_account(session, account_id)
-        yield session
+    """One transaction scoped to one account: commits on success, rolls back on error.
+
+    Lifecycle events emitted in it are delivered after the commit; a rollback drops them.
+    """
+    async with sessionmaker() as session:
+        async with session.begin():
+            await set_account(session, account_id)
+            yield session
+        await dispatch_committed(session)

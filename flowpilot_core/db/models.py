@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SESSION_STATUSES = ("open", "resolved", "escalated")
 FACT_ORIGINS = ("question", "check", "manual", "ai_synthesis")
+MESSAGE_ORIGINS = ("chat", "lane")
 FIX_STATUSES = ("active", "superseded")
 FIX_DECISIONS = ("one_off", "draft_template", "build_template", "dismissed")
 DRAFT_STATUSES = ("pending", "accepted", "rejected")
@@ -120,6 +121,48 @@ class PsaConnection(Base):
     updated_at: Mapped[datetime] = _updated()
 
 
+WRITEBACK_KINDS = ("resolution", "escalation")
+WRITEBACK_STATES = ("pending", "posted", "done", "status_unverified", "local")
+
+
+class Writeback(Base):
+    """One confirm-and-post of a resolution note or escalation package: recorded before anything is posted."""
+
+    __tablename__ = "writebacks"
+    __table_args__ = (
+        UniqueConstraint("session_id", "idempotency_key", name="uq_writebacks_session_key"),
+        CheckConstraint(_in("kind", WRITEBACK_KINDS), name="ck_writebacks_kind"),
+        CheckConstraint(_in("state", WRITEBACK_STATES), name="ck_writebacks_state"),
+        Index("ix_writebacks_state", "state"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'pending'"))
+    marker: Mapped[str] = mapped_column(String(100), nullable=False)
+    markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    generated_markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    edit_distance: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("psa_connections.id", ondelete="SET NULL")
+    )
+    ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    external_note_id: Mapped[str | None] = mapped_column(String(200))
+    status_before: Mapped[str | None] = mapped_column(String(200))
+    status_expected: Mapped[str | None] = mapped_column(String(200))
+    status_after: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
 class McpServer(Base):
     """An account-level MCP server offered to AI services whose MCP flag allows it."""
 
@@ -175,6 +218,11 @@ class AiSession(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
+    @property
+    def ticket(self) -> dict[str, Any]:
+        """The ticket snapshot under the name the API uses."""
+        return dict(self.ticket_snapshot or {})
+
 
 class AiMessage(Base):
     """One turn of a session's transcript, in order (``seq``)."""
@@ -184,6 +232,9 @@ class AiMessage(Base):
         UniqueConstraint("session_id", "seq", name="uq_ai_messages_session_seq"),
         UniqueConstraint("session_id", "client_message_id", name="uq_ai_messages_client_id"),
         CheckConstraint("role IN ('user', 'assistant')", name="ck_ai_messages_role"),
+        CheckConstraint(_in("origin", MESSAGE_ORIGINS), name="ck_ai_messages_origin"),
+        Index("ix_ai_messages_session_turn", "session_id", "turn_seq", "seq"),
+        Index("ix_ai_messages_reply_to", "reply_to_id"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
     account_id: Mapped[uuid.UUID] = _account_fk()
@@ -191,6 +242,13 @@ class AiMessage(Base):
         UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False
     )
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    """Arrival order; unique per session."""
+    turn_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    """Transcript order: a technician message's own ``seq``; a reply's is the ``seq`` of the message it answers,
+    so a reply that finishes late (a retry) still reads directly after its message."""
+    origin: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'chat'"))
+    """``chat``: typed by the technician or written by the model; ``lane``: written by FlowPilot to continue the
+    conversation after the technician answered in the task lane."""
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     display_content: Mapped[str | None] = mapped_column(Text)
@@ -233,6 +291,10 @@ class SessionFact(Base):
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
+    updated_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    """Who last edited the text (``None`` until someone edits it)."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -272,6 +334,8 @@ class SessionSuggestedFix(Base):
     source_message_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("ai_messages.id", ondelete="SET NULL")
     )
+    fact_ids: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    """Ids of the live facts the fix rests on, when it was proposed."""
     created_at: Mapped[datetime] = _created()
 
 
@@ -368,7 +432,7 @@ class AccountSettings(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
-    DEFAULTS: Any = {"templatize_prompt_enabled": True}
+    DEFAULTS: Any = {"templatize_prompt_enabled": True, "auto_continue_enabled": True}
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The preference ``key``; else the documented default; else ``default``."""

@@ -1,8 +1,7 @@
-"""Facts ("What We Know"): CRUD, promotion from task-lane items, and ``state_version``.
+"""Facts ("What We Know"): CRUD and promotion from task-lane items.
 
-Every write to facts increments ``ai_sessions.state_version`` in the same transaction
-with one ``UPDATE ... SET state_version = state_version + 1``: the row lock it takes
-serialises concurrent writers, so no increment is ever lost.
+Every write to facts increments the session's ``state_version`` in the same
+transaction (:func:`flowpilot_core.sessions.lifecycle.bump_state_version`).
 
 Facts from questions and checks are read-only (they say what the technician answered
 or what a check printed); manual notes and AI-synthesised facts are editable. Delete
@@ -22,9 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
-from flowpilot_core.db.models import AiSession, SessionFact
+from flowpilot_core.db.models import SessionFact
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
-from flowpilot_core.sessions.lifecycle import get_session_row
+from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
 
 MAX_FACT_CHARS = 2000
 FactOrigin = Literal["question", "check", "manual", "ai_synthesis"]
@@ -39,6 +38,8 @@ class FactOut(msgspec.Struct):
     source_ref: str | None
     editable: bool
     author_user_id: uuid.UUID | None
+    updated_by_user_id: uuid.UUID | None
+    """Who last edited the text; ``None`` until someone edits it."""
     created_at: datetime
     updated_at: datetime
 
@@ -66,17 +67,7 @@ class PromoteItem(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def fact_out(row: SessionFact) -> FactOut:
-    return FactOut(
-        id=row.id,
-        session_id=row.session_id,
-        text=row.text,
-        origin=row.origin,
-        source_ref=row.source_ref,
-        editable=row.editable,
-        author_user_id=row.author_user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return msgspec.convert(row, FactOut, from_attributes=True)
 
 
 def _clean(text: str) -> str:
@@ -86,17 +77,6 @@ def _clean(text: str) -> str:
     if len(text) > MAX_FACT_CHARS:
         raise InvalidInput(f"fact text is longer than {MAX_FACT_CHARS} characters", field="text")
     return text
-
-
-async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:
-    """Atomically increment the session's ``state_version`` (drives preview cache invalidation)."""
-    result = await db.execute(
-        update(AiSession)
-        .where(AiSession.id == session_id)
-        .values(state_version=AiSession.state_version + 1, updated_at=datetime.now(UTC))
-        .returning(AiSession.state_version)
-    )
-    return int(result.scalar_one())
 
 
 async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
@@ -164,6 +144,7 @@ async def update_fact(
     new_text = _clean(text)
     if new_text != row.text:
         row.text = new_text
+        row.updated_by_user_id = principal.user_id
         row.updated_at = datetime.now(UTC)
         await db.flush()
         await bump_state_version(db, session_id)

@@ -1,7 +1,7 @@
 """The model side of fact synthesis: the conservative instructions, the call, the output parser.
 
-``FactSynthesisService`` (facts engine) turns an answered task-lane question or a
-completed check into at most one fact. It describes the model call with
+``FactSynthesisService`` (facts engine) turns an answered task-lane question, a
+completed check or what happened when an action was carried out into at most one fact. It describes the model call with
 :func:`build_synthesis_call` and reads the reply with :func:`parse_synthesis_output`.
 The offline model answers the same call deterministically
 (``flowpilot_offline.synthesis``).
@@ -15,12 +15,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flowpilot_core.ai.gateway import BoundAI
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 
 __all__ = [
     "MAX_FACT_CHARS",
     "SYNTHESIS_INSTRUCTIONS",
+    "FactSynthesisService",
     "build_synthesis_call",
     "parse_synthesis_output",
     "synthesis_request",
@@ -33,9 +35,10 @@ MAX_FACT_CHARS = 240
 SYNTHESIS_INSTRUCTIONS = """\
 You record confirmed facts for an IT troubleshooting session ("What We Know").
 
-You receive ONE answered item as JSON, either
-  {"kind": "question", "question": "...", "answer": "..."}   (the technician's answer), or
-  {"kind": "check", "title": "...", "command": "...", "output": "..."}   (the command's output).
+You receive ONE answered item as JSON, one of
+  {"kind": "question", "question": "...", "answer": "..."}   (the technician's answer),
+  {"kind": "check", "title": "...", "command": "...", "output": "..."}   (the command's output), or
+  {"kind": "action", "action": "...", "result": "..."}   (what happened when the technician did it).
 
 Reply with ONE JSON object and nothing else: {"fact": string or null, "reason": string}.
 
@@ -48,7 +51,8 @@ Rules, strictest first:
    ("partially", "sometimes", "only for some users", "except"), contradictory ("yes
    and no", "no, it's running" to "is it running?"), empty, a question back, or does
    not answer the question; when the command failed (an error instead of output) or
-   printed nothing; and when the output needs interpretation you cannot state plainly.
+   printed nothing; when the output needs interpretation you cannot state plainly; and
+   when an action's result only says it was done ("done", "ok") or is a remark.
 3. Otherwise write ONE short declarative sentence (at most 240 characters) that stands
    on its own: name the thing (not "it"), keep names, numbers, codes and quoted error
    text exactly as given, and refer to the end user as "the user".
@@ -63,11 +67,12 @@ def _field(item: Any, name: str) -> Any:
 
 
 def synthesis_request(item: Any, answer: str) -> dict[str, str]:
-    """The request object for one answered task-lane item (question or check).
+    """The request object for one answered task-lane item (question, check or action).
 
     ``item`` is a task-lane item (mapping or object) with ``kind`` and ``text`` and, for
-    checks, ``title``/``command``; ``answer`` is the technician's answer or the check's
-    output.
+    checks, ``title``/``command``; ``answer`` is the technician's answer, the check's
+    output, or what happened when the action was carried out ("What happened?").
+    Any other kind is a programming error (``ValueError``): the lane has only these three.
     """
     kind = str(_field(item, "kind") or "")
     text = str(_field(item, "text") or "")
@@ -76,7 +81,9 @@ def synthesis_request(item: Any, answer: str) -> dict[str, str]:
     if kind == "check":
         title = str(_field(item, "title") or text)
         return {"kind": "check", "title": title, "command": str(_field(item, "command") or ""), "output": answer}
-    raise ValueError(f"fact synthesis needs a question or a check, not {kind!r}")
+    if kind == "action":
+        return {"kind": "action", "action": text, "result": answer}
+    raise ValueError(f"fact synthesis needs a question, a check or an action, not {kind!r}")
 
 
 def build_synthesis_call(
@@ -137,3 +144,16 @@ def parse_synthesis_output(raw: str) -> str | None:
         log.warning("fact synthesis returned more than one short sentence; no fact recorded")
         return None
     return defuse_markers(fact)
+
+
+class FactSynthesisService:
+    """Turns an answered question or a completed check into at most one short, supported fact."""
+
+    def __init__(self, ai: BoundAI) -> None:
+        self.ai = ai
+
+    async def synthesize(self, item: Any, given: str, *, account_id: str, session_id: str) -> str | None:
+        """The fact ``given`` (the answer or output) establishes for ``item``, or ``None``."""
+        spec = build_synthesis_call(item, given, account_id=account_id, session_id=session_id)
+        completion = await self.ai.call(spec)
+        return parse_synthesis_output(completion.text)

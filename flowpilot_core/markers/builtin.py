@@ -65,11 +65,16 @@ class PromoteMarker(Marker, frozen=True, kw_only=True, tag="promote"):
 
 
 class SuggestFixMarker(Marker, frozen=True, kw_only=True, tag="suggest_fix"):
-    """``[SUGGEST_FIX title="..." root_cause="..."]steps[/SUGGEST_FIX]``: a proposed fix."""
+    """``[SUGGEST_FIX title="..." root_cause="..." facts="id,id"]steps[/SUGGEST_FIX]``: a proposed fix.
+
+    ``fact_ids`` are the facts the fix rests on, as the model named them; the fixes
+    engine keeps only ids of live facts of the session.
+    """
 
     title: str
     root_cause: str
     body: str
+    fact_ids: tuple[str, ...] = ()
 
 
 def _first_line(text: str, limit: int = 80) -> str:
@@ -149,7 +154,7 @@ class PromoteParser:
 
 
 class SuggestFixParser:
-    """Parser for ``[SUGGEST_FIX]``: ``title`` required, ``root_cause`` optional."""
+    """Parser for ``[SUGGEST_FIX]``: ``title`` required; ``root_cause`` and ``facts`` (comma-separated ids) optional."""
 
     tag = "SUGGEST_FIX"
 
@@ -158,7 +163,12 @@ class SuggestFixParser:
         title = attrs.get("title", "").strip()
         if not title or not body:
             return None
-        return SuggestFixMarker(title=title, root_cause=attrs.get("root_cause", "").strip(), body=body)
+        # A malformed id is dropped, not fatal: the fix stands, it just cites fewer facts.
+        refs = [ref.strip() for ref in attrs.get("facts", "").split(",")]
+        fact_ids = tuple(dict.fromkeys(ref for ref in refs if _REF_RE.fullmatch(ref)))
+        return SuggestFixMarker(
+            title=title, root_cause=attrs.get("root_cause", "").strip(), body=body, fact_ids=fact_ids
+        )
 
     def render(self, marker: Marker) -> str:
         """The fix card shows the details; the chat names it."""

@@ -301,8 +301,8 @@ which FlowPilot turns into task-lane items, facts and fixes:
 - `[PROMOTE ref="item-id"]one short fact now confirmed[/PROMOTE]`
   (`ref` is the `id` of the task-lane question or check whose answer confirms the
   fact; leave `ref` out to record a statement confirmed in the conversation)
-- `[SUGGEST_FIX title="short fix title" root_cause="one-line root cause"]fix steps[/SUGGEST_FIX]`
-  (`title` required)
+- `[SUGGEST_FIX title="short title" root_cause="one-line root cause" facts="fact-id,fact-id"]steps[/SUGGEST_FIX]`
+  (`title` required; `facts` lists the `id`s of the facts the fix rests on)
 
 Rules:
 

@@ -5,10 +5,12 @@ held open while the model thinks:
 
 1. persist the technician's message (idempotent on ``client_message_id``) and gather
    the session's stable context: if the model then fails, nothing typed is lost and
-   a retry with the same ``client_message_id`` continues the same turn;
+   a retry with the same ``client_message_id`` continues the same turn; a message that
+   explicitly answers a lane item (``answers_item_id``) records that answer on the item
+   in the same transaction, and its fact is synthesised before the model is asked;
 2. call the model through the cached wrapper (streamed or not);
-3. persist the assistant's message, apply its markers (task-lane items with stable
-   ids, ``[PROMOTE]`` facts through the same promote path as the API).
+3. persist the assistant's message directly after the message it answers and run the
+   effect of each of its markers (:mod:`flowpilot_core.markers.effects`).
 
 Only assistant output goes through the marker pipeline; what the technician types
 and what a ticket says are plain text.
@@ -21,36 +23,33 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.accounts.accounts import Principal, get_account
+from flowpilot_core.accounts import Principal
 from flowpilot_core.ai.errors import AIError
 from flowpilot_core.ai.gateway import AIGateway, BoundAI
-from flowpilot_core.ai.types import CallSpec, ChatMessage, Completion
+from flowpilot_core.ai.types import CallSpec, Completion
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiMessage, AiSession
 from flowpilot_core.errors import Conflict, InvalidInput
 from flowpilot_core.facts import crud as facts_engine
-from flowpilot_core.markers import MARKER_GRAMMAR_PROMPT, PromoteMarker, default_parsers, parse_assistant_output
+from flowpilot_core.fixes.suggested import SuggestedFixOut
+from flowpilot_core.markers import default_parsers, parse_assistant_output
+from flowpilot_core.markers.effects import MarkerEffect, TurnContext, apply_effects
+from flowpilot_core.sessions import continuation
 from flowpilot_core.sessions import task_lane as lane_engine
+from flowpilot_core.sessions.answers import auto_continue_enabled, learn_from_item, retire_item_facts
+from flowpilot_core.sessions.chat_prompt import SYSTEM_SECTIONS, build_chat_spec, transcript_order
 from flowpilot_core.sessions.lifecycle import get_session_row
+from flowpilot_core.sessions.marker_effects import BUILTIN_EFFECTS
 
 log = logging.getLogger("flowpilot.chat")
 
 MAX_MESSAGE_CHARS = 32_000
-
-ROLE_PROMPT = """You are FlowPilot, a troubleshooting copilot for technicians at IT managed-service providers.
-You help one technician resolve one ticket. Work like a senior engineer: form hypotheses from the ticket,
-ask one or two precise questions at a time, and propose diagnostic checks with the exact command to run
-(PowerShell unless the platform says otherwise). Be conservative: state as known only what the technician
-confirmed or a check showed, and promote such confirmed statements into facts. Never invent ticket details,
-outputs or results. Keep replies short and practical; the technician is busy."""
-
-SYSTEM_SECTIONS: tuple[str, ...] = (ROLE_PROMPT, MARKER_GRAMMAR_PROMPT)
 
 
 class ChatRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,6 +58,9 @@ class ChatRequest(msgspec.Struct, forbid_unknown_fields=True):
     content: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MESSAGE_CHARS)]
     client_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     """Set it to make retries safe: the same id never creates a second message."""
+    answers_item_id: uuid.UUID | None = None
+    """The open task-lane question this message answers, when the technician says so; the message
+    becomes the question's answer (``answered_via = "chat"``). Without it, a chat message answers nothing."""
 
 
 class MessageOut(msgspec.Struct):
@@ -71,6 +73,8 @@ class MessageOut(msgspec.Struct):
     client_message_id: str | None
     reply_to_id: uuid.UUID | None
     created_at: datetime
+    origin: Literal["chat", "lane"] = "chat"
+    """``lane``: FlowPilot wrote it to continue after the technician answered in the task lane."""
 
 
 class MessageList(msgspec.Struct):
@@ -84,6 +88,8 @@ class ChatTurn(msgspec.Struct):
     added_items: list[lane_engine.TaskLaneItem]
     facts_added: list[facts_engine.FactOut]
     state_version: int
+    suggested_fix: SuggestedFixOut | None = None
+    """The fix this turn proposed and made active (a repeat of the active fix is not reported again)."""
 
 
 def message_out(row: AiMessage) -> MessageOut:
@@ -97,67 +103,12 @@ def message_out(row: AiMessage) -> MessageOut:
         client_message_id=row.client_message_id,
         reply_to_id=row.reply_to_id,
         created_at=row.created_at,
-    )
-
-
-def stable_context(session: AiSession, account_name: str | None = None) -> dict[str, Any]:
-    """The parts of the session that do not change turn to turn (cached)."""
-    ticket = {k: v for k, v in (session.ticket_snapshot or {}).items() if v}
-    ticket["problem_statement"] = session.problem_statement
-    if session.ticket_ref:
-        ticket["ref"] = session.ticket_ref
-    context: dict[str, Any] = {"ticket": ticket}
-    if account_name:
-        context["account"] = {"name": account_name}
-    return context
-
-
-def lane_context(lane: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The lane as the model sees it: every item with its id (for ``[PROMOTE ref=…]``) and state."""
-    keys = ("id", "kind", "text", "command", "status", "answer", "output")
-    return [
-        {k: item[k] for k in keys if item.get(k) is not None}
-        for name in ("questions", "checks", "actions")
-        for item in lane.get(name, [])
-    ]
-
-
-async def build_chat_spec(
-    db: AsyncSession, principal: Principal, session: AiSession, request: str, *, before_seq: int | None = None
-) -> CallSpec:
-    """The chat call for ``session`` with ``request`` as the new technician message.
-
-    Stable parts first (system sections, the ticket, the account), then the transcript
-    before ``before_seq`` (all of it by default) echoed verbatim, then the growing facts
-    and task lane; the same stored session gives byte-identical requests in any process.
-    """
-    query = select(AiMessage).where(AiMessage.session_id == session.id)
-    if before_seq is not None:
-        query = query.where(AiMessage.seq < before_seq)
-    history = (await db.execute(query.order_by(AiMessage.seq))).scalars().all()
-    live = await facts_engine.live_facts(db, session.id)
-    account = await get_account(db, principal.account_id)
-    context = stable_context(session, account.name)
-    context["facts"] = [{"id": str(f.id), "text": f.text} for f in live]
-    context["task_lane"] = lane_context(lane_engine.lane_of(session))
-    return CallSpec(
-        service="chat",
-        system=SYSTEM_SECTIONS,
-        context=context,
-        history=tuple(
-            ChatMessage(role="assistant" if m.role == "assistant" else "user", content=m.content)
-            for m in history
-            if m.status == "complete"
-        ),
-        request=request,
-        max_tokens=1500,
-        account_id=str(principal.account_id),
-        session_id=str(session.id),
+        origin="lane" if row.origin == "lane" else "chat",
     )
 
 
 async def _next_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
-    """The next transcript position; callers hold the session row lock, so positions never collide."""
+    """The next arrival position; callers hold the session row lock, so positions never collide."""
     query = select(func.coalesce(func.max(AiMessage.seq), 0)).where(AiMessage.session_id == session_id)
     return int((await db.execute(query)).scalar_one()) + 1
 
@@ -175,6 +126,14 @@ class _Prepared:
     finished: ChatTurn | None = None
 
 
+@dataclass(frozen=True)
+class _NewMessage:
+    content: str
+    client_message_id: str | None
+    origin: Literal["chat", "lane"] = "chat"
+    answers_item_id: str | None = None
+
+
 class ChatService:
     """Chat turns and transcripts; the REST API and Python callers use the same methods."""
 
@@ -183,27 +142,24 @@ class ChatService:
         sessionmaker: async_sessionmaker[AsyncSession],
         ai: AIGateway,
         marker_parsers: Mapping[str, Any] | None = None,
+        marker_effects: Mapping[str, MarkerEffect] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.ai = ai
-        # Parsers contributed by plugins (hook register_marker_parsers); the built-in grammar otherwise.
+        # Parsers and effects contributed by plugins (register_marker_parsers / register_marker_effects);
+        # the built-in grammar and effects without a plugin manager.
         self.marker_parsers = dict(marker_parsers) if marker_parsers else default_parsers()
+        self.marker_effects: dict[str, MarkerEffect] = dict(marker_effects) if marker_effects else dict(BUILTIN_EFFECTS)
 
     async def list_messages(self, principal: Principal, session_id: uuid.UUID) -> MessageList:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             await get_session_row(db, principal, session_id)
-            rows = (
-                await db.execute(select(AiMessage).where(AiMessage.session_id == session_id).order_by(AiMessage.seq))
-            ).scalars()
-            return MessageList(items=[message_out(r) for r in rows])
+            query = select(AiMessage).where(AiMessage.session_id == session_id).order_by(*transcript_order())
+            return MessageList(items=[message_out(r) for r in (await db.execute(query)).scalars()])
 
     async def post_message(self, principal: Principal, session_id: uuid.UUID, request: ChatRequest) -> ChatTurn:
-        prepared = await self._prepare(principal, session_id, request)
-        if prepared.finished is not None:
-            return prepared.finished
-        assert prepared.ai is not None and prepared.spec is not None
-        completion = await prepared.ai.call(prepared.spec)
-        return await self._finish(principal, session_id, prepared.user.id, completion)
+        prepared = await self._prepare(principal, session_id, _message(request))
+        return await self._complete(principal, session_id, prepared)
 
     async def stream_message(
         self, principal: Principal, session_id: uuid.UUID, request: ChatRequest
@@ -213,8 +169,49 @@ class ChatService:
         Raises before the first event when the request is invalid (so the caller can
         answer with a plain 4xx); model failures after that are raised from the iterator.
         """
-        prepared = await self._prepare(principal, session_id, request)
+        prepared = await self._prepare(principal, session_id, _message(request))
         return self._stream(principal, session_id, prepared)
+
+    async def continue_turn(self, principal: Principal, session_id: uuid.UUID) -> ChatTurn:
+        """The next assistant turn after the technician settled, in the lane, what the last one asked.
+
+        Idempotent: continuing the same assistant turn again returns the same turn.
+        Raises :class:`Conflict` when no continuation is due (or the account turned it off).
+        """
+        prepared = await self._prepare(principal, session_id, await self._continuation(principal, session_id))
+        return await self._complete(principal, session_id, prepared)
+
+    async def stream_continue(self, principal: Principal, session_id: uuid.UUID) -> AsyncIterator[tuple[str, Any]]:
+        """:meth:`continue_turn`, streamed like :meth:`stream_message`."""
+        prepared = await self._prepare(principal, session_id, await self._continuation(principal, session_id))
+        return self._stream(principal, session_id, prepared)
+
+    async def _continuation(self, principal: Principal, session_id: uuid.UUID) -> _NewMessage:
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            session = await get_session_row(db, principal, session_id)
+            lane = lane_engine.lane_of(session)
+            last = await continuation.last_message(db, session_id)
+            if last is not None and last.origin == "lane" and last.client_message_id:
+                # The continuation was sent and its turn has not finished (a retry): send the same one again.
+                return _NewMessage(last.content, last.client_message_id, origin="lane")
+            if not await auto_continue_enabled(db, principal):
+                raise Conflict("automatic continuation is turned off for this account (auto_continue_enabled)")
+            if not continuation.is_due(lane, last):
+                raise Conflict(
+                    "nothing to continue: answer the questions and checks of the last reply first, "
+                    "or send a message"
+                )
+            assert last is not None
+            return _NewMessage(
+                continuation.summary(lane, last), continuation.client_message_id(last), origin="lane"
+            )
+
+    async def _complete(self, principal: Principal, session_id: uuid.UUID, prepared: _Prepared) -> ChatTurn:
+        if prepared.finished is not None:
+            return prepared.finished
+        assert prepared.ai is not None and prepared.spec is not None
+        completion = await prepared.ai.call(prepared.spec)
+        return await self._finish(principal, session_id, prepared.user.id, completion)
 
     async def _stream(
         self, principal: Principal, session_id: uuid.UUID, prepared: _Prepared
@@ -233,55 +230,84 @@ class ChatService:
         assert completion is not None  # the wrapper raises when a stream ends without one
         yield "done", await self._finish(principal, session_id, prepared.user.id, completion)
 
-    async def _prepare(self, principal: Principal, session_id: uuid.UUID, request: ChatRequest) -> _Prepared:
-        content = request.content.strip()
+    async def _prepare(self, principal: Principal, session_id: uuid.UUID, new: _NewMessage) -> _Prepared:
+        content = new.content.strip()
         if not content:
             raise InvalidInput("content must not be empty", field="content")
+        answered: lane_engine.TaskLaneItem | None = None
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             # The row lock serialises turns of one session, so message order is the order of arrival.
             session = await get_session_row(db, principal, session_id, lock=True)
             if session.status != "open":
                 raise Conflict(f"this session is {session.status}; open a new session to keep troubleshooting")
-            user = None
-            if request.client_message_id:
-                user = (
-                    await db.execute(
-                        select(AiMessage).where(
-                            AiMessage.session_id == session_id,
-                            AiMessage.client_message_id == request.client_message_id,
-                        )
-                    )
-                ).scalar_one_or_none()
-                if user is not None and user.role != "user":
-                    raise Conflict("client_message_id is already used by another message", field="client_message_id")
-                if user is not None and user.content != content:
-                    raise Conflict(
-                        "client_message_id was already used for a different message", field="client_message_id"
-                    )
+            user = await self._existing(db, session_id, new, content)
             if user is not None:
                 reply = await _reply_to(db, user.id)
                 if reply is not None:  # the turn completed before: answer it again, change nothing
-                    return _Prepared(
-                        user=user,
-                        finished=await self._turn(db, session, user, reply, [], []),
-                    )
+                    return _Prepared(user=user, finished=await self._turn(db, session, user, reply, [], []))
             else:
                 seq = await _next_seq(db, session_id)
                 user = AiMessage(
                     account_id=principal.account_id,
                     session_id=session_id,
                     seq=seq,
+                    turn_seq=seq,
+                    origin=new.origin,
                     role="user",
                     content=content,
-                    client_message_id=request.client_message_id,
+                    client_message_id=new.client_message_id,
                     author_user_id=principal.user_id,
                 )
                 db.add(user)
                 await db.flush()
                 await db.refresh(user)
-            spec = await build_chat_spec(db, principal, session, content, before_seq=user.seq)
+                if new.answers_item_id is not None:
+                    answered = self._answer_in_chat(session, new.answers_item_id, content, user)
+                    await retire_item_facts(db, session_id, answered)
             ai = await self.ai.bind(db, principal.account_id)
+            if answered is None:
+                spec = await build_chat_spec(db, principal, session, content, before_turn=user.turn_seq)
+                return _Prepared(user=user, spec=spec, ai=ai)
+        # Learn the answer's fact first (outside any transaction), so the model's next step is built on it.
+        await learn_from_item(self.sessionmaker, ai, principal, session_id, answered)
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            session = await get_session_row(db, principal, session_id)
+            spec = await build_chat_spec(db, principal, session, content, before_turn=user.turn_seq)
         return _Prepared(user=user, spec=spec, ai=ai)
+
+    @staticmethod
+    async def _existing(db: AsyncSession, session_id: uuid.UUID, new: _NewMessage, content: str) -> AiMessage | None:
+        """The message a retry with the same ``client_message_id`` refers to."""
+        if not new.client_message_id:
+            return None
+        user = (
+            await db.execute(
+                select(AiMessage).where(
+                    AiMessage.session_id == session_id, AiMessage.client_message_id == new.client_message_id
+                )
+            )
+        ).scalar_one_or_none()
+        if user is not None and user.role != "user":
+            raise Conflict("client_message_id is already used by another message", field="client_message_id")
+        if user is not None and user.content != content:
+            raise Conflict("client_message_id was already used for a different message", field="client_message_id")
+        return user
+
+    @staticmethod
+    def _answer_in_chat(
+        session: AiSession, item_id: str, content: str, message: AiMessage
+    ) -> lane_engine.TaskLaneItem:
+        lane = lane_engine.lane_of(session)
+        item = lane.find(item_id)
+        if item is None:
+            raise InvalidInput(f"task-lane item {item_id} is not in this session", field="answers_item_id")
+        if item.kind != "question":
+            raise InvalidInput(
+                f"item {item_id} is a {item.kind}: record its output in the task lane", field="answers_item_id"
+            )
+        answered = lane_engine.record_answer(lane, item_id, content, via="chat", message_id=str(message.id))
+        lane_engine.save(session, lane)
+        return answered
 
     async def _finish(
         self, principal: Principal, session_id: uuid.UUID, user_id: uuid.UUID, completion: Completion
@@ -293,11 +319,11 @@ class ChatService:
             existing = await _reply_to(db, user_id)
             if existing is not None:  # a concurrent retry finished this turn first
                 return await self._turn(db, session, user, existing, [], [])
-            seq = await _next_seq(db, session_id)
             reply = AiMessage(
                 account_id=principal.account_id,
                 session_id=session_id,
-                seq=seq,
+                seq=await _next_seq(db, session_id),
+                turn_seq=user.turn_seq,
                 role="assistant",
                 content=completion.text,
                 display_content=parsed.display,
@@ -305,54 +331,23 @@ class ChatService:
             )
             db.add(reply)
             await db.flush()
-            lane = lane_engine.lane_of(session)
-            added, mapping = lane_engine.apply_markers(lane, parsed.markers, str(reply.id))
-            facts_added = await self._promotions(db, principal, session_id, lane, parsed.markers)
+            turn = TurnContext(
+                db=db, principal=principal, session=session, lane=lane_engine.lane_of(session), reply=reply
+            )
+            await apply_effects(turn, parsed.markers, self.marker_effects)
             markers = []
-            for marker, item_id in zip(parsed.markers, mapping, strict=True):
+            for marker in parsed.markers:
                 data = msgspec.to_builtins(marker)
+                item_id = turn.linked_item(marker)
                 if item_id:
                     data["item_id"] = item_id
                 markers.append(data)
             reply.markers = markers
-            lane_engine.save(session, lane)
+            lane_engine.save(session, turn.lane)
             await db.flush()
             await db.refresh(reply)
             await db.refresh(session)
-            return await self._turn(db, session, user, reply, added, facts_added)
-
-    async def _promotions(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        session_id: uuid.UUID,
-        lane: dict[str, list[dict[str, Any]]],
-        markers: list[Any],
-    ) -> list[facts_engine.FactOut]:
-        added = []
-        for marker in markers:
-            if not isinstance(marker, PromoteMarker):
-                continue
-            if marker.ref:
-                item = lane_engine.find_item(lane, marker.ref)
-                if item is None:
-                    log.warning("[PROMOTE] names item %s, which is not in session %s: ignored", marker.ref, session_id)
-                    continue
-                origin: facts_engine.FactOrigin = lane_engine.fact_origin(item)
-                source_ref = marker.ref
-            else:
-                origin, source_ref = "ai_synthesis", facts_engine.statement_ref(marker.text)
-            try:
-                async with db.begin_nested():  # a bad marker rolls back alone, never the reply
-                    fact, created = await facts_engine.promote(
-                        db, principal, session_id, text=marker.text, origin=origin, source_ref=source_ref
-                    )
-            except Exception as exc:  # one bad marker must not lose the reply
-                log.warning("[PROMOTE] in session %s not applied: %s", session_id, exc)
-                continue
-            if created:
-                added.append(fact)
-        return added
+            return await self._turn(db, session, user, reply, turn.items_added, turn.facts_added, turn.suggested_fix)
 
     async def _turn(
         self,
@@ -360,17 +355,36 @@ class ChatService:
         session: AiSession,
         user: AiMessage,
         reply: AiMessage,
-        added: list[dict[str, Any]],
+        added: list[lane_engine.TaskLaneItem],
         facts_added: list[facts_engine.FactOut],
+        suggested_fix: SuggestedFixOut | None = None,
     ) -> ChatTurn:
         return ChatTurn(
             user_message=message_out(user),
             assistant_message=message_out(reply),
-            task_lane=lane_engine.to_struct(lane_engine.lane_of(session)),
-            added_items=[msgspec.convert(i, lane_engine.TaskLaneItem) for i in added],
+            task_lane=lane_engine.lane_of(session),
+            added_items=added,
             facts_added=facts_added,
             state_version=session.state_version,
+            suggested_fix=suggested_fix,
         )
 
 
-__all__ = ["AIError", "ChatRequest", "ChatService", "ChatTurn", "MessageList", "MessageOut", "build_chat_spec"]
+def _message(request: ChatRequest) -> _NewMessage:
+    return _NewMessage(
+        content=request.content,
+        client_message_id=request.client_message_id,
+        answers_item_id=str(request.answers_item_id) if request.answers_item_id else None,
+    )
+
+
+__all__ = [
+    "SYSTEM_SECTIONS",
+    "AIError",
+    "ChatRequest",
+    "ChatService",
+    "ChatTurn",
+    "MessageList",
+    "MessageOut",
+    "build_chat_spec",
+]

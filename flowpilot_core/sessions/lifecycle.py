@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
 from flowpilot_core.errors import InvalidInput, NotFound
+from flowpilot_core.events import SessionCreated, emit
+from flowpilot_core.sessions.task_lane import TaskLane
 
 SessionStatus = Literal["open", "resolved", "escalated"]
 MAX_PROBLEM_CHARS = 20_000
@@ -54,7 +56,7 @@ class SessionOut(msgspec.Struct):
     psa_provider: str | None
     ticket_ref: str | None
     ticket: dict[str, Any]
-    pending_task_lane: dict[str, Any]
+    pending_task_lane: TaskLane
     state_version: int
     owner_user_id: uuid.UUID | None
     created_at: datetime
@@ -68,23 +70,7 @@ class SessionList(msgspec.Struct):
 
 
 def session_out(row: AiSession) -> SessionOut:
-    return SessionOut(
-        id=row.id,
-        session_type=row.session_type,
-        title=row.title,
-        problem_statement=row.problem_statement,
-        status=row.status,
-        psa_provider=row.psa_provider,
-        ticket_ref=row.ticket_ref,
-        ticket=dict(row.ticket_snapshot or {}),
-        pending_task_lane=dict(row.pending_task_lane or EMPTY_TASK_LANE),
-        state_version=row.state_version,
-        owner_user_id=row.owner_user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        resolved_at=row.resolved_at,
-        escalated_at=row.escalated_at,
-    )
+    return msgspec.convert(row, SessionOut, from_attributes=True)
 
 
 def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
@@ -117,6 +103,16 @@ async def create_session(db: AsyncSession, principal: Principal, data: CreateSes
     db.add(row)
     await db.flush()
     await db.refresh(row)
+    emit(
+        db,
+        SessionCreated(
+            account_id=row.account_id,
+            session_id=row.id,
+            user_id=row.owner_user_id,
+            psa_provider=provider,
+            ticket_ref=ticket_ref,
+        ),
+    )
     return session_out(row)
 
 
@@ -166,3 +162,20 @@ async def list_sessions(
         )
     rows = (await db.execute(query.order_by(AiSession.updated_at.desc()).limit(limit))).scalars().all()
     return SessionList(items=[session_out(r) for r in rows])
+
+
+async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """Atomically increment the session's ``state_version``, in the caller's transaction.
+
+    Every write to what a preview is built from (facts, suggested fixes, script
+    generations) calls it, so ``(session_id, state_version)`` names one state of the
+    session. The single ``UPDATE ... SET state_version = state_version + 1`` takes the
+    row lock, so concurrent writers serialise and no increment is lost.
+    """
+    result = await db.execute(
+        update(AiSession)
+        .where(AiSession.id == session_id)
+        .values(state_version=AiSession.state_version + 1, updated_at=datetime.now(UTC))
+        .returning(AiSession.state_version)
+    )
+    return int(result.scalar_one())

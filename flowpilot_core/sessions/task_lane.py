@@ -4,48 +4,126 @@ Each item gets a stable UUID when it is first persisted and keeps it for good: t
 same question asked again maps to the same item, and ``session_facts.source_ref``
 points at item ids. Answers and check outputs are stored on the item; a fact is
 synthesised from them conservatively (an unclear answer yields no fact).
+
+What an item's kind means (which lane holds it, what the technician gives it, the
+status that records it, the origin of a fact made from it) is decided once, in
+:data:`KINDS`; everything else asks that table.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from flowpilot_core.markers import ActionMarker, CheckMarker, Marker, QuestionMarker
-
-log = logging.getLogger("flowpilot.task_lane")
 
 ItemKind = Literal["question", "check", "action"]
-LANES: dict[str, str] = {"question": "questions", "check": "checks", "action": "actions"}
+ItemStatus = Literal["open", "answered", "done", "dismissed"]
 MAX_ANSWER_CHARS = 4000
 MAX_OUTPUT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class KindRules:
+    """What one kind of lane item is."""
+
+    lane: Literal["questions", "checks", "actions"]
+    given: Literal["answer", "output"]
+    """What the technician gives it: an answer (questions) or what a command or step showed."""
+    done_status: ItemStatus
+    fact_origin: Literal["question", "check"]
+    """The origin of a fact made from it: what was answered, or what a check or action showed."""
+    empty_allowed: bool
+    """An action can simply be marked done; a check needs its output."""
+
+
+KINDS: dict[str, KindRules] = {
+    "question": KindRules("questions", "answer", "answered", "question", empty_allowed=False),
+    "check": KindRules("checks", "output", "done", "check", empty_allowed=False),
+    "action": KindRules("actions", "output", "done", "check", empty_allowed=True),
+}
 
 
 class TaskLaneItem(msgspec.Struct, kw_only=True):
     id: str
     kind: ItemKind
     text: str
-    status: Literal["open", "answered", "done", "dismissed"] = "open"
+    status: ItemStatus = "open"
     command: str | None = None
     shell: str | None = None
     answer: str | None = None
     output: str | None = None
+    answered_via: Literal["lane", "chat"] | None = None
+    """Where the technician gave the answer or output: in the lane, or explicitly in the chat."""
+    answer_message_id: str | None = None
+    """The chat message that answered it, when ``answered_via`` is ``"chat"``."""
+    revision: int = 0
+    """Incremented by every change; fact synthesis promotes only if the item is still at the revision it read."""
     source_message_id: str | None = None
     created_at: str
     updated_at: str
 
+    @property
+    def rules(self) -> KindRules:
+        return KINDS[self.kind]
+
+    @property
+    def given(self) -> str | None:
+        """What the technician gave: the answer of a question, the output of a check or action."""
+        return self.answer if self.rules.given == "answer" else self.output
+
+    @property
+    def settled(self) -> bool:
+        """Answered, done or dismissed: nothing more is asked of the technician."""
+        return self.status != "open"
+
 
 class TaskLane(msgspec.Struct):
-    questions: list[TaskLaneItem]
-    checks: list[TaskLaneItem]
-    actions: list[TaskLaneItem]
+    questions: list[TaskLaneItem] = msgspec.field(default_factory=list)
+    checks: list[TaskLaneItem] = msgspec.field(default_factory=list)
+    actions: list[TaskLaneItem] = msgspec.field(default_factory=list)
+
+    def items(self) -> Iterator[TaskLaneItem]:
+        yield from self.questions
+        yield from self.checks
+        yield from self.actions
+
+    def find(self, item_id: str) -> TaskLaneItem | None:
+        return next((item for item in self.items() if item.id == item_id), None)
+
+    def require(self, item_id: str) -> TaskLaneItem:
+        item = self.find(item_id)
+        if item is None:
+            raise NotFound(f"task-lane item {item_id} not found in this session")
+        return item
+
+    def add(self, kind: ItemKind, text: str, *, command: str | None, shell: str | None, message_id: str) -> tuple[
+        TaskLaneItem, bool
+    ]:
+        """The item for this proposal: an existing one when the same thing was proposed before. Returns (item, new)."""
+        key = _identity(kind, text, command)
+        existing = next((i for i in self.items() if _identity(i.kind, i.text, i.command) == key), None)
+        if existing is not None:
+            return existing, False
+        now = _now()
+        item = TaskLaneItem(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            text=text,
+            command=command,
+            shell=shell,
+            source_message_id=message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        getattr(self, KINDS[kind].lane).append(item)
+        return item, True
 
 
 class AnswerQuestion(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,7 +131,7 @@ class AnswerQuestion(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RecordOutput(msgspec.Struct, forbid_unknown_fields=True):
-    """Pasted output of a diagnostic check (up to 64 KB)."""
+    """Pasted output of a diagnostic check, or what happened when an action was carried out (up to 64 KB)."""
 
     output: str
 
@@ -66,129 +144,60 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").lower().split())
 
 
-def lane_of(row: AiSession) -> dict[str, list[dict[str, Any]]]:
-    """A private, mutable copy of the session's lane (always with all three lists)."""
-    lane = copy.deepcopy(row.pending_task_lane or {})
-    for name in EMPTY_TASK_LANE:
-        lane.setdefault(name, [])
-    return lane
-
-
-def to_struct(lane: dict[str, list[dict[str, Any]]]) -> TaskLane:
-    return msgspec.convert(lane, TaskLane)
-
-
-def find_item(lane: dict[str, list[dict[str, Any]]], item_id: str) -> dict[str, Any] | None:
-    for items in lane.values():
-        for item in items:
-            if item.get("id") == item_id:
-                return item
-    return None
-
-
 def _identity(kind: str, text: str, command: str | None) -> str:
     return f"{kind}|{_norm(text)}|{_norm(command)}"
 
 
-def apply_markers(
-    lane: dict[str, list[dict[str, Any]]], markers: list[Marker], message_id: str
-) -> tuple[list[dict[str, Any]], list[str | None]]:
-    """Add the lane items that QUESTION/CHECK/ACTION markers propose.
-
-    Returns the items added and, per marker, the id of the lane item it maps to (an
-    existing item when the same question or check was proposed before).
-    """
-    known = {
-        _identity(item["kind"], item["text"], item.get("command")): item["id"]
-        for items in lane.values()
-        for item in items
-    }
-    added: list[dict[str, Any]] = []
-    mapping: list[str | None] = []
-    for marker in markers:
-        kind: ItemKind
-        if isinstance(marker, QuestionMarker):
-            kind, text, command, shell = "question", marker.text, None, None
-        elif isinstance(marker, CheckMarker):
-            kind, text, command, shell = "check", marker.title, marker.command, marker.shell
-        elif isinstance(marker, ActionMarker):
-            kind, text, command, shell = "action", marker.text, None, None
-        else:
-            mapping.append(None)
-            continue
-        key = _identity(kind, text, command)
-        if key in known:
-            mapping.append(known[key])
-            continue
-        now = _now()
-        item = msgspec.to_builtins(
-            TaskLaneItem(
-                id=str(uuid.uuid4()),
-                kind=kind,
-                text=text,
-                command=command,
-                shell=shell,
-                source_message_id=message_id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        lane[LANES[kind]].append(item)
-        known[key] = item["id"]
-        added.append(item)
-        mapping.append(item["id"])
-    return added, mapping
+def lane_of(row: AiSession) -> TaskLane:
+    """The session's lane as a private, typed copy (changes reach the row only through :func:`save`)."""
+    return msgspec.convert(row.pending_task_lane or EMPTY_TASK_LANE, TaskLane)
 
 
-def record_answer(lane: dict[str, list[dict[str, Any]]], item_id: str, answer: str) -> dict[str, Any]:
-    item = _require(lane, item_id)
-    if item["kind"] != "question":
-        raise Conflict(f"item {item_id} is a {item['kind']}, not a question: record its output instead")
-    if item["status"] == "dismissed":
+def save(row: AiSession, lane: TaskLane) -> None:
+    row.pending_task_lane = msgspec.to_builtins(lane)
+    row.updated_at = datetime.now(UTC)
+
+
+def _touch(item: TaskLaneItem, **changes: object) -> TaskLaneItem:
+    for name, value in changes.items():
+        setattr(item, name, value)
+    item.revision += 1
+    item.updated_at = _now()
+    return item
+
+
+def record_answer(
+    lane: TaskLane, item_id: str, answer: str, *, via: Literal["lane", "chat"] = "lane", message_id: str | None = None
+) -> TaskLaneItem:
+    item = lane.require(item_id)
+    if item.rules.given != "answer":
+        raise Conflict(f"item {item_id} is a {item.kind}, not a question: record its output instead")
+    if item.status == "dismissed":
         raise Conflict(f"question {item_id} was dismissed")
     answer = answer.strip()
     if not answer:
         raise InvalidInput("answer must not be empty", field="answer")
-    item.update(answer=answer, status="answered", updated_at=_now())
-    return item
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise InvalidInput(f"answer is longer than {MAX_ANSWER_CHARS} characters", field="answer")
+    return _touch(item, answer=answer, status=item.rules.done_status, answered_via=via, answer_message_id=message_id)
 
 
-def record_output(lane: dict[str, list[dict[str, Any]]], item_id: str, output: str) -> dict[str, Any]:
+def record_output(lane: TaskLane, item_id: str, output: str) -> TaskLaneItem:
     size = len(output.encode("utf-8"))
     if size > MAX_OUTPUT_BYTES:
         raise PayloadTooLarge(
             f"check output is {size} bytes; the limit is {MAX_OUTPUT_BYTES} (64 KB): paste the relevant part",
             field="output",
         )
-    item = _require(lane, item_id)
-    if item["kind"] not in ("check", "action"):
-        raise Conflict(f"item {item_id} is a {item['kind']}: answer it instead")
-    if item["status"] == "dismissed":
+    item = lane.require(item_id)
+    if item.rules.given != "output":
+        raise Conflict(f"item {item_id} is a {item.kind}: answer it instead")
+    if item.status == "dismissed":
         raise Conflict(f"item {item_id} was dismissed")
-    if not output.strip() and item["kind"] == "check":  # an action can simply be done
+    if not output.strip() and not item.rules.empty_allowed:
         raise InvalidInput("output must not be empty", field="output")
-    item.update(output=output, status="done", updated_at=_now())
-    return item
+    return _touch(item, output=output, status=item.rules.done_status, answered_via="lane", answer_message_id=None)
 
 
-def dismiss(lane: dict[str, list[dict[str, Any]]], item_id: str) -> dict[str, Any]:
-    item = _require(lane, item_id)
-    item.update(status="dismissed", updated_at=_now())
-    return item
-
-
-def _require(lane: dict[str, list[dict[str, Any]]], item_id: str) -> dict[str, Any]:
-    item = find_item(lane, item_id)
-    if item is None:
-        raise NotFound(f"task-lane item {item_id} not found in this session")
-    return item
-
-
-def fact_origin(item: dict[str, Any]) -> Literal["question", "check"]:
-    """The origin of a fact promoted from ``item``: what was answered, or what a check or action showed."""
-    return "question" if item["kind"] == "question" else "check"
-
-
-def save(row: AiSession, lane: dict[str, list[dict[str, Any]]]) -> None:
-    row.pending_task_lane = lane
-    row.updated_at = datetime.now(UTC)
+def dismiss(lane: TaskLane, item_id: str) -> TaskLaneItem:
+    return _touch(lane.require(item_id), status="dismissed")

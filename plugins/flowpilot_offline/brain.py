@@ -5,8 +5,8 @@ only the :class:`CallSpec` (no clock, no randomness, no network), so identical c
 give identical answers in any process, which is what demos, tests and the caching
 contract need.
 
-* ``chat``: the playbook engine (:mod:`flowpilot_offline.playbooks`), answering in the
-  marker grammar.
+* ``chat``: the playbook conversation (:mod:`flowpilot_offline.conversation` over the
+  data in :mod:`flowpilot_offline.playbooks`), answering in the marker grammar.
 * ``ai_parse``: a JSON :class:`~flowpilot_core.tickets.intake.TicketDraft` from
   :mod:`flowpilot_offline.ticket_parse`.
 * ``fact_synthesis``: ``{"fact": str | null, "reason": str}`` from
@@ -27,7 +27,8 @@ import msgspec
 
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
-from flowpilot_offline.playbooks import find_playbook, reply
+from flowpilot_offline.conversation import reply
+from flowpilot_offline.playbooks import find_playbook
 from flowpilot_offline.synthesis import synthesize_fact
 from flowpilot_offline.ticket_parse import parse_ticket_text
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowpilot_core.tickets.intake import TicketDraft, clamp_summary, normalise_taxonomy
+from flowpilot_core.tickets.intake import SUMMARY_MAX_CHARS, TicketDraft, clamp_summary, normalise_taxonomy
 
 __all__ = ["extract_emails", "extract_error_messages", "find_devices", "parse_ticket_text"]
 
@@ -750,7 +750,39 @@ def _summary(subject: str | None, symptoms: list[str], text: str) -> str:
     if len(source) > 100:
         # Cut before a quoted dialog text: the summary names the problem, the error goes in error_messages.
         source = re.split(r'\s*[:,-]?\s*["“]', source)[0]
-    return clamp_summary(source.rstrip(" .:;,"))
+    return _short_title(source.rstrip(" .:;,\u2026"), text)
+
+
+# Where a long sentence can end early and still say what the problem is.
+_CLAUSE_BREAK_RE = re.compile(
+    r",\s+|;\s+|\s+[-\u2013\u2014]\s+|\s+(?=(?:and|but|because|since|so|when|after|while)\s)", re.I
+)
+
+
+def _short_title(source: str, whole_text: str) -> str:
+    """A summary that fits, preferably whole words of a whole clause rather than a sentence cut with "…".
+
+    A long sentence is shortened to its leading clauses; when even the first clause is too
+    long (or too short to name anything), the recognised problem's title is used, and only
+    as a last resort the sentence is cut.
+    """
+    text = re.sub(r"\s+", " ", source).strip()
+    if len(text) <= SUMMARY_MAX_CHARS:
+        return text
+    best = ""
+    for match in _CLAUSE_BREAK_RE.finditer(text):
+        head = text[: match.start()].rstrip(" .:;,")
+        if len(head) > SUMMARY_MAX_CHARS:
+            break
+        best = head
+    if len(best) >= 20:
+        return best
+    from flowpilot_offline.playbooks import find_playbook  # late: playbooks load a data file
+
+    playbook = find_playbook(whole_text)
+    if playbook is not None:
+        return playbook.title
+    return clamp_summary(text)
 
 
 def _description(text: str) -> str:

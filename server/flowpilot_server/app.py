@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pluggy
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -15,17 +16,36 @@ from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.problems import problem_details_plugin
-from flowpilot_server.routes import account, health, pages, sessions, tickets, troubleshooting, usage
+from flowpilot_server.routes import (
+    account,
+    fixes,
+    health,
+    pages,
+    previews,
+    sessions,
+    tickets,
+    troubleshooting,
+    usage,
+    writeback,
+)
 from flowpilot_server.routes import settings as settings_routes
 from flowpilot_server.runtime import Runtime
 
 
-def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = None) -> Litestar:
-    """Build the FlowPilot server. The database engine is created at startup, on the serving loop."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    urls: DatabaseUrls | None = None,
+    plugin_manager: pluggy.PluginManager | None = None,
+) -> Litestar:
+    """Build the FlowPilot server. The database engine is created at startup, on the serving loop.
+
+    ``plugin_manager`` replaces the process-wide one (see ``FlowPilot.start``).
+    """
     settings = settings or load_settings()
 
     async def start(app: Litestar) -> None:
-        app.state.runtime = Runtime.start(settings, urls)
+        app.state.runtime = Runtime.start(settings, urls, plugin_manager=plugin_manager)
 
     async def stop(app: Litestar) -> None:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
@@ -52,6 +72,10 @@ def create_app(settings: Settings | None = None, *, urls: DatabaseUrls | None = 
         account.AccountController,
         settings_routes.SettingsController,
         troubleshooting.TroubleshootingController,
+        fixes.FixesController,
+        previews.PreviewsController,
+        writeback.WritebackController,
+        writeback.PsaConnectionController,
         tickets.ai_parse_ticket,
         usage.get_usage,
         usage.metrics,

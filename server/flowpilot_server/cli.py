@@ -201,13 +201,14 @@ def cmd_plugins(args: argparse.Namespace) -> None:
     from flowpilot_core.plugins import collect, load_plugins, plugin_summaries
 
     failures = load_plugins()
-    collect()
-    rows = plugin_summaries()
+    rows = plugin_summaries(registry=collect())
     if args.json:
         print(json.dumps({"plugins": rows, "failed": [f.__dict__ for f in failures]}, indent=2))
         return
     for row in rows:
         print(f"{row['name']:<12} {row['module']:<32} {', '.join(row['hooks'])}")
+        if row["contributes"]:
+            print(f"{'':<12} contributes: {', '.join(row['contributes'])}")
     for failure in failures:
         print(f"{failure.name:<12} FAILED TO LOAD: {failure.error}")
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal, authenticate
 from flowpilot_core.errors import AuthenticationFailed, Forbidden
+from flowpilot_core.events import dispatch_committed
 from flowpilot_server.runtime import Runtime
 
 
@@ -47,12 +48,15 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
 
 async def provide_ctx(request: Request[Any, Any, Any]) -> AsyncGenerator[RequestContext, None]:
     """Authenticate, then hold one transaction for the whole request: committed on success,
-    rolled back when the handler raises, so a failure half-way leaves nothing behind."""
+    rolled back when the handler raises, so a failure half-way leaves nothing behind.
+    The request's lifecycle events reach the plugins once the commit succeeded."""
     runtime = get_runtime(request)
     token = bearer_token(request)
-    async with runtime.sessionmaker() as db, db.begin():
-        principal = await authenticate(db, token, runtime.secret_key)
-        yield RequestContext(db=db, principal=principal, runtime=runtime)
+    async with runtime.sessionmaker() as db:
+        async with db.begin():
+            principal = await authenticate(db, token, runtime.secret_key)
+            yield RequestContext(db=db, principal=principal, runtime=runtime)
+        await dispatch_committed(db)
 
 
 def require_api_key(ctx: RequestContext) -> None:

@@ -69,7 +69,7 @@ async def _build_session(client: Client, tenant: Tenant) -> str:
     headers = tenant.headers()
     ticket = {
         "summary": "Accounts cannot print - jobs stuck in queue",
-        "description": "Since 9am nobody in accounts can print. Jobs sit in the queue on WS-ACC-04 and PRINT01.",
+        "description": "Since 9am accounts can't print. Jobs sit in the queue on WS-ACC-04 and PRINT01.",
         "company": "Contoso Dental",
         "contact": "Tom Reed",
         "board": "Service Desk",
@@ -90,7 +90,7 @@ async def _build_session(client: Client, tenant: Tenant) -> str:
     questions = first.json()["task_lane"]["questions"]
     assert questions, "the offline print-spooler playbook asks a question first"
     answered = await client.post(
-        f"{url}/task-lane/{questions[0]['id']}/answer", json={"answer": "No, nobody can print to it"}, headers=headers
+        f"{url}/task-lane/{questions[0]['id']}/answer", json={"answer": "No"}, headers=headers
     )
     assert answered.status_code == 200, answered.text
     note = await client.post(

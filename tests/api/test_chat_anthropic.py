@@ -166,7 +166,9 @@ async def test_turns_read_the_cached_prefix_and_record_usage_per_call(
     assert first["task_lane"]["checks"][0]["command"] == "Get-Service -ComputerName PRINT01 -Name Spooler"
 
     # Turn 2: reads that prefix; the turn-1 exchange becomes cached history.
-    promote = f'[PROMOTE ref="{question["id"]}"]Reception cannot print to ACC-PRN-01 either.[/PROMOTE]'
+    # A statement from the conversation: the question stays open (the technician answered in the chat without
+    # saying it answers the question), so the fact is not the question's.
+    promote = "[PROMOTE]Reception cannot print to ACC-PRN-01 either.[/PROMOTE]"
     fake.queue_reply("Then it is not the accounts PCs. " + promote)
     second = await _turn(client, tenant, sid, "No, reception can't print to it either")
     assert [f["text"] for f in second["facts_added"]] == ["Reception cannot print to ACC-PRN-01 either."]

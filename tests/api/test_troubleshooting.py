@@ -123,6 +123,11 @@ async def test_promote_marker_goes_through_the_promote_path_once(
         await client.post(f"/api/v1/ai-sessions/{sid}/messages", json={"content": "hi"}, headers=tenant.headers())
     ).json()["task_lane"]
     qid = lane["questions"][0]["id"]
+    # The question is answered (in the lane: synthesis finds no fact), then the model promotes what it established.
+    scripted.replies.append('{"fact": null, "reason": "left to the model"}')
+    await client.post(
+        f"/api/v1/ai-sessions/{sid}/task-lane/{qid}/answer", json={"answer": "It's stopped"}, headers=tenant.headers()
+    )
     promote = f'[PROMOTE ref="{qid}"]The Print Spooler service is stopped on WS-ACC-04.[/PROMOTE]'
     scripted.replies.extend([promote, promote + "\n[PROMOTE]Jobs are stuck in the queue.[/PROMOTE]"])
     first = (
@@ -141,6 +146,28 @@ async def test_promote_marker_goes_through_the_promote_path_once(
         "Jobs are stuck in the queue.",
     ]
     assert facts["state_version"] == 2
+
+
+async def test_promote_of_an_open_item_makes_no_fact_and_leaves_the_item_open(
+    client: Client, tenant: Tenant, scripted: ScriptedProvider
+) -> None:
+    """A chat message answers nothing unless the technician says so: the lane and What We Know never disagree."""
+    sid = await _session(client, tenant)
+    scripted.replies.append(FIRST_REPLY)
+    lane = (
+        await client.post(f"/api/v1/ai-sessions/{sid}/messages", json={"content": "hi"}, headers=tenant.headers())
+    ).json()["task_lane"]
+    qid = lane["questions"][0]["id"]
+    scripted.replies.append(f'[PROMOTE ref="{qid}"]The Print Spooler service is running on WS-ACC-04.[/PROMOTE]')
+    turn = (
+        await client.post(
+            f"/api/v1/ai-sessions/{sid}/messages", json={"content": "no idea, what else?"}, headers=tenant.headers()
+        )
+    ).json()
+    assert turn["facts_added"] == []
+    assert next(q for q in turn["task_lane"]["questions"] if q["id"] == qid)["status"] == "open"
+    facts = (await client.get(f"/api/v1/ai-sessions/{sid}/facts", headers=tenant.headers())).json()
+    assert facts["items"] == [] and facts["state_version"] == 0
 
 
 async def test_model_failure_keeps_the_message_and_a_retry_does_not_duplicate_it(

@@ -88,6 +88,7 @@ async def test_settings_defaults_and_who_may_change_what(client: Client, tenant:
     defaults = (await client.get(url, headers=tenant.headers())).json()
     assert defaults == {
         "templatize_prompt_enabled": True,
+        "auto_continue_enabled": True,
         "ticket_taxonomy": {"boards": [], "categories": [], "priorities": []},
         "ai": {},
     }

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 OpenPilot = Callable[..., Page]
 
 PRINTER = {
-    "problem_statement": "Nobody in Accounting can print: jobs are stuck in the print queue on WS-ACC-04 and the "
+    "problem_statement": "Accounting can't print: jobs are stuck in the print queue on WS-ACC-04 and the "
     "print spooler looks stuck.",
     "title": "Printing stuck in queue",
     "ticket_ref": "48213",

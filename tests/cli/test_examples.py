@@ -27,5 +27,5 @@ def test_library_example_runs_a_session_end_to_end(db_urls: DatabaseUrls, tmp_pa
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "FlowPilot:" in out and "Answering:" in out
-    assert "New fact: Other people cannot print to the same printer." in out
-    assert "What We Know:\n  - Other people cannot print to the same printer.  [question]" in out
+    assert "New fact: Other users cannot print to the same printer either." in out
+    assert "What We Know:\n  - Other users cannot print to the same printer either.  [question]" in out

@@ -40,7 +40,7 @@ async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_ur
             "script_generations",
             "ai_usage",
         } <= set(first)
-        assert await migrate.current(url) == ("0001", "0001")
+        assert await migrate.current(url) == ("0004", "0004")
 
         await migrate.downgrade(url, "base")
         assert await _tables(url) == []
@@ -100,3 +100,51 @@ async def test_app_role_owns_nothing_and_is_not_superuser(db_urls: DatabaseUrls)
     assert role.current_user == "flowpilot_app"
     assert role.rolsuper is False and role.rolbypassrls is False
     assert owned == 0
+
+
+async def test_0002_places_existing_replies_directly_after_the_message_they_answer(pg_admin_url: str) -> None:
+    """Backfill: a reply that finished after a later message still reads right after its own message."""
+    url = await create_database(pg_admin_url, "fp_migr2")
+    try:
+        await migrate.upgrade(url, "0001")
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                account = (
+                    await conn.execute(
+                        text("INSERT INTO accounts (name, embed_secret_encrypted) VALUES ('a', 'x') RETURNING id")
+                    )
+                ).scalar_one()
+                session = (
+                    await conn.execute(
+                        text(
+                            "INSERT INTO ai_sessions (account_id, title, problem_statement) "
+                            "VALUES (:a, 't', 'p') RETURNING id"
+                        ),
+                        {"a": account},
+                    )
+                ).scalar_one()
+                ids = {}
+                # 1 fails, 2 is answered (3), then 1 is retried and answered last (4).
+                rows = ((1, "user", None), (2, "user", None), (3, "assistant", 2), (4, "assistant", 1))
+                for seq, role, reply_to in rows:
+                    ids[seq] = (
+                        await conn.execute(
+                            text(
+                                "INSERT INTO ai_messages (account_id, session_id, seq, role, content, reply_to_id) "
+                                "VALUES (:a, :s, :seq, :role, :c, :r) RETURNING id"
+                            ),
+                            {"a": account, "s": session, "seq": seq, "role": role, "c": f"m{seq}"}
+                            | {"r": ids.get(reply_to)},
+                        )
+                    ).scalar_one()
+            await migrate.upgrade(url)
+            async with engine.connect() as conn:
+                order = (
+                    await conn.execute(text("SELECT content FROM ai_messages ORDER BY turn_seq, seq"))
+                ).scalars().all()
+        finally:
+            await engine.dispose()
+        assert order == ["m1", "m4", "m2", "m3"]
+    finally:
+        await drop_database(pg_admin_url, url)

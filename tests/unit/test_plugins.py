@@ -8,7 +8,7 @@ import pluggy
 import pytest
 
 from flowpilot_core import hookimpl, hookspecs
-from flowpilot_core.plugins import DuplicateContributionError, collect
+from flowpilot_core.plugins import ContributionError, DuplicateContributionError, collect
 
 
 def _manager(*plugins: tuple[str, Any]) -> pluggy.PluginManager:
@@ -56,3 +56,37 @@ def test_every_hookspec_has_a_docstring() -> None:
             continue
         spec = getattr(hookspecs, name)
         assert (spec.__doc__ or "").strip(), f"hookspec {name} has no docstring"
+
+
+class NamelessProvider:
+    @hookimpl
+    def register_model_providers(self, register: Any) -> None:
+        register("", lambda settings: None)
+
+
+class ParserWithoutTag:
+    @hookimpl
+    def register_marker_parsers(self, register: Any) -> None:
+        register(object())
+
+
+class OptInArguments:
+    """Takes none of the hook's arguments: pluggy's opt-in rule allows it."""
+
+    called = False
+
+    @hookimpl
+    def register_redactors(self) -> None:
+        OptInArguments.called = True
+
+
+def test_a_registration_flowpilot_cannot_use_names_the_plugin() -> None:
+    with pytest.raises(ContributionError, match=r"plugin 'nameless' registered a model provider named ''"):
+        collect(_manager(("nameless", NamelessProvider())))
+    with pytest.raises(ContributionError, match=r"plugin 'tagless' registered marker parser .* needs a str `tag`"):
+        collect(_manager(("tagless", ParserWithoutTag())))
+
+
+def test_an_implementation_may_take_fewer_arguments_than_the_hook() -> None:
+    collect(_manager(("opt-in", OptInArguments())))
+    assert OptInArguments.called

@@ -18,6 +18,8 @@ from flowpilot_server.deps import Ctx, require_api_key
 
 class AccountSettingsOut(msgspec.Struct):
     templatize_prompt_enabled: bool
+    auto_continue_enabled: bool
+    """After the technician answers the last reply's questions and checks in the lane, the conversation moves on."""
     ticket_taxonomy: TicketTaxonomy
     ai: dict[str, Any]
 
@@ -26,6 +28,7 @@ class AccountSettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Only the keys present are changed. ``ticket_taxonomy`` and ``ai`` need an API key."""
 
     templatize_prompt_enabled: bool | None = None
+    auto_continue_enabled: bool | None = None
     ticket_taxonomy: TicketTaxonomy | None = None
     ai: dict[str, Any] | None = None
 
@@ -35,6 +38,7 @@ async def _read(ctx: Any) -> AccountSettingsOut:
     taxonomy = await get_setting(ctx.db, account_id, "ticket_taxonomy", {})
     return AccountSettingsOut(
         templatize_prompt_enabled=bool(await get_setting(ctx.db, account_id, "templatize_prompt_enabled")),
+        auto_continue_enabled=bool(await get_setting(ctx.db, account_id, "auto_continue_enabled")),
         ticket_taxonomy=msgspec.convert(taxonomy or {}, TicketTaxonomy),
         ai=dict(await get_setting(ctx.db, account_id, "ai", {}) or {}),
     )
@@ -61,6 +65,8 @@ class SettingsController(Controller):
             await set_setting(ctx.db, account_id, "ai", data.ai)
         if data.templatize_prompt_enabled is not None:
             await set_setting(ctx.db, account_id, "templatize_prompt_enabled", data.templatize_prompt_enabled)
+        if data.auto_continue_enabled is not None:
+            await set_setting(ctx.db, account_id, "auto_continue_enabled", data.auto_continue_enabled)
         if data.ticket_taxonomy is not None:
             await set_setting(ctx.db, account_id, "ticket_taxonomy", msgspec.to_builtins(data.ticket_taxonomy))
         return await _read(ctx)

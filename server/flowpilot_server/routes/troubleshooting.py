@@ -69,10 +69,33 @@ class TroubleshootingController(Controller):
         turn: ChatTurn = await chat.post_message(caller.principal, session_id, data)
         return Response(turn)
 
+    @post(
+        "/messages/continue",
+        operation_id="continueConversation",
+        status_code=200,
+        summary="Move the conversation on after the technician answered the last reply's items in the task lane",
+        description=(
+            "Due when every question, check and action the last assistant reply proposed is settled and at least "
+            "one was answered or done (item updates say `continue_due`). FlowPilot writes a short lane message "
+            "(`origin: lane`) summarising the answers and returns the next assistant turn; streamed like "
+            "`postMessage` with `Accept: text/event-stream`. Idempotent per assistant turn; 409 when nothing is "
+            "due or the account turned `auto_continue_enabled` off."
+        ),
+    )
+    async def continue_conversation(
+        self, request: Request[Any, Any, Any], caller: CallerDep, session_id: SessionId
+    ) -> Response[Any]:
+        chat = caller.runtime.chat
+        if "text/event-stream" in request.headers.get("accept", ""):
+            events = await chat.stream_continue(caller.principal, session_id)
+            return ServerSentEvent(event_stream(_turn_events(events), translate=_turn_error))
+        turn: ChatTurn = await chat.continue_turn(caller.principal, session_id)
+        return Response(turn)
+
     @get("/task-lane", operation_id="getTaskLane", summary="Questions, diagnostic checks and actions")
     async def get_lane(self, ctx: Ctx, session_id: SessionId) -> lane_engine.TaskLane:
         session = await get_session_row(ctx.db, ctx.principal, session_id)
-        return lane_engine.to_struct(lane_engine.lane_of(session))
+        return lane_engine.lane_of(session)
 
     @post(
         "/task-lane/{item_id:uuid}/answer",

@@ -1,0 +1,116 @@
+"""Resolution note and escalation package previews: deterministic, every line sourced, cached by state.
+
+The deterministic preview is the source of truth for what FlowPilot would post. It is
+cached by ``(session_id, state_version, lane digest, kind, template fingerprint,
+redactor fingerprint)``: ``state_version`` moves with every write to facts and fixes,
+the lane digest with check and action outcomes (which a preview shows but which are
+not ``state_version`` writes). The cache is in-process (an LRU per server process);
+every process computes the same preview from the same rows, so a replica never serves
+another's stale copy for a newer state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import OrderedDict
+from typing import Any, Literal
+
+import msgspec
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowpilot_core.accounts import Principal
+from flowpilot_core.previews.render import PreviewLine, render, template_fingerprint
+from flowpilot_core.previews.sources import PreviewSources, lane_digest, load_sources, read_session
+
+PreviewKind = Literal["resolution_note", "escalation_package"]
+KINDS: tuple[PreviewKind, ...] = ("resolution_note", "escalation_package")
+NO_REDACTORS = "none"
+
+
+class Preview(msgspec.Struct):
+    kind: PreviewKind
+    session_id: uuid.UUID
+    state_version: int
+    markdown: str
+    lines: list[PreviewLine]
+    """Every non-blank line of ``markdown`` with the rows it came from."""
+    etag: str
+
+
+def _context(sources: PreviewSources) -> dict[str, Any]:
+    """Plain data for the sandboxed template: no ORM object reaches it."""
+    session = sources.session
+    lane = sources.lane
+
+    def fix(row: Any) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        keys = ("title", "root_cause", "body", "user_decision")
+        return {"id": str(row.id), **{k: getattr(row, k) for k in keys}}
+
+    def items(kind: str, done: bool) -> list[dict[str, Any]]:
+        wanted = ("answered", "done") if done else ("open",)
+        return [msgspec.to_builtins(i) for i in lane.items() if i.kind == kind and i.status in wanted]
+
+    return {
+        "session": {"id": str(session.id), "problem_statement": session.problem_statement, "title": session.title},
+        "ticket": {"summary": (session.ticket_snapshot or {}).get("summary")},
+        "facts": [{"id": str(f.id), "text": f.text} for f in sources.facts],
+        "fix": fix(sources.active_fix),
+        "earlier_fixes": [fix(f) for f in sources.earlier_fixes],
+        "done_checks": items("check", True),
+        "done_actions": items("action", True),
+        "open_questions": items("question", False),
+        "open_checks": items("check", False),
+    }
+
+
+class PreviewMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lookups = Counter(
+            "flowpilot_preview_cache", "Preview cache lookups by kind and result", ("kind", "result"), registry=registry
+        )
+
+
+class PreviewService:
+    """Builds previews from stored rows and keeps the most recent ones per process."""
+
+    def __init__(self, metrics: PreviewMetrics | None = None, *, capacity: int = 512) -> None:
+        self.metrics = metrics
+        self.capacity = capacity
+        self._cache: OrderedDict[str, Preview] = OrderedDict()
+
+    def _key(self, kind: PreviewKind, session_id: uuid.UUID, state_version: int, digest: str) -> str:
+        parts = (str(session_id), str(state_version), digest, kind, template_fingerprint(kind), NO_REDACTORS)
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+    async def preview(
+        self, db: AsyncSession, principal: Principal, session_id: uuid.UUID, kind: PreviewKind
+    ) -> Preview:
+        session = await read_session(db, principal, session_id)
+        key = self._key(kind, session.id, session.state_version, lane_digest(session))
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            self._count(kind, "hit")
+            return cached
+        self._count(kind, "miss")
+        markdown, lines = render(kind, _context(await load_sources(db, session)))
+        built = Preview(
+            kind=kind,
+            session_id=session.id,
+            state_version=session.state_version,
+            markdown=markdown,
+            lines=lines,
+            etag=f'"{key}"',
+        )
+        self._cache[key] = built
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return built
+
+    def _count(self, kind: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.lookups.labels(kind, result).inc()

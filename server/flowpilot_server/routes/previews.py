@@ -1,0 +1,55 @@
+"""Previews under ``/api/v1/ai-sessions/{id}``: the resolution note and the escalation package."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import PathParameter
+
+from flowpilot_core.previews import Preview, PreviewKind
+from flowpilot_server.deps import Ctx
+
+SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
+_DESCRIPTION = (
+    "Built from stored rows only. `lines` lists every non-blank line of `markdown` with the rows it came from "
+    "(fact, fix, task-lane item, session or ticket field, or the template's own section heading). Send "
+    "`If-None-Match` with the `ETag` of a preview you hold: 304 while the session's state is unchanged."
+)
+
+
+async def _preview(
+    request: Request[Any, Any, Any], ctx: Ctx, session_id: uuid.UUID, kind: PreviewKind
+) -> Response[Any]:
+    preview: Preview = await ctx.runtime.previews.preview(ctx.db, ctx.principal, session_id, kind)
+    headers = {"ETag": preview.etag, "Cache-Control": "private, no-cache"}
+    if request.headers.get("if-none-match") == preview.etag:
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(preview, headers=headers)
+
+
+class PreviewsController(Controller):
+    path = "/api/v1/ai-sessions/{session_id:uuid}"
+    tags = ["previews"]
+
+    @get(
+        "/resolution-note/preview",
+        operation_id="previewResolutionNote",
+        summary="The resolution note: Problem, What we confirmed, Root cause, Resolution",
+        description=_DESCRIPTION,
+    )
+    async def resolution_note(self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId) -> Response[Any]:
+        return await _preview(request, ctx, session_id, "resolution_note")
+
+    @get(
+        "/escalation-package/preview",
+        operation_id="previewEscalationPackage",
+        summary="The escalation package: Problem, What we've confirmed, What we've tried, Current hypothesis, "
+        "Suggested next steps",
+        description=_DESCRIPTION,
+    )
+    async def escalation_package(
+        self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId
+    ) -> Response[Any]:
+        return await _preview(request, ctx, session_id, "escalation_package")

@@ -1,0 +1,69 @@
+"""Confirm & post under ``/api/v1/ai-sessions/{id}``, and the account's PSA connections."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.params import JSONBody, PathParameter
+
+from flowpilot_core import psa
+from flowpilot_core.writeback import PostNote, WritebackResult
+from flowpilot_server.deps import CallerDep, Ctx, require_api_key
+
+SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
+ConnectionId = Annotated[uuid.UUID, PathParameter(title="PSA connection id")]
+_POST = (
+    "Stores the markdown and a writeback record first, then posts it to the session's PSA ticket as an internal "
+    "note carrying an idempotency marker, sets the ticket's status from the connection's mapping and re-reads it "
+    "(twice). The session is {done} only when the note is posted and the status verified; a 502 `Ticket status "
+    "not verified` carries the partial result, and a retry with the same `idempotency_key` re-does only the status. "
+    "A session without a ticket is {done} locally. A `state_version` older than the session's is a 409."
+)
+
+
+class WritebackController(Controller):
+    path = "/api/v1/ai-sessions/{session_id:uuid}"
+    tags = ["writeback"]
+
+    @post(
+        "/resolution-note/post",
+        operation_id="postResolutionNote",
+        status_code=200,
+        summary="Confirm & post the resolution note; resolve the ticket, verified",
+        description=_POST.format(done="resolved"),
+    )
+    async def resolve(self, caller: CallerDep, session_id: SessionId, data: JSONBody[PostNote]) -> WritebackResult:
+        return await caller.runtime.writeback.post(caller.principal, session_id, "resolution", data)
+
+    @post(
+        "/escalation-package/post",
+        operation_id="postEscalationPackage",
+        status_code=200,
+        summary="Confirm & post the escalation package; move the ticket to the escalation status, verified",
+        description=_POST.format(done="escalated"),
+    )
+    async def escalate(self, caller: CallerDep, session_id: SessionId, data: JSONBody[PostNote]) -> WritebackResult:
+        return await caller.runtime.writeback.post(caller.principal, session_id, "escalation", data)
+
+
+class PsaConnectionController(Controller):
+    path = "/api/v1/psa-connections"
+    tags = ["psa"]
+
+    @get("", operation_id="listPsaConnections", summary="The account's PSA connections (credentials never shown)")
+    async def list_connections(self, ctx: Ctx) -> list[psa.PsaConnectionOut]:
+        return await psa.list_connections(ctx.db, ctx.principal.account_id, ctx.runtime.secret_key)
+
+    @post("", operation_id="createPsaConnection", status_code=201, summary="Add a PSA connection; API key only")
+    async def create(self, ctx: Ctx, data: JSONBody[psa.CreatePsaConnection]) -> psa.PsaConnectionOut:
+        require_api_key(ctx)
+        return await psa.create_connection(
+            ctx.db, ctx.principal.account_id, data, ctx.runtime.secret_key, ctx.runtime.plugins.psa_providers
+        )
+
+    @delete("/{connection_id:uuid}", operation_id="deletePsaConnection", summary="Remove a PSA connection")
+    async def remove(self, ctx: Ctx, connection_id: ConnectionId) -> None:
+        require_api_key(ctx)
+        await psa.delete_connection(ctx.db, ctx.principal.account_id, connection_id)

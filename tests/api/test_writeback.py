@@ -1,0 +1,260 @@
+"""Confirm & post: local resolve, posting once under retries and faults, verified status, visible partial failure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from flowpilot_core import hookimpl
+from flowpilot_core.config import Settings
+from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.testing.fake_psa import FakePSA
+from tests.conftest import Tenant
+from tests.plugins.support import EventRecorder, client_for, manager_with
+
+Client = AsyncTestClient[Litestar]
+
+
+class FakePsaPlugin:
+    def __init__(self, fake: FakePSA) -> None:
+        self.fake = fake
+        self.configs: list[dict[str, Any]] = []
+
+    @hookimpl
+    def register_psa_providers(self, register: Any) -> None:
+        def factory(config: dict[str, Any]) -> FakePSA:
+            if "api_key" not in config:
+                raise ValueError("api_key is required")
+            self.configs.append(config)
+            return self.fake
+
+        register("fakepsa", factory)
+
+
+@pytest.fixture
+def fake() -> FakePSA:
+    psa = FakePSA()
+    psa.add_ticket("T-100", "Printing down")
+    return psa
+
+
+@pytest.fixture
+async def psa_client(
+    settings: Settings, db_urls: DatabaseUrls, fake: FakePSA
+) -> AsyncIterator[tuple[Client, EventRecorder]]:
+    recorder = EventRecorder()
+    manager = manager_with(("fakepsa", FakePsaPlugin(fake)), ("recorder", recorder))
+    async with client_for(settings, db_urls, manager) as client:
+        client.app.state.runtime.writeback.verify_delay = 0.01
+        yield client, recorder
+
+
+async def _connect(client: Client, tenant: Tenant, **statuses: str) -> dict:
+    body = {
+        "provider": "fakepsa",
+        "name": "Main PSA",
+        "config": {"api_key": "very-secret-key"},
+        "statuses": statuses or {"resolved": "Closed", "escalated": "Waiting on escalation"},
+    }
+    response = await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _session(client: Client, tenant: Tenant, ticket_ref: str | None = "T-100") -> tuple[str, int]:
+    body: dict[str, Any] = {"problem_statement": "Accounts can't print"}
+    if ticket_ref:
+        body |= {"ticket_ref": ticket_ref, "psa_provider": "fakepsa"}
+    created = (await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())).json()
+    return str(created["id"]), int(created["state_version"])
+
+
+async def _post(
+    client: Client, tenant: Tenant, sid: str, version: int, key: str = "confirm-0001", kind: str = "resolution-note"
+) -> Any:
+    return await client.post(
+        f"/api/v1/ai-sessions/{sid}/{kind}/post",
+        json={"markdown": "## Problem\nPrinting was down.\n", "state_version": version, "idempotency_key": key},
+        headers=tenant.headers(),
+    )
+
+
+async def _status(client: Client, tenant: Tenant, sid: str) -> str:
+    return str((await client.get(f"/api/v1/ai-sessions/{sid}", headers=tenant.headers())).json()["status"])
+
+
+async def test_a_session_without_a_ticket_resolves_locally(psa_client: tuple[Client, EventRecorder], tenant: Tenant):
+    client, recorder = psa_client
+    sid, version = await _session(client, tenant, ticket_ref=None)
+    first = await _post(client, tenant, sid, version)
+    assert first.status_code == 200, first.text
+    assert (first.json()["state"], first.json()["posted_to_psa"]) == ("local", False)
+    assert await _status(client, tenant, sid) == "resolved"
+    again = await _post(client, tenant, sid, version)
+    assert again.json() == first.json()  # the same confirmation, answered again
+    other = await _post(client, tenant, sid, version, key="confirm-0002")
+    assert other.status_code == 409
+    assert [type(e).__name__ for e in recorder.events][-1] == "SessionResolved"
+
+
+async def test_a_resolution_is_posted_once_as_an_internal_note_and_the_status_verified(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, recorder = psa_client
+    connection = await _connect(client, tenant)
+    assert "config" not in connection and connection["statuses"]["resolved"] == "Closed"
+    listed = (await client.get("/api/v1/psa-connections", headers=tenant.headers())).text
+    assert "very-secret-key" not in listed
+    sid, version = await _session(client, tenant)
+    response = await _post(client, tenant, sid, version)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["state"], result["status_before"], result["status_after"]) == ("done", "In Progress", "Closed")
+    (note,) = fake.tickets["T-100"].notes
+    assert note.internal and note.id == result["external_note_id"]
+    assert note.text.startswith("## Problem\nPrinting was down.")
+    assert f"[FlowPilot resolution {result['id']}]" in note.text
+    assert fake.tickets["T-100"].status_id == "4"
+    assert await _status(client, tenant, sid) == "resolved"
+    retry = await _post(client, tenant, sid, version)
+    assert retry.json()["state"] == "done" and len(fake.tickets["T-100"].notes) == 1
+    names = [type(e).__name__ for e in recorder.events]
+    assert names[-2:] == ["NotePosted", "SessionResolved"]
+
+
+async def test_a_preview_older_than_the_session_is_refused(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    await client.post(f"/api/v1/ai-sessions/{sid}/facts", json={"text": "New fact"}, headers=tenant.headers())
+    response = await _post(client, tenant, sid, version)
+    assert response.status_code == 409 and response.json()["errors"][0]["field"] == "state_version"
+    assert fake.tickets["T-100"].notes == []
+
+
+async def test_a_status_a_workflow_rule_overwrites_is_reported_with_the_partial_result_and_retried(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, recorder = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.workflow_sets("2")  # a rule puts the ticket back to In Progress
+    failed = await _post(client, tenant, sid, version)
+    assert failed.status_code == 502
+    problem = failed.json()
+    assert problem["title"] == "Ticket status not verified" and problem["retryable"] is True
+    assert "still shows 'In Progress'" in problem["detail"]
+    partial = problem["writeback"]
+    assert (partial["state"], partial["posted_to_psa"]) == ("status_unverified", True)
+    assert partial["external_note_id"] == fake.tickets["T-100"].notes[0].id
+    assert await _status(client, tenant, sid) == "open"
+    assert "StatusVerificationFailed" in [type(e).__name__ for e in recorder.events]
+
+    fake.workflow_sets(None)
+    retried = await _post(client, tenant, sid, version)
+    assert retried.status_code == 200 and retried.json()["state"] == "done"
+    assert len(fake.tickets["T-100"].notes) == 1
+    assert retried.json()["attempts"] == 2
+    assert await _status(client, tenant, sid) == "resolved"
+
+
+async def test_a_note_applied_before_a_timeout_is_found_by_its_marker_not_posted_again(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.timeout_after_write("post_note")
+    lost = await _post(client, tenant, sid, version)
+    assert lost.status_code == 503 and lost.json()["retryable"] is True
+    assert len(fake.tickets["T-100"].notes) == 1  # it did arrive
+    retried = await _post(client, tenant, sid, version)
+    assert retried.status_code == 200 and retried.json()["state"] == "done"
+    assert len(fake.tickets["T-100"].notes) == 1
+
+
+async def test_a_rate_limited_psa_says_when_to_retry_and_nothing_is_lost(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.rate_limit("list_notes", retry_after=7)
+    limited = await _post(client, tenant, sid, version)
+    assert limited.status_code == 503 and limited.headers["retry-after"] == "7"
+    assert fake.tickets["T-100"].notes == [] and await _status(client, tenant, sid) == "open"
+    assert (await _post(client, tenant, sid, version)).json()["state"] == "done"
+
+
+async def test_revoked_credentials_and_a_deleted_ticket_fail_visibly(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.revoke()
+    refused = await _post(client, tenant, sid, version)
+    assert refused.status_code == 502 and refused.json()["retryable"] is False
+    assert "very-secret-key" not in refused.text
+    fake.revoked = False
+    fake.delete_ticket("T-100")
+    gone = await _post(client, tenant, sid, version)
+    assert gone.status_code == 502 and "T-100" in gone.json()["detail"]
+    assert await _status(client, tenant, sid) == "open"
+
+
+async def test_an_escalation_moves_the_ticket_to_the_escalation_status(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    response = await _post(client, tenant, sid, version, kind="escalation-package")
+    assert response.status_code == 200, response.text
+    assert response.json()["status_after"] == "Waiting on escalation"
+    assert await _status(client, tenant, sid) == "escalated"
+    assert "[FlowPilot escalation" in fake.tickets["T-100"].notes[0].text
+
+
+async def test_connections_are_validated_and_private_to_the_account(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, other_tenant: Tenant
+) -> None:
+    client, _ = psa_client
+    body = {"provider": "nopsa", "name": "X", "config": {}, "statuses": {"resolved": "Closed"}}
+    unknown = await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "provider"
+    bad_config = await client.post(
+        "/api/v1/psa-connections", json=body | {"provider": "fakepsa"}, headers=tenant.api_headers
+    )
+    assert bad_config.status_code == 422 and bad_config.json()["errors"][0]["field"] == "config"
+    by_widget = await client.post(
+        "/api/v1/psa-connections", json=body | {"provider": "fakepsa", "config": {"api_key": "k"}},
+        headers=tenant.headers(),
+    )
+    assert by_widget.status_code == 403
+    made = await _connect(client, tenant)
+    assert (await client.get("/api/v1/psa-connections", headers=other_tenant.api_headers)).json() == []
+    removed = await client.delete(f"/api/v1/psa-connections/{made['id']}", headers=other_tenant.api_headers)
+    assert removed.status_code == 404
+    duplicate = await client.post(
+        "/api/v1/psa-connections",
+        json={"provider": "fakepsa", "name": "Main PSA", "config": {"api_key": "k"}, "statuses": {"resolved": "4"}},
+        headers=tenant.api_headers,
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_a_linked_session_without_a_connection_is_refused_not_resolved_locally(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant
+) -> None:
+    client, _ = psa_client
+    sid, version = await _session(client, tenant)
+    response = await _post(client, tenant, sid, version)
+    assert response.status_code == 409 and "no PSA connection" in response.json()["detail"]
+    assert await _status(client, tenant, sid) == "open"
