@@ -1,4 +1,10 @@
-"""Domain errors. The server maps each to an RFC 9457 problem response; the CLI to one clear line."""
+"""Domain errors. The server maps each to an RFC 9457 problem response; the CLI to one clear line.
+
+Every error FlowPilot raises on purpose is a :class:`FlowPilotError`, AI errors
+(:mod:`flowpilot_core.ai.errors`) included, so one mapping turns any of them into a
+problem: ``status`` and ``title`` by class, ``detail`` the sentence to show, and for
+failures of something FlowPilot depends on, ``retryable`` and ``retry_after``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,10 @@ class FlowPilotError(Exception):
 
     status = 500
     title = "Internal error"
+    retryable: bool | None = None
+    """Whether sending the same request again may succeed; ``None`` where the question does not apply."""
+    retry_after: float | None = None
+    """Seconds to wait before retrying, when the failing service said so."""
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -53,7 +63,7 @@ class UpstreamUnavailable(FlowPilotError):
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int | None = None, retryable: bool = True) -> None:
+    def __init__(self, detail: str, *, retry_after: float | None = None, retryable: bool = True) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
         self.retryable = retryable
@@ -64,3 +74,30 @@ class RateLimited(UpstreamUnavailable):
 
     status = 429
     title = "Rate limit reached"
+
+
+class DatabaseUnavailable(FlowPilotError):
+    """FlowPilot lost its database (connection refused, dropped or the server shutting down)."""
+
+    status = 503
+    title = "Service unavailable"
+    retryable = True
+    default_detail = "FlowPilot could not reach its database. Try again in a few seconds."
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.default_detail)
+        self.retry_after = self.RETRY_AFTER_SECONDS
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The :class:`DatabaseUnavailable` that ``exc`` means, or ``None`` if it is not a lost database.
+
+    Only explicit causes are followed (``raise ... from``), never the exception that was being
+    handled, so an unrelated bug in an ``except`` block is not reported as a database outage
+    (:func:`flowpilot_core.db.errors.connection_lost` decides).
+    """
+    # Imported here so that importing the domain errors never imports a database driver.
+    from flowpilot_core.db.errors import connection_lost
+
+    return DatabaseUnavailable() if connection_lost(exc) else None

@@ -137,6 +137,9 @@ class FlowPilot:
         closer = getattr(self.ai.provider, "aclose", None)
         if closer is not None:
             await closer()
+        sink_closer = getattr(self.ai.usage_sink, "aclose", None)
+        if sink_closer is not None:  # stores usage rows still waiting for the database
+            await sink_closer()
         await self.engine.dispose()
 
 

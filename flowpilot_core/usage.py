@@ -1,19 +1,29 @@
 """AI usage: stored per call in ``ai_usage``, aggregated per account, counted for Prometheus.
 
 The PostgreSQL sink writes each record in its own short transaction, so a call that
-fails (and rolls back the request's transaction) still leaves its usage behind.
+fails (and rolls back the request's transaction) still leaves its usage behind. A
+write that fails (the database is gone, or too slow) never reaches the technician and
+never loses the row: the record is kept in memory and written by a background task
+that retries with backoff until the database is back. ``/metrics`` counts failed
+writes, rows waiting and rows dropped; rows are dropped only when more than
+``max_buffered`` wait (oldest first), and the buffer is lost if the process stops
+while the database is still unreachable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
+from collections import deque
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +55,19 @@ class UsageMetrics:
             registry=self.registry,
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
         )
+        self.usage_write_failures = Counter(
+            "flowpilot_ai_usage_write_failures",
+            "Attempts to store a usage row that failed (the row is kept and retried)",
+            registry=self.registry,
+        )
+        self.usage_buffered = Gauge(
+            "flowpilot_ai_usage_buffered", "Usage rows waiting to be stored", registry=self.registry
+        )
+        self.usage_dropped = Counter(
+            "flowpilot_ai_usage_dropped",
+            "Usage rows dropped because too many were waiting to be stored",
+            registry=self.registry,
+        )
 
     def observe(self, record: UsageRecord) -> None:
         labels = (record.service, record.provider, record.model)
@@ -65,12 +88,40 @@ class UsageMetrics:
         self.latency.labels(record.service).observe(record.latency_ms / 1000.0)
 
 
-class PostgresUsageSink:
-    """Stores every :class:`UsageRecord` as an ``ai_usage`` row of the record's account."""
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds between attempts to store waiting rows; the last repeats until the database is back."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], metrics: UsageMetrics | None = None) -> None:
+
+class PostgresUsageSink:
+    """Stores every :class:`UsageRecord` as an ``ai_usage`` row of the record's account.
+
+    A failed or slow write (``write_timeout``) keeps the record in memory and retries it
+    in the background (``retry_delays``), in arrival order: :meth:`record` never raises
+    and never waits longer than ``write_timeout``.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        metrics: UsageMetrics | None = None,
+        *,
+        write_timeout: float = 5.0,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        max_buffered: int = 100_000,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.metrics = metrics
+        self.write_timeout = write_timeout
+        self.retry_delays = tuple(retry_delays) or RETRY_DELAYS
+        self.max_buffered = max_buffered
+        self._pending: deque[UsageRecord] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # one writer of waiting rows at a time, or a row is stored twice
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be stored."""
+        return len(self._pending)
 
     async def record(self, record: UsageRecord) -> None:
         if self.metrics is not None:
@@ -78,6 +129,64 @@ class PostgresUsageSink:
         if record.account_id is None:
             log.warning("usage of %s without an account is not stored", record.service)
             return
+        # While earlier rows wait, this one queues behind them: order is kept, and a dead
+        # database is not waited on once per call.
+        if self._pending or not await self._write(record):
+            self._buffer(record)
+
+    async def flush(self) -> int:
+        """Try to store every waiting row now; returns how many still wait."""
+        async with self._flushing:
+            while self._pending:
+                if not await self._write(self._pending[0]):
+                    break
+                self._pending.popleft()
+                self._count_pending()
+        return len(self._pending)
+
+    async def aclose(self) -> None:
+        """Stop retrying in the background, after one last attempt to store what waits."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        left = await self.flush()
+        if left:
+            log.error("%d usage rows could not be stored before shutdown", left)
+
+    async def _write(self, record: UsageRecord) -> bool:
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                await self._store(record)
+        except Exception as exc:  # the database is gone or stuck: keep the row, tell the operator
+            if self.metrics is not None:
+                self.metrics.usage_write_failures.inc()
+            log.warning("usage row of %s not stored yet (%s: %s); will retry", record.service, type(exc).__name__, exc)
+            return False
+        return True
+
+    def _buffer(self, record: UsageRecord) -> None:
+        if len(self._pending) >= self.max_buffered:
+            self._pending.popleft()
+            if self.metrics is not None:
+                self.metrics.usage_dropped.inc()
+            log.error("more than %d usage rows waiting: the oldest was dropped", self.max_buffered)
+        self._pending.append(record)
+        self._count_pending()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._retry(), name="usage-retry")
+
+    def _count_pending(self) -> None:
+        if self.metrics is not None:
+            self.metrics.usage_buffered.set(len(self._pending))
+
+    async def _retry(self) -> None:
+        failures = 0
+        while self._pending:
+            await asyncio.sleep(self.retry_delays[min(failures, len(self.retry_delays) - 1)])
+            failures = 0 if await self.flush() == 0 else failures + 1
+
+    async def _store(self, record: UsageRecord) -> None:
         session_id = uuid.UUID(record.session_id) if record.session_id else None
         try:
             await self._insert(record, session_id)

@@ -43,7 +43,7 @@ from typing import Any
 
 import msgspec
 
-from flowpilot_core.ai.policy import AIPolicy
+from flowpilot_core.ai.policy import AIPolicy, Timeouts
 from flowpilot_core.ai.tokens import canonical_json, estimate_block_tokens, request_blocks, strip_cache_control
 from flowpilot_core.ai.types import CallSpec
 
@@ -71,7 +71,9 @@ class LaidOutCall(msgspec.Struct, frozen=True, kw_only=True):
     ``kwargs`` holds ``model``, ``max_tokens``, optional ``tools`` and ``system``, and
     ``messages`` in that order. MCP servers travel separately because only the beta
     endpoint accepts them: ``mcp_servers`` is empty unless the service's MCP flag is on,
-    and then ``betas`` names the beta header to send.
+    and then ``betas`` names the beta header to send. ``timeouts`` are the service's
+    (:meth:`~flowpilot_core.ai.policy.AIPolicy.timeouts_for`): a provider applies
+    ``connect`` and ``first_byte`` to each HTTP attempt.
     """
 
     spec: CallSpec
@@ -81,6 +83,7 @@ class LaidOutCall(msgspec.Struct, frozen=True, kw_only=True):
     betas: tuple[str, ...] = ()
     breakpoints: tuple[Breakpoint, ...] = ()
     estimated_input_tokens: int = 0
+    timeouts: Timeouts = Timeouts()
 
 
 def _canon(obj: Any) -> Any:
@@ -219,6 +222,7 @@ def lay_out(
         betas=(MCP_BETA,) if servers else (),
         breakpoints=breakpoints,
         estimated_input_tokens=running,
+        timeouts=policy.timeouts_for(spec.service),
     )
 
 

@@ -19,9 +19,16 @@ Config shape (every key optional)::
     balanced = "claude-sonnet-4-6"
     deep = "claude-opus-4-8"
 
-    [ai.services.chat]              # per service: model tier and MCP capability flag
+    [ai.timeouts]                   # seconds, for every service (defaults shown)
+    connect = 10                    # per attempt: opening the connection
+    first_byte = 60                 # per attempt: until the response starts (a non-streamed reply: all of it)
+    stream_idle = 30                # a started stream: the longest silence between two events
+    deadline = 120                  # the whole call: every attempt and SDK retry, the whole stream
+
+    [ai.services.chat]              # per service: model tier, MCP capability flag, timeouts
     tier = "balanced"
     mcp = true
+    timeouts = { deadline = 90 }    # only the keys given; the rest from [ai.timeouts]
 
     [ai.default_service]            # services not listed
     tier = "balanced"
@@ -39,8 +46,8 @@ Other tables under ``[ai]`` (``[ai.anthropic]``, ...) belong to providers and ar
 here. An invalid value raises :class:`AIPolicyError` (a ``ValueError``) whose message
 starts with the setting's key, e.g. ``ai.services.chat.tier: 'turbo' is not one of ...``.
 
-Accounts may override ``tiers`` and ``services`` only: prices, minimums and caching are
-properties of the deployment, not of a tenant.
+Accounts may override ``tiers``, ``services`` and ``timeouts`` only: prices, minimums and
+caching are properties of the deployment, not of a tenant.
 """
 
 from __future__ import annotations
@@ -61,6 +68,28 @@ class AIPolicyError(ValueError):
     """An AI setting has an unusable value; the message starts with the setting's key."""
 
 
+MAX_TIMEOUT_SECONDS = 600.0
+"""No timeout may exceed the SDK's own default: longer waits only keep a technician waiting."""
+TIMEOUT_KEYS: tuple[str, ...] = ("connect", "first_byte", "stream_idle", "deadline")
+
+
+class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
+    """How long one AI call may take, in seconds.
+
+    ``connect`` and ``first_byte`` apply to each HTTP attempt, so the SDK can retry an
+    attempt that timed out; the provider enforces them. ``stream_idle`` and ``deadline``
+    are enforced by ``chat_call_cached`` for every provider; the deadline spans every
+    attempt and retry and, for a stream, the stream to its end. Reaching any of them is
+    a retryable :class:`~flowpilot_core.ai.errors.AITimedOut`.
+    """
+
+    connect: float = 10.0
+    first_byte: float = 60.0
+    """For a non-streamed call the API sends nothing until the reply is complete, so this bounds it all."""
+    stream_idle: float = 30.0
+    deadline: float = 120.0
+
+
 class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
     """What one FlowPilot service may use."""
 
@@ -68,6 +97,8 @@ class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
     """Model tier: ``fast``, ``balanced`` or ``deep``."""
     mcp: bool = False
     """Whether requests of this service may carry MCP servers and ``mcp_toolset`` tools."""
+    timeouts: dict[str, float] = msgspec.field(default_factory=dict)
+    """This service's own timeouts (keys of :class:`Timeouts`); the others come from ``AIPolicy.timeouts``."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,6 +225,35 @@ def _money(value: Any, key: str) -> float:
     return float(value)
 
 
+def _seconds(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise _err(key, f"{value!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}")
+    return float(value)
+
+
+def _timeouts(value: Any, key: str, base: Mapping[str, float]) -> dict[str, float]:
+    """``base`` with the timeouts of table ``value`` applied (only the keys it sets)."""
+    table = _table(value, key)
+    _unknown(table, TIMEOUT_KEYS, key)
+    merged = dict(base)
+    for name in TIMEOUT_KEYS:
+        if name in table:
+            merged[name] = _seconds(table[name], f"{key}.{name}")
+    return merged
+
+
+def _resolved_timeouts(values: Mapping[str, float], key: str) -> Timeouts:
+    timeouts = Timeouts(**values)
+    # A stream's reads are bounded by the per-attempt read timeout (first_byte) as well, so
+    # a longer stream_idle could never be reached: say so instead of silently capping it.
+    if timeouts.stream_idle > timeouts.first_byte:
+        raise _err(
+            f"{key}.stream_idle",
+            f"{timeouts.stream_idle:g} must not exceed first_byte ({timeouts.first_byte:g})",
+        )
+    return timeouts
+
+
 def _unknown(table: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> None:
     for name in table:
         if name not in allowed:
@@ -202,10 +262,11 @@ def _unknown(table: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> No
 
 def _service(value: Any, key: str, base: ServicePolicy) -> ServicePolicy:
     table = _table(value, key)
-    _unknown(table, ("tier", "mcp"), key)
+    _unknown(table, ("tier", "mcp", "timeouts"), key)
     tier = _choice(table["tier"], f"{key}.tier", TIERS) if "tier" in table else base.tier
     mcp = _bool(table["mcp"], f"{key}.mcp") if "mcp" in table else base.mcp
-    return ServicePolicy(tier=tier, mcp=mcp)
+    timeouts = _timeouts(table["timeouts"], f"{key}.timeouts", base.timeouts) if "timeouts" in table else base.timeouts
+    return ServicePolicy(tier=tier, mcp=mcp, timeouts=timeouts)
 
 
 _PRICE_KEYS = ("input", "output", "cache_write_5m_multiplier", "cache_write_1h_multiplier", "cache_read_multiplier")
@@ -226,7 +287,8 @@ def _price(value: Any, key: str, base: ModelPrice | None) -> ModelPrice:
 
 
 _TOP_SCALARS = ("caching", "cache_ttl", "static_cache_ttl", "trailing_context_keys", "default_min_cacheable_tokens")
-_TOP_TABLES = ("tiers", "services", "default_service", "min_cacheable_tokens", "prices")
+_TOP_TABLES = ("tiers", "services", "default_service", "min_cacheable_tokens", "prices", "timeouts")
+_ACCOUNT_TABLES = ("tiers", "services", "timeouts")
 
 
 class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -242,6 +304,8 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
     cache_ttl: str = "5m"
     static_cache_ttl: str = "5m"
     trailing_context_keys: tuple[str, ...] = ("facts", "task_lane")
+    timeouts: Timeouts = Timeouts()
+    """Every service's timeouts unless its :attr:`ServicePolicy.timeouts` says otherwise."""
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -256,6 +320,11 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def mcp_allowed(self, service: str) -> bool:
         """Whether the service may send MCP servers and toolsets."""
         return self.service(service).mcp
+
+    def timeouts_for(self, service: str) -> Timeouts:
+        """The timeouts of ``service``: its own where it sets them, else the policy's."""
+        own = self.service(service).timeouts
+        return msgspec.structs.replace(self.timeouts, **own) if own else self.timeouts
 
     def min_cacheable_for(self, model: str) -> int:
         """Smallest prefix (tokens) the model caches."""
@@ -284,15 +353,15 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
         return policy
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> AIPolicy:
-        """This policy with an account's ``tiers``/``services`` overrides applied."""
+        """This policy with an account's ``tiers``/``services``/``timeouts`` overrides applied."""
         return self._merged(overrides, key="ai", account=True)
 
     def _merged(self, config: Mapping[str, Any], *, key: str, account: bool) -> AIPolicy:
         config = _table(config, key)
-        allowed_tables = ("tiers", "services") if account else _TOP_TABLES
+        allowed_tables = _ACCOUNT_TABLES if account else _TOP_TABLES
         for name, value in config.items():
             if account and name not in allowed_tables:
-                raise _err(f"{key}.{name}", "cannot be overridden per account (allowed: tiers, services)")
+                raise _err(f"{key}.{name}", f"cannot be overridden per account (allowed: {', '.join(_ACCOUNT_TABLES)})")
             if name in _TOP_SCALARS or name in allowed_tables:
                 continue
             if isinstance(value, Mapping):
@@ -358,9 +427,18 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
                 raise _err(f"{key}.trailing_context_keys", f"{raw!r} is not a list of context key names")
             trailing = tuple(dict.fromkeys(raw))  # de-duplicated, order kept (no sets: order must be stable)
 
+        timeouts = self.timeouts
+        if "timeouts" in config:
+            values = _timeouts(config["timeouts"], f"{key}.timeouts", msgspec.structs.asdict(self.timeouts))
+            timeouts = _resolved_timeouts(values, f"{key}.timeouts")
+
         for name, service in services.items():
             if service.tier not in tiers:
                 raise _err(f"{key}.services.{name}.tier", f"{service.tier!r} has no model in {key}.tiers")
+            if service.timeouts:
+                _resolved_timeouts(
+                    {**msgspec.structs.asdict(timeouts), **service.timeouts}, f"{key}.services.{name}.timeouts"
+                )
 
         return AIPolicy(
             tiers=tiers,
@@ -373,6 +451,7 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
             cache_ttl=cache_ttl,
             static_cache_ttl=static_ttl,
             trailing_context_keys=trailing,
+            timeouts=timeouts,
         )
 
 
@@ -381,10 +460,12 @@ __all__ = [
     "DEFAULT_PRICES",
     "DEFAULT_SERVICES",
     "DEFAULT_TIER_MODELS",
+    "MAX_TIMEOUT_SECONDS",
     "TIERS",
     "AIPolicy",
     "AIPolicyError",
     "ModelPrice",
     "ServicePolicy",
+    "Timeouts",
     "model_aliases",
 ]

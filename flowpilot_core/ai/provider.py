@@ -8,6 +8,9 @@ Every FlowPilot service makes its AI calls through :func:`chat_call_cached` (or
    no MCP server and no ``mcp_toolset`` tool at all),
 3. lays the call out with cache breakpoints (:func:`~flowpilot_core.ai.layout.lay_out`),
 4. calls the provider, measuring latency (and time to first token when streaming),
+   within the service's timeouts (:class:`~flowpilot_core.ai.policy.Timeouts`): the
+   deadline over the whole call and, once a stream has begun, the stream-idle limit;
+   reaching either is a retryable :class:`~flowpilot_core.ai.errors.AITimedOut`,
 5. records a :class:`UsageRecord` for every response, also for failures and for
    streams that break or are abandoned after they started (with what was known).
 
@@ -26,7 +29,7 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
-from flowpilot_core.ai.errors import AIError, AIStreamCancelled, AIUnavailable
+from flowpilot_core.ai.errors import AIBadResponse, AIError, AIStreamCancelled, AITimedOut
 from flowpilot_core.ai.layout import LaidOutCall, lay_out
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.pricing import cost_usd, uncached_cost_usd
@@ -181,7 +184,7 @@ class _Recorder:
             cost_usd=cost_usd(model, usage, self.policy),
             uncached_cost_usd=uncached_cost_usd(model, usage, self.policy),
             error=None if error is None else error.code,
-            error_message=None if error is None else (error.detail or error.message),
+            error_message=None if error is None else (error.provider_detail or error.message),
             streamed=self.streamed,
             first_token_ms=self.first_token_ms,
         )
@@ -195,6 +198,20 @@ def _unexpected(exc: BaseException) -> AIError:
     # A provider that raised something other than AIError has a bug; the technician still
     # gets a readable error and the original stays chained for the logs.
     return AIError(detail=f"{type(exc).__name__}: {exc}")
+
+
+def _deadline_passed(seconds: float) -> AITimedOut:
+    return AITimedOut(
+        f"The AI service did not answer within {seconds:g} seconds.",
+        detail=f"the call's deadline of {seconds:g} s passed (all attempts and retries)",
+    )
+
+
+def _stream_stalled(seconds: float) -> AITimedOut:
+    return AITimedOut(
+        f"The AI service stopped sending its answer (nothing for {seconds:g} seconds).",
+        detail=f"no stream event for {seconds:g} s",
+    )
 
 
 async def chat_call_cached(
@@ -214,14 +231,21 @@ async def chat_call_cached(
     """
     request = prepare_call(spec, policy=policy, mcp_servers=mcp_servers)
     record = _Recorder(request, provider, policy, usage_sink, streamed=False)
+    deadline = request.timeouts.deadline
+    limit = asyncio.timeout(deadline)
     try:
-        completion = await provider.complete(request)
+        async with limit:
+            completion = await provider.complete(request)
     except AIError as exc:
         await record(exc.partial_usage or TokenUsage(), error=exc)
         raise
     except asyncio.CancelledError:
         await record(TokenUsage(), error=AIStreamCancelled())
         raise
+    except TimeoutError as exc:
+        error = _deadline_passed(deadline) if limit.expired() else _unexpected(exc)
+        await record(TokenUsage(), error=error)
+        raise error from None
     except Exception as exc:
         error = _unexpected(exc)
         await record(TokenUsage(), error=error)
@@ -250,9 +274,28 @@ async def chat_call_cached_stream(
     usage = TokenUsage()
     parts: list[str] = []
     events: AsyncIterator[StreamEvent] | None = None
+    timeouts = request.timeouts
+    loop = asyncio.get_running_loop()
+    deadline_at = loop.time() + timeouts.deadline
+    began = False
     try:
-        events = provider.stream(request)
-        async for event in events:
+        events = aiter(provider.stream(request))
+        while True:
+            # The limit covers only the wait for the provider's next event, never our
+            # consumer's time between events.
+            remaining = deadline_at - loop.time()
+            idle = began and timeouts.stream_idle < remaining
+            limit = asyncio.timeout(timeouts.stream_idle if idle else max(remaining, 0.0))
+            try:
+                async with limit:
+                    event = await anext(events)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                if not limit.expired():
+                    raise
+                raise (_stream_stalled(timeouts.stream_idle) if idle else _deadline_passed(timeouts.deadline)) from None
+            began = True
             if isinstance(event, UsageUpdate):
                 usage = event.usage
             elif isinstance(event, TextDelta):
@@ -264,7 +307,7 @@ async def chat_call_cached_stream(
                 await record(event.usage, model=event.model)
                 yield event
                 return
-        ended = AIUnavailable(detail="the provider's stream ended without a final message")
+        ended = AIBadResponse(detail="the provider's stream ended without a final message")
         await record(usage, error=ended)
         raise ended
     except AIError as exc:

@@ -5,6 +5,6 @@
   testing model-provider code through the real ``anthropic`` SDK.
 """
 
-from flowpilot_core.testing.fake_anthropic import FakeAnthropic, ManualClock, RecordedRequest
+from flowpilot_core.testing.fake_anthropic import FakeAnthropic, Hang, ManualClock, RecordedRequest
 
-__all__ = ["FakeAnthropic", "ManualClock", "RecordedRequest"]
+__all__ = ["FakeAnthropic", "Hang", "ManualClock", "RecordedRequest"]

@@ -39,6 +39,13 @@ What it implements (Claude API docs; see docs/ai-layer.md):
   with a ``request-id`` header. Scriptable: :meth:`FakeAnthropic.queue_error` (e.g. 429
   with ``retry-after``, 529 ``overloaded_error``) and :meth:`FakeAnthropic.queue_stream_error`
   (an ``event: error`` after some deltas).
+- Faults, for the AI call path's fault tests (:meth:`FakeAnthropic.queue_hang`,
+  :meth:`FakeAnthropic.queue_malformed`): a response that hangs before its headers or
+  in the middle of a stream (until released, a number of seconds, or the fake closes),
+  a JSON body cut short, and an event stream whose event is cut mid-JSON before the
+  connection closes. Together with ``queue_error`` (500 ``api_error``, 529
+  ``overloaded_error``, 429 ``rate_limit_error`` with ``retry-after``) they cover what a
+  technician can meet.
 - MCP connector (beta): ``mcp_servers`` and ``mcp_toolset`` tools are validated (the
   ``anthropic-beta`` header must name an ``mcp-client-*`` beta; toolsets must name a
   server) and recorded; no MCP server is contacted.
@@ -120,6 +127,8 @@ class RecordedRequest:
     breakpoints: list[int] = field(default_factory=list)
     """Block positions (prefix order) that carried a breakpoint."""
     reply_text: str = ""
+    fault: str | None = None
+    """The scripted fault this request met (``"hang before headers"``, ``"truncated json"``...)."""
 
 
 @dataclass
@@ -144,6 +153,30 @@ class _ScriptedStreamError:
     after_deltas: int
     error_type: str
     message: str
+
+
+class Hang:
+    """A scripted hang: :attr:`reached` is set when the fake starts waiting, :meth:`release` ends the wait."""
+
+    def __init__(self, after_deltas: int | None, seconds: float | None) -> None:
+        self.after_deltas = after_deltas
+        self.seconds = seconds
+        self.reached = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the response continue (it is sent normally, if the client is still there)."""
+        self._released.set()
+
+    def wait(self) -> None:
+        self.reached.set()
+        self._released.wait(self.seconds)
+
+
+@dataclass
+class _Malformed:
+    kind: str  # "truncated_json" | "broken_sse"
+    after_deltas: int
 
 
 @dataclass
@@ -224,6 +257,8 @@ class FakeAnthropic:
         self._errors: deque[_ScriptedError] = deque()
         self._stream_errors: deque[_ScriptedStreamError] = deque()
         self._replies: deque[_ScriptedReply] = deque()
+        self._faults: deque[Hang | _Malformed] = deque()
+        self._hangs: list[Hang] = []
         self._counter = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -245,7 +280,9 @@ class FakeAnthropic:
         return self
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving (ending every scripted hang first)."""
+        for hang in self._hangs:
+            hang.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -292,6 +329,33 @@ class FakeAnthropic:
     ) -> None:
         """Break the next streaming response with ``event: error`` after ``after_deltas`` text deltas."""
         self._stream_errors.append(_ScriptedStreamError(after_deltas, error_type, message))
+
+    def queue_hang(self, *, after_deltas: int | None = None, seconds: float | None = None) -> Hang:
+        """Make the next ``POST /v1/messages`` hang.
+
+        ``after_deltas=None``: before any byte of the response (no status line, no headers).
+        ``after_deltas=N``: a streamed response hangs after its ``N``-th text delta (a
+        non-streamed one hangs before its headers). The hang lasts until
+        :meth:`Hang.release`, ``seconds``, or :meth:`close`; then the response continues.
+        """
+        hang = Hang(after_deltas, seconds)
+        with self._lock:
+            self._hangs.append(hang)
+            self._faults.append(hang)
+        return hang
+
+    def queue_malformed(self, kind: str = "truncated_json", *, after_deltas: int = 1) -> None:
+        """Answer the next ``POST /v1/messages`` with a response that cannot be read.
+
+        ``truncated_json``: a 200 ``application/json`` body cut in the middle (its
+        ``content-length`` matches what is sent, as after a truncating proxy).
+        ``broken_sse``: a streamed reply whose event after ``after_deltas`` text deltas is
+        cut mid-JSON, then the connection closes.
+        """
+        if kind not in ("truncated_json", "broken_sse"):
+            raise ValueError(f"kind: {kind!r} is not 'truncated_json' or 'broken_sse'")
+        with self._lock:
+            self._faults.append(_Malformed(kind, after_deltas))
 
     def queue_reply(
         self, text: str | None = None, *, content: list[dict[str, Any]] | None = None, stop_reason: str | None = None
@@ -643,6 +707,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
 
+    def handle(self) -> None:
+        """Serve the connection; a client that went away (a timeout in a fault test) is not an error."""
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def _read_body(self) -> bytes:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             data = b""
@@ -666,6 +737,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("request-id", record.request_id)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_raw(self, status: int, data: bytes, record: RecordedRequest) -> None:
+        record.status = status
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("request-id", record.request_id)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -731,6 +811,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self, body: Any, headers: Mapping[str, str], record: RecordedRequest) -> None:
         fake = self.fake
         with fake._lock:
+            fault = fake._faults.popleft() if fake._faults else None
+        streamed = isinstance(body, dict) and bool(body.get("stream"))
+        if isinstance(fault, Hang) and (fault.after_deltas is None or not streamed):
+            record.fault = "hang before headers"
+            fault.wait()
+            fault = None
+        with fake._lock:
             scripted = fake._errors.popleft() if fake._errors else None
         if scripted is not None:
             extra = {} if scripted.retry_after is None else {"retry-after": f"{scripted.retry_after:g}"}
@@ -768,7 +855,11 @@ class _Handler(BaseHTTPRequestHandler):
         fake._commit(plan)
         if body.get("stream"):
             record.streamed = True
-            self._stream(message, record)
+            self._stream(message, record, fault)
+        elif isinstance(fault, _Malformed):
+            record.fault = "truncated json"
+            data = json.dumps(message).encode()
+            self._send_raw(200, data[: len(data) // 2], record)
         else:
             self._send_json(200, message, record)
 
@@ -776,7 +867,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
 
-    def _stream(self, message: dict[str, Any], record: RecordedRequest) -> None:
+    def _stream(self, message: dict[str, Any], record: RecordedRequest, fault: Hang | _Malformed | None) -> None:
         fake = self.fake
         with fake._lock:
             failure = fake._stream_errors.popleft() if fake._stream_errors else None
@@ -804,6 +895,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if failure is not None and deltas >= failure.after_deltas:
                         self._fail(failure, record)
                         return
+                    if fault is not None and deltas >= (fault.after_deltas or 0):
+                        if isinstance(fault, Hang):
+                            record.fault = f"hang after {deltas} deltas"
+                            fault.wait()
+                            fault = None
+                        else:
+                            record.fault = f"broken sse after {deltas} deltas"
+                            self._broken_event(index)
+                            return
                     self._event(
                         "content_block_delta",
                         {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}},
@@ -840,6 +940,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._event("message_stop", {"type": "message_stop"})
 
+    def _broken_event(self, index: int) -> None:
+        event = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": "cut"}}
+        data = json.dumps(event)
+        self.wfile.write(f"event: content_block_delta\ndata: {data[: len(data) // 2]}\n\n".encode())
+        self.wfile.flush()
+        self.close_connection = True
+
     def _fail(self, failure: _ScriptedStreamError, record: RecordedRequest) -> None:
         self._event(
             "error",
@@ -851,4 +958,4 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-__all__ = ["CacheEntry", "FakeAnthropic", "ManualClock", "RecordedRequest", "default_reply", "last_user_text"]
+__all__ = ["CacheEntry", "FakeAnthropic", "Hang", "ManualClock", "RecordedRequest", "default_reply", "last_user_text"]

@@ -10,7 +10,7 @@ Settings: ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` (or ``anthropic_api_key
 
     [ai.anthropic]
     max_retries = 2    # SDK retries on 408/409/429/5xx and connection errors, 0-10
-    timeout = 120      # seconds per request
+    timeout = 120      # optional: caps each attempt's timeouts from [ai.timeouts]
 """
 
 from __future__ import annotations

@@ -4,7 +4,13 @@ Non-streaming calls use ``messages.create``; streaming uses raw events
 (``create(..., stream=True)``) so that input and cache usage from ``message_start`` is
 known even when the stream fails later. Requests with MCP servers go to
 ``client.beta.messages.create`` with the MCP beta flag; all others to the GA endpoint.
-SDK exceptions are translated into :mod:`flowpilot_core.ai.errors`.
+
+Every request carries the service's ``connect`` and ``first_byte`` timeouts
+(``LaidOutCall.timeouts``) as the SDK's per-attempt timeout, so an attempt that hangs
+is abandoned and retried by the SDK; ``chat_call_cached`` bounds all attempts with the
+deadline. SDK and transport exceptions are translated into
+:mod:`flowpilot_core.ai.errors` by what happened: not reached, timed out, reached but
+failed, or answered with something unreadable.
 """
 
 from __future__ import annotations
@@ -15,16 +21,21 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anthropic
+import httpx2
 
 from flowpilot_core.ai.errors import (
     AIAuthenticationFailed,
+    AIBadResponse,
     AIError,
     AIOverloaded,
     AIRateLimited,
     AIRequestRejected,
+    AIServerError,
+    AITimedOut,
     AIUnavailable,
 )
 from flowpilot_core.ai.layout import LaidOutCall
+from flowpilot_core.ai.policy import Timeouts
 from flowpilot_core.ai.provider import StreamEvent, TextDelta, UsageUpdate
 from flowpilot_core.ai.types import Completion, TokenUsage
 
@@ -55,8 +66,18 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
+def _transport_error(exc: httpx2.TransportError, common: dict[str, Any]) -> AIError:
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        return AIUnavailable(detail=detail, **common)
+    if isinstance(exc, httpx2.TimeoutException):  # read or write: reached, but it went quiet
+        return AITimedOut(detail=detail, **common)
+    # The service answered, then the connection broke (cut body, reset mid-stream).
+    return AIBadResponse(detail=detail, **common)
+
+
 def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, partial_text: str = "") -> AIError | None:
-    """The FlowPilot error for an SDK exception, or ``None`` if ``exc`` is not the SDK's."""
+    """The FlowPilot error for an SDK or transport exception, or ``None`` if ``exc`` is neither."""
     common: dict[str, Any] = {"partial_usage": partial_usage, "partial_text": partial_text}
     if isinstance(exc, anthropic.APIStatusError):
         # Mid-stream errors arrive on a 200 response: the body's error type is the truth.
@@ -70,11 +91,23 @@ def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, pa
             return AIOverloaded(**common)
         if err_type in ("authentication_error", "permission_error") or status in (401, 403):
             return AIAuthenticationFailed(**common)
-        if err_type in ("api_error", "timeout_error") or status >= 500 or status in (408, 409):
-            return AIUnavailable(**common)
+        if err_type == "timeout_error" or status in (408, 504):
+            return AITimedOut(**common)
+        if err_type == "api_error" or status >= 500 or status == 409:
+            return AIServerError(**common)
         return AIRequestRejected(**common)
-    if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError; the cause says which
+        cause = exc.__cause__
+        if isinstance(cause, httpx2.TransportError):
+            return _transport_error(cause, common)
+        if isinstance(exc, anthropic.APITimeoutError):
+            return AITimedOut(detail=f"{type(exc).__name__}: {exc}", **common)
         return AIUnavailable(detail=f"{type(exc).__name__}: {exc}", **common)
+    if isinstance(exc, httpx2.TransportError):  # raised unwrapped while a stream is being read
+        return _transport_error(exc, common)
+    if isinstance(exc, json.JSONDecodeError | anthropic.APIResponseValidationError):
+        # Truncated JSON or a garbled event: the service was reached and may answer properly next time.
+        return AIBadResponse(detail=f"{type(exc).__name__}: {exc}", **common)
     if isinstance(exc, anthropic.CredentialsError):
         return AIAuthenticationFailed(detail=str(exc), **common)
     if isinstance(exc, TypeError) and "authentication method" in str(exc):
@@ -85,7 +118,7 @@ def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, pa
             **common,
         )
     if isinstance(exc, anthropic.AnthropicError):
-        return AIUnavailable(detail=f"{type(exc).__name__}: {exc}", **common)
+        return AIServerError(detail=f"{type(exc).__name__}: {exc}", **common)
     return None
 
 
@@ -131,7 +164,11 @@ class AnthropicProvider:
         timeout: float | None = None,
         client: Any = None,
     ) -> None:
-        """Build the client. ``api_key``/``base_url`` default to ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL."""
+        """Build the client. ``api_key``/``base_url`` default to ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL.
+
+        ``timeout`` (``ai.anthropic.timeout``) caps every per-attempt timeout the services'
+        policy asks for; without it the policy's values apply as they are.
+        """
         if (
             isinstance(max_retries, bool)
             or not isinstance(max_retries, int)
@@ -153,6 +190,21 @@ class AnthropicProvider:
             client = anthropic.AsyncAnthropic(**options)
         self.client = client
         self.max_retries = max_retries
+        self.timeout_cap = None if timeout is None else float(timeout)
+
+    def attempt_timeout(self, timeouts: Timeouts) -> httpx2.Timeout:
+        """The SDK timeout of one HTTP attempt: ``connect`` for connecting, ``first_byte`` for reads and writes.
+
+        A stream's reads after the first are bounded by ``first_byte`` too (the policy keeps
+        ``stream_idle`` below it); ``chat_call_cached`` enforces the tighter idle limit.
+        """
+        cap = self.timeout_cap
+
+        def capped(seconds: float) -> float:
+            return min(seconds, cap) if cap is not None else seconds
+
+        connect, first_byte = capped(timeouts.connect), capped(timeouts.first_byte)
+        return httpx2.Timeout(connect=connect, read=first_byte, write=first_byte, pool=connect)
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> AnthropicProvider:
@@ -179,6 +231,7 @@ class AnthropicProvider:
         # The SDK's overloads cannot type a pre-built kwargs dict; the dict is the API body.
         client: Any = self.client
         kwargs: dict[str, Any] = dict(request.kwargs)
+        kwargs["timeout"] = self.attempt_timeout(request.timeouts)
         if stream:
             kwargs["stream"] = True
         if request.mcp_servers:

@@ -7,6 +7,7 @@ it never carries a stack trace.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from http import HTTPStatus
@@ -15,8 +16,8 @@ from typing import Any
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
-from flowpilot_core.errors import FlowPilotError, UpstreamUnavailable
-from flowpilot_server.db_errors import DATABASE_ERROR_TYPES, database_unreachable
+from flowpilot_core.db.errors import DATABASE_ERROR_TYPES
+from flowpilot_core.errors import FlowPilotError, database_unavailable
 
 log = logging.getLogger("flowpilot.server")
 _BACKTICKS = re.compile(r"`([^`]*)`")
@@ -65,27 +66,59 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
+def _problem_type(exc: FlowPilotError) -> str:
+    # AIRateLimited -> ai-rate-limited, DatabaseUnavailable -> database-unavailable
+    slug = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", type(exc).__name__).lower()
+    return f"https://flowpilot.dev/problems/{slug}"
+
+
 def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
+    """The one mapping of domain errors (AI errors included) to problems: plain HTTP and SSE ``error`` events."""
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if exc.field:
         extra["errors"] = [{"field": exc.field, "message": exc.detail}]
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="flowpilot"'
-    if isinstance(exc, UpstreamUnavailable):
+    if exc.retryable is not None:
         extra["retryable"] = exc.retryable
-        if exc.retry_after:
-            headers["Retry-After"] = str(exc.retry_after)
+    if exc.retry_after is not None and exc.retry_after > 0:
+        seconds = max(1, math.ceil(exc.retry_after))  # Retry-After takes whole seconds
+        headers["Retry-After"] = str(seconds)
+        extra["retry_after"] = seconds
     extra.update(getattr(exc, "extra", None) or {})  # a partial result the client needs (a writeback's)
-    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
     return ProblemDetailsException(
         status_code=exc.status,
         title=exc.title,
         detail=exc.detail,
         extra=extra or None,
         headers=headers or None,
-        type_=f"https://flowpilot.dev/problems/{slug}",
+        type_=_problem_type(exc),
     )
+
+
+def _from_database(exc: Exception) -> ProblemDetailsException:
+    """A lost database is a retryable 503 (domain error); any other database error is unexpected."""
+    lost = database_unavailable(exc)
+    return _from_domain(lost) if lost is not None else _from_unexpected(exc)
+
+
+def problem_body(exc: Exception) -> dict[str, Any]:
+    """The problem-details object for ``exc``, as a response body would carry it (for SSE ``error`` events).
+
+    Always has ``retryable``: a stream consumer decides from it whether to offer a resend.
+    """
+    domain = exc if isinstance(exc, FlowPilotError) else database_unavailable(exc)
+    problem = _from_domain(domain) if domain is not None else _from_unexpected(exc)
+    body: dict[str, Any] = {"status": problem.status_code}
+    if problem.type_ is not None:
+        body["type"] = problem.type_
+    body["title"] = problem.title
+    body["detail"] = problem.detail
+    if isinstance(problem.extra, dict):
+        body.update(problem.extra)
+    body.setdefault("retryable", False)
+    return body
 
 
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
@@ -98,31 +131,13 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
-DATABASE_RETRY_AFTER_SECONDS = 5
-
-
-def _from_database_error(exc: Exception) -> ProblemDetailsException:
-    """The database cannot be reached: 503 the caller may retry (the pool reconnects by itself), else a 500."""
-    if not database_unreachable(exc):
-        return _from_unexpected(exc)
-    log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-    return ProblemDetailsException(
-        status_code=503,
-        title="Service unavailable",
-        detail="FlowPilot cannot reach its database right now. Try again in a few seconds.",
-        extra={"retryable": True},
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-        type_="https://flowpilot.dev/problems/database-unavailable",
-    )
-
-
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
             exception_to_problem_detail_map={
                 HTTPException: _from_http,
                 FlowPilotError: _from_domain,
-                **dict.fromkeys(DATABASE_ERROR_TYPES, _from_database_error),
+                **dict.fromkeys(DATABASE_ERROR_TYPES, _from_database),
                 Exception: _from_unexpected,
             }
         )

@@ -17,6 +17,7 @@ from flowpilot_core.ai.errors import (
     AIOverloaded,
     AIRateLimited,
     AIRequestRejected,
+    AIServerError,
     AIUnavailable,
 )
 from flowpilot_core.ai.layout import LaidOutCall
@@ -268,7 +269,7 @@ async def test_mcp_only_for_services_whose_flag_allows_it(
     [
         (429, "rate_limit_error", AIRateLimited, True),
         (529, "overloaded_error", AIOverloaded, True),
-        (500, "api_error", AIUnavailable, True),
+        (500, "api_error", AIServerError, True),
         (400, "invalid_request_error", AIRequestRejected, False),
         (413, "request_too_large", AIRequestRejected, False),
         (401, "authentication_error", AIAuthenticationFailed, False),
@@ -291,7 +292,7 @@ async def test_provider_errors_map_to_flowpilot_errors(
     assert type(error) is expected
     assert error.retryable is retryable
     assert "{" not in str(error) and str(error).endswith(".")  # a sentence for a technician, not JSON
-    assert error.detail is not None and error_type in error.detail
+    assert error.provider_detail is not None and error_type in error.provider_detail
     assert error.request_id == fake.message_requests[-1].request_id
     (record,) = sink.records
     assert record.error == expected.code and record.usage == TokenUsage()

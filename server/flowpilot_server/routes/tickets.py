@@ -5,10 +5,8 @@ from __future__ import annotations
 from litestar import post
 from litestar.params import JSONBody
 
-from flowpilot_core.ai.errors import AIError
 from flowpilot_core.tickets.intake import AIParseRequest, TicketDraft, ai_parse
 from flowpilot_server.deps import CallerDep
-from flowpilot_server.routes.troubleshooting import ai_problem
 
 
 @post(
@@ -19,7 +17,4 @@ from flowpilot_server.routes.troubleshooting import ai_problem
     summary="Turn an e-mail or call notes (up to 32 KB) into a structured ticket draft",
 )
 async def ai_parse_ticket(caller: CallerDep, data: JSONBody[AIParseRequest]) -> TicketDraft:
-    try:
-        return await ai_parse(caller.runtime.sessionmaker, caller.runtime.ai, caller.principal, data)
-    except AIError as exc:
-        raise ai_problem(exc) from exc
+    return await ai_parse(caller.runtime.sessionmaker, caller.runtime.ai, caller.principal, data)

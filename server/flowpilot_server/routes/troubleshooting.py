@@ -2,42 +2,40 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 
-from flowpilot_core.ai.errors import AIError, AIRateLimited
-from flowpilot_core.errors import RateLimited, UpstreamUnavailable
+from flowpilot_core.ai.errors import RETRY_HINT
+from flowpilot_core.errors import DatabaseUnavailable, database_unavailable
 from flowpilot_core.facts import crud as facts_engine
 from flowpilot_core.sessions import task_lane as lane_engine
 from flowpilot_core.sessions.answers import ItemUpdate
 from flowpilot_core.sessions.chat import ChatRequest, ChatTurn, MessageList
 from flowpilot_core.sessions.lifecycle import get_session_row
 from flowpilot_server.deps import CallerDep, Ctx
+from flowpilot_server.sse import event_stream
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
 ItemId = Annotated[uuid.UUID, PathParameter(title="Task-lane item id")]
 FactId = Annotated[uuid.UUID, PathParameter(title="Fact id")]
 
-
-def ai_problem(exc: AIError) -> UpstreamUnavailable:
-    """A model failure as the technician sees it: what happened, that their message is safe, whether to retry."""
-    if not exc.retryable:
-        return UpstreamUnavailable(f"{exc.message} Nothing you sent was lost.", retryable=False)
-    detail = f"{exc.message} Nothing you sent was lost; send it again to retry."
-    if isinstance(exc, AIRateLimited):
-        return RateLimited(detail, retry_after=math.ceil(exc.retry_after) if exc.retry_after else None)
-    return UpstreamUnavailable(detail)
+REPLY_NOT_SAVED = f"FlowPilot lost its database connection before the reply could be saved. {RETRY_HINT}"
 
 
-def _sse(event: str, payload: Any) -> ServerSentEventMessage:
-    return ServerSentEventMessage(event=event, data=msgspec.json.encode(payload).decode())
+def _turn_error(exc: Exception) -> Exception:
+    # Once the stream has begun the technician's message is stored (the `user_message`
+    # event says so): a lost database can only have cost the reply.
+    return DatabaseUnavailable(REPLY_NOT_SAVED) if database_unavailable(exc) is not None else exc
+
+
+async def _turn_events(events: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[tuple[str, Any]]:
+    async for name, payload in events:
+        yield name, ({"text": payload} if name == "delta" else payload)
 
 
 class TroubleshootingController(Controller):
@@ -56,8 +54,9 @@ class TroubleshootingController(Controller):
         description=(
             "With `Accept: text/event-stream` the reply streams as server-sent events: `user_message` (the stored "
             "message), `delta` (text as it is generated), then `done` (the turn: reply with markers parsed, task "
-            "lane, facts added) or `error` (a problem-details object). Send `client_message_id` to make retries "
-            "safe."
+            "lane, facts added) or `error` (the problem-details object a plain request would get, with "
+            "`retryable` and, for 429, `retry_after`). A comment line is sent after 10 s without an event, so "
+            "proxies keep a long turn open. Send `client_message_id` to make retries safe."
         ),
     )
     async def post_message(
@@ -66,11 +65,8 @@ class TroubleshootingController(Controller):
         chat = caller.runtime.chat
         if "text/event-stream" in request.headers.get("accept", ""):
             events = await chat.stream_message(caller.principal, session_id, data)
-            return ServerSentEvent(self._stream(events))
-        try:
-            turn: ChatTurn = await chat.post_message(caller.principal, session_id, data)
-        except AIError as exc:
-            raise ai_problem(exc) from exc
+            return ServerSentEvent(event_stream(_turn_events(events), translate=_turn_error))
+        turn: ChatTurn = await chat.post_message(caller.principal, session_id, data)
         return Response(turn)
 
     @post(
@@ -92,29 +88,9 @@ class TroubleshootingController(Controller):
         chat = caller.runtime.chat
         if "text/event-stream" in request.headers.get("accept", ""):
             events = await chat.stream_continue(caller.principal, session_id)
-            return ServerSentEvent(self._stream(events))
-        try:
-            turn: ChatTurn = await chat.continue_turn(caller.principal, session_id)
-        except AIError as exc:
-            raise ai_problem(exc) from exc
+            return ServerSentEvent(event_stream(_turn_events(events), translate=_turn_error))
+        turn: ChatTurn = await chat.continue_turn(caller.principal, session_id)
         return Response(turn)
-
-    @staticmethod
-    async def _stream(events: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[ServerSentEventMessage]:
-        try:
-            async for name, payload in events:
-                yield _sse(name, {"text": payload} if name == "delta" else payload)
-        except AIError as exc:
-            problem = ai_problem(exc)
-            yield _sse(
-                "error",
-                {
-                    "status": problem.status,
-                    "title": problem.title,
-                    "detail": problem.detail,
-                    "retryable": exc.retryable,
-                },
-            )
 
     @get("/task-lane", operation_id="getTaskLane", summary="Questions, diagnostic checks and actions")
     async def get_lane(self, ctx: Ctx, session_id: SessionId) -> lane_engine.TaskLane:

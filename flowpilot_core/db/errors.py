@@ -1,4 +1,10 @@
-"""Telling "the database is unreachable" (retryable, 503) apart from a bug (500)."""
+"""Telling "the database is unreachable" (a retryable 503) apart from a bug (a 500).
+
+The one classifier: the server's problem mapping, the SSE error events and the health
+check all ask :func:`connection_lost`. Only what an error explicitly wraps is followed
+(``raise ... from`` and SQLAlchemy's ``orig``), never the exception that was being handled
+when it was raised, so a bug in an ``except`` block is not mistaken for an outage.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from asyncpg.exceptions import (
     TooManyConnectionsError,
 )
 from asyncpg.exceptions import _base as asyncpg_base
-from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
@@ -23,7 +29,7 @@ DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
     PostgresError,
     asyncpg_base.InterfaceError,
 )
-"""Exception types that may mean the database is unreachable; :func:`database_unreachable` decides."""
+"""Exception types that may mean the database is unreachable; :func:`connection_lost` decides."""
 
 _UNREACHABLE = (
     PostgresConnectionError,
@@ -44,7 +50,7 @@ def _raised_by_database_driver(exc: BaseException) -> bool:
     )
 
 
-def database_unreachable(exc: BaseException) -> bool:
+def connection_lost(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than a query being wrong."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -53,13 +59,15 @@ def database_unreachable(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True  # asyncpg raises a refused/reset socket or a connect timeout unwrapped
         if isinstance(current, OSError) and _raised_by_database_driver(current):
-            return True  # refused, reset, no route, the socket file gone, connect timeout
+            return True  # no route, the socket file gone
         if isinstance(current, _UNREACHABLE):
             return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
+        if isinstance(current, DBAPIError) and (current.connection_invalidated or isinstance(current, InterfaceError)):
             return True
         if isinstance(current, asyncpg_base.InterfaceError) and "connection" in str(current).lower():
             return True  # "connection is closed" and the like
-        todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
+        todo.extend([getattr(current, "orig", None), current.__cause__])
     return False
