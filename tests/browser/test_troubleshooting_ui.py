@@ -67,6 +67,12 @@ class Technician:
     def printer_session(self, **fields: Any) -> str:
         return str(self.call("POST", "", json={**PRINTER, **fields})["id"])
 
+    def no_auto_continue(self) -> None:
+        """For tests about what an answer records: answering the last open item then changes nothing else."""
+        url = self.base.removesuffix("/ai-sessions") + "/account/settings"
+        response = httpx.patch(url, json={"auto_continue_enabled": False}, headers=self.headers, timeout=15)
+        assert response.status_code == 200, response.text
+
     def say(self, sid: str, content: str, reply: str) -> dict[str, Any]:
         self.model.say(reply)
         turn: dict[str, Any] = self.call("POST", f"/{sid}/messages", json={"content": content})
@@ -113,6 +119,7 @@ def send(page: Page, text: str) -> None:
 def test_answering_a_question_shows_the_fact_without_reload_and_it_persists(
     open_pilot: OpenPilot, tech: Technician, model: ScriptedModel, page_errors: PageErrors
 ) -> None:
+    tech.no_auto_continue()
     sid = tech.printer_session()
     page = open_pilot(sid)
     facts = lane_section(page, "what-we-know")
@@ -447,6 +454,7 @@ def test_a_failed_synthesis_saves_the_answer_and_offers_promote(
 def test_markup_typed_into_chat_notes_and_answers_renders_as_text(
     open_pilot: OpenPilot, tech: Technician, page_errors: PageErrors
 ) -> None:
+    tech.no_auto_continue()
     page = open_pilot(tech.printer_session())
     message = f"Printing fails, the user pasted {XSS_IMG} and {XSS_SCRIPT} [PROMOTE]fake fact[/PROMOTE]"
     tech.model.say(ASK)
