@@ -17,7 +17,8 @@ from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.facts.crud import list_facts
 from flowpilot_core.library import FlowPilot
 from flowpilot_core.sessions.chat import ChatRequest
-from flowpilot_core.sessions.lifecycle import CreateSession, TicketSnapshot, create_session
+from flowpilot_core.sessions.lifecycle import CreateSession, create_session
+from flowpilot_core.tickets import Ticket
 
 
 async def main() -> None:
@@ -32,7 +33,7 @@ async def main() -> None:
                 principal,
                 CreateSession(
                     problem_statement="Accounting users can't print; jobs are stuck in the queue on WS-ACC-04.",
-                    ticket=TicketSnapshot(summary="Printing stuck in queue", company="Contoso Dental", ref="48213"),
+                    ticket=Ticket(summary="Printing stuck in queue", company="Contoso Dental", ref="48213"),
                 ),
             )
         print(f"session {session.id}: {session.title}")

@@ -23,7 +23,7 @@ _LAZY = {
     "Principal": "flowpilot_core.accounts",
     "mint_embed_token": "flowpilot_core.accounts",
     "CreateSession": "flowpilot_core.sessions",
-    "TicketSnapshot": "flowpilot_core.sessions",
+    "Ticket": "flowpilot_core.tickets",
     "ChatRequest": "flowpilot_core.sessions",
     "ChatTurn": "flowpilot_core.sessions",
     "ItemUpdate": "flowpilot_core.sessions",
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from flowpilot_core.errors import FlowPilotError
     from flowpilot_core.facts import list_facts
     from flowpilot_core.library import FlowPilot
-    from flowpilot_core.sessions import ChatRequest, ChatTurn, CreateSession, ItemUpdate, TicketSnapshot, create_session
+    from flowpilot_core.sessions import ChatRequest, ChatTurn, CreateSession, ItemUpdate, create_session
+    from flowpilot_core.tickets import Ticket
 
 
 def __getattr__(name: str) -> Any:
@@ -58,7 +59,7 @@ __all__ = [
     "ItemUpdate",
     "Principal",
     "Settings",
-    "TicketSnapshot",
+    "Ticket",
     "__version__",
     "create_session",
     "hookimpl",

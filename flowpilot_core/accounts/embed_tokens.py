@@ -16,26 +16,12 @@ import jwt
 import msgspec
 
 from flowpilot_core.errors import AuthenticationFailed, InvalidInput
+from flowpilot_core.tickets.ticket import Ticket
 
 ALGORITHM = "HS256"
 MAX_TTL_SECONDS = 12 * 3600
 DEFAULT_TTL_SECONDS = 15 * 60
 _LEEWAY_SECONDS = 30
-_Short = Annotated[str, msgspec.Meta(max_length=500)]
-
-
-class TicketClaim(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """The ``ticket`` claim: what a session opened from the token stores (lengths fit its columns)."""
-
-    provider: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    ref: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    summary: _Short | None = None
-    description: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
-    company: _Short | None = None
-    contact: _Short | None = None
-    board: _Short | None = None
-    status: _Short | None = None
-    priority: _Short | None = None
 
 
 class _IdentityClaims(msgspec.Struct):
@@ -44,7 +30,7 @@ class _IdentityClaims(msgspec.Struct):
     sub: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
-    ticket: TicketClaim | None = None
+    ticket: Ticket | None = None
 
 
 def claims_problem(claims: dict[str, Any]) -> tuple[str, str] | None:

@@ -17,25 +17,12 @@ from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
+from flowpilot_core.tickets.ticket import Ticket
 
 SessionStatus = Literal["open", "resolved", "escalated"]
 MAX_PROBLEM_CHARS = 20_000
 Short = Annotated[str, msgspec.Meta(max_length=500)]
 Long = Annotated[str, msgspec.Meta(max_length=MAX_PROBLEM_CHARS)]
-
-
-class TicketSnapshot(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """The ticket as the PSA or the host portal gave it; every field optional."""
-
-    summary: Short | None = None
-    description: Long | None = None
-    company: Short | None = None
-    contact: Short | None = None
-    board: Short | None = None
-    status: Short | None = None
-    priority: Short | None = None
-    provider: Short | None = None
-    ref: Short | None = None
 
 
 class CreateSession(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,7 +31,7 @@ class CreateSession(msgspec.Struct, forbid_unknown_fields=True):
     problem_statement: Long
     title: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     session_type: Annotated[str, msgspec.Meta(pattern="^[a-z_]{1,40}$")] = "chat"
-    ticket: TicketSnapshot | None = None
+    ticket: Ticket | None = None
     psa_provider: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     ticket_ref: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
@@ -114,7 +101,7 @@ async def create_session(db: AsyncSession, principal: Principal, data: CreateSes
     provider = data.psa_provider or ticket_provider
     ticket_ref = data.ticket_ref or ticket_ref_claim
     for field, value, limit in (("ticket.provider", provider, 64), ("ticket.ref", ticket_ref, 200)):
-        if value is not None and len(value) > limit:  # the columns' lengths; TicketSnapshot allows more
+        if value is not None and len(value) > limit:  # the body's ticket_ref/psa_provider may be longer
             raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
     row = AiSession(
         account_id=principal.account_id,

@@ -18,17 +18,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.accounts.settings import get_setting
-from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.errors import InvalidInput, PayloadTooLarge, UpstreamUnavailable
+
+if TYPE_CHECKING:  # the accounts engine (and the AI layer through it) imports this package's Ticket struct
+    from flowpilot_core.accounts.accounts import Principal
+    from flowpilot_core.ai.gateway import AIGateway
 
 __all__ = [
     "MAX_TEXT_BYTES",

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.library import FlowPilot
 from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.input_guard import check_request
@@ -34,7 +35,6 @@ from flowpilot_server.routes import (
     writeback,
 )
 from flowpilot_server.routes import settings as settings_routes
-from flowpilot_server.runtime import Runtime
 
 
 def create_app(
@@ -50,10 +50,10 @@ def create_app(
     settings = settings or load_settings()
 
     async def start(app: Litestar) -> None:
-        app.state.runtime = Runtime.start(settings, urls, plugin_manager=plugin_manager)
+        app.state.runtime = FlowPilot.start(settings, urls, plugin_manager=plugin_manager)
 
     async def stop(app: Litestar) -> None:
-        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        runtime: FlowPilot | None = getattr(app.state, "runtime", None)
         if runtime is not None:
             await runtime.close()
 

@@ -89,9 +89,9 @@ async def _with_tenant_db(settings: Settings, urls: Any, fn: Callable[[Any], Awa
 def _serve(settings: Settings, urls: Any) -> None:
     import uvicorn
 
+    from flowpilot_core.library import build_model_provider, load_ai_policy
     from flowpilot_core.plugins import collect, load_plugins
     from flowpilot_server.app import create_app
-    from flowpilot_server.runtime import build_model_provider, load_ai_policy
 
     load_ai_policy(settings)  # fail here, in one line, rather than inside the server's startup
     load_plugins()

@@ -15,12 +15,13 @@ from flowpilot_core.accounts import accounts
 from flowpilot_core.accounts.embed_tokens import MAX_TTL_SECONDS, mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import create_engine, make_sessionmaker, set_account
-from flowpilot_core.sessions.lifecycle import CreateSession, TicketSnapshot, create_session, list_sessions
+from flowpilot_core.sessions.lifecycle import CreateSession, create_session, list_sessions
+from flowpilot_core.tickets import Ticket
 
 DEMO_USER = ("demo-tech", "Dana Tech", "dana.tech@demo-msp.example")
 
-SAMPLE_TICKETS: tuple[TicketSnapshot, ...] = (
-    TicketSnapshot(
+SAMPLE_TICKETS: tuple[Ticket, ...] = (
+    Ticket(
         summary="Printing stuck in queue - Accounting",
         description="Nobody in Accounting can print since this morning. Jobs sit in the queue on WS-ACC-04 and never "
         "reach the HP LaserJet. Restarting the PC did not help.",
@@ -31,7 +32,7 @@ SAMPLE_TICKETS: tuple[TicketSnapshot, ...] = (
         priority="High",
         ref="48213",
     ),
-    TicketSnapshot(
+    Ticket(
         summary="Outlook keeps asking for password",
         description="Since the weekend Outlook on LAPTOP-7F3K2 prompts for the password every few minutes and the "
         "mailbox shows 'Disconnected'. Webmail works fine.",
@@ -42,7 +43,7 @@ SAMPLE_TICKETS: tuple[TicketSnapshot, ...] = (
         priority="Medium",
         ref="48220",
     ),
-    TicketSnapshot(
+    Ticket(
         summary="VPN connects but no access to file server",
         description="Remote user connects to the VPN fine but cannot reach \\\\fs01\\shared. Error 'The network path "
         "was not found'. Started after the ISP router was replaced at home.",

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flowpilot_core.accounts.accounts import Principal, authenticate
 from flowpilot_core.errors import AuthenticationFailed, Forbidden
 from flowpilot_core.events import dispatch_committed
-from flowpilot_server.runtime import Runtime
+from flowpilot_core.library import FlowPilot
 
 
 @dataclass
@@ -22,15 +22,15 @@ class RequestContext:
 
     db: AsyncSession
     principal: Principal
-    runtime: Runtime
+    runtime: FlowPilot
 
 
 Ctx = NamedDependency[RequestContext]
 """How a handler asks for its :class:`RequestContext` (injected as ``ctx``)."""
 
 
-def get_runtime(request: Request[Any, Any, Any]) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(request: Request[Any, Any, Any]) -> FlowPilot:
+    runtime: FlowPilot = request.app.state.runtime
     return runtime
 
 
@@ -70,7 +70,7 @@ class Caller:
     work runs in its own short transactions around a model call (chat turns, answers)."""
 
     principal: Principal
-    runtime: Runtime
+    runtime: FlowPilot
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:

@@ -11,8 +11,9 @@ from litestar import Controller, get, post, put
 from litestar.params import JSONBody
 
 from flowpilot_core.accounts import accounts
-from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, TicketClaim, mint_embed_token
+from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
 from flowpilot_core.accounts.origins import MAX_ORIGINS
+from flowpilot_core.tickets import Ticket
 from flowpilot_server.deps import Ctx, require_api_key
 
 
@@ -24,7 +25,7 @@ class TokenUser(msgspec.Struct, forbid_unknown_fields=True):
 
 class MintTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
     user: TokenUser
-    ticket: TicketClaim | None = None
+    ticket: Ticket | None = None
     ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS)] = DEFAULT_TTL_SECONDS
 
 
