@@ -103,16 +103,20 @@ class AnswerService:
         self.ai = ai
 
     async def answer(self, principal: Principal, session_id: uuid.UUID, item_id: str, answer: str) -> ItemUpdate:
-        return await self._record(principal, session_id, lambda lane: lane_engine.record_answer(lane, item_id, answer))
+        return await self._record(
+            principal, session_id, lambda lane, after: lane_engine.record_answer(lane, item_id, answer, after=after)
+        )
 
     async def record_output(self, principal: Principal, session_id: uuid.UUID, item_id: str, output: str) -> ItemUpdate:
-        return await self._record(principal, session_id, lambda lane: lane_engine.record_output(lane, item_id, output))
+        return await self._record(
+            principal, session_id, lambda lane, after: lane_engine.record_output(lane, item_id, output, after=after)
+        )
 
     async def dismiss(self, principal: Principal, session_id: uuid.UUID, item_id: str) -> ItemUpdate:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             session = await get_session_row(db, principal, session_id, lock=True)
             lane = lane_engine.lane_of(session)
-            item = lane_engine.dismiss(lane, item_id)
+            item = lane_engine.dismiss(lane, item_id, after=await continuation.last_message_id(db, session_id))
             lane_engine.save(session, lane)
             await db.flush()
             return await self._update(db, principal, session_id, item, None, None)
@@ -131,12 +135,12 @@ class AnswerService:
             )
 
     async def _record(
-        self, principal: Principal, session_id: uuid.UUID, change: Callable[[TaskLane], TaskLaneItem]
+        self, principal: Principal, session_id: uuid.UUID, change: Callable[[TaskLane, str | None], TaskLaneItem]
     ) -> ItemUpdate:
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             session = await get_session_row(db, principal, session_id, lock=True)
             lane = lane_engine.lane_of(session)
-            item = change(lane)
+            item = change(lane, await continuation.last_message_id(db, session_id))
             lane_engine.save(session, lane)
             await retire_item_facts(db, session_id, item)
             ai = await self.ai.bind(db, principal.account_id)

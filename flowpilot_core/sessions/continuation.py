@@ -1,11 +1,13 @@
 """Lane continuation: when the technician has answered what the assistant asked, the conversation moves on.
 
-The last assistant turn proposed questions, checks or actions. Once every one of them
-is settled (answered, done or dismissed) and at least one was answered or done,
-a continuation is due: FlowPilot writes a short technician-side message (``origin =
-"lane"``) that summarises what was answered, and the next assistant turn is built on
-it and on the new facts. One continuation per assistant turn (its ``client_message_id``
-names the turn it continues), so it can never loop; the account setting
+A continuation is due when the transcript ends with an assistant turn, the technician
+has since answered or completed at least one lane item (each item remembers the last
+message when it was settled: ``settled_after``), and every item that last turn proposed
+is settled (answered, done or dismissed). FlowPilot then writes a short technician-side
+message (``origin = "lane"``) summarising that batch of answers, and the next assistant
+turn is built on it and on the new facts. One continuation per assistant turn (its
+``client_message_id`` names the turn it continues, and a continuation's reply has no
+answers after it yet), so it can never loop; the account setting
 ``auto_continue_enabled`` turns it off.
 """
 
@@ -32,17 +34,27 @@ async def last_message(db: AsyncSession, session_id: object) -> AiMessage | None
     return (await db.execute(query)).scalar_one_or_none()
 
 
+async def last_message_id(db: AsyncSession, session_id: object) -> str | None:
+    last = await last_message(db, session_id)
+    return str(last.id) if last is not None else None
+
+
+def batch(lane: TaskLane, message: AiMessage) -> list[TaskLaneItem]:
+    """The items the technician settled in the lane since ``message``, in lane order."""
+    return [item for item in lane.items() if item.settled and item.settled_after == str(message.id)]
+
+
 def asked_by(lane: TaskLane, message: AiMessage) -> list[TaskLaneItem]:
     """The lane items the assistant message proposed."""
     return [item for item in lane.items() if item.source_message_id == str(message.id)]
 
 
 def is_due(lane: TaskLane, last: AiMessage | None) -> bool:
-    """True when the last turn is the assistant's and the technician has settled everything it asked."""
+    """True when the last turn is the assistant's, it is answered in the lane, and nothing it asked is open."""
     if last is None or last.role != "assistant":
         return False
-    asked = asked_by(lane, last)
-    return bool(asked) and all(i.settled for i in asked) and any(i.status in ("answered", "done") for i in asked)
+    answered = any(i.status in ("answered", "done") for i in batch(lane, last))
+    return answered and all(i.settled for i in asked_by(lane, last))
 
 
 async def continuation_due(db: AsyncSession, session: AiSession, lane: TaskLane) -> AiMessage | None:
@@ -61,9 +73,9 @@ def _clip(text: str) -> str:
 
 
 def summary(lane: TaskLane, assistant_message: AiMessage) -> str:
-    """The continuation message: what the technician answered in the lane, in the order it was asked."""
+    """The continuation message: what the technician answered in the lane since that reply, in lane order."""
     lines = ["I answered in the task lane:"]
-    for item in asked_by(lane, assistant_message):
+    for item in batch(lane, assistant_message):
         if item.status == "dismissed":
             lines.append(f"- {item.text} (skipped)")
         elif item.kind == "question":

@@ -65,6 +65,8 @@ class TaskLaneItem(msgspec.Struct, kw_only=True):
     """The chat message that answered it, when ``answered_via`` is ``"chat"``."""
     revision: int = 0
     """Incremented by every change; fact synthesis promotes only if the item is still at the revision it read."""
+    settled_after: str | None = None
+    """The last transcript message when the technician settled it in the lane (lane continuation's batch)."""
     source_message_id: str | None = None
     created_at: str
     updated_at: str
@@ -167,7 +169,13 @@ def _touch(item: TaskLaneItem, **changes: object) -> TaskLaneItem:
 
 
 def record_answer(
-    lane: TaskLane, item_id: str, answer: str, *, via: Literal["lane", "chat"] = "lane", message_id: str | None = None
+    lane: TaskLane,
+    item_id: str,
+    answer: str,
+    *,
+    via: Literal["lane", "chat"] = "lane",
+    message_id: str | None = None,
+    after: str | None = None,
 ) -> TaskLaneItem:
     item = lane.require(item_id)
     if item.rules.given != "answer":
@@ -179,10 +187,17 @@ def record_answer(
         raise InvalidInput("answer must not be empty", field="answer")
     if len(answer) > MAX_ANSWER_CHARS:
         raise InvalidInput(f"answer is longer than {MAX_ANSWER_CHARS} characters", field="answer")
-    return _touch(item, answer=answer, status=item.rules.done_status, answered_via=via, answer_message_id=message_id)
+    return _touch(
+        item,
+        answer=answer,
+        status=item.rules.done_status,
+        answered_via=via,
+        answer_message_id=message_id,
+        settled_after=after,
+    )
 
 
-def record_output(lane: TaskLane, item_id: str, output: str) -> TaskLaneItem:
+def record_output(lane: TaskLane, item_id: str, output: str, *, after: str | None = None) -> TaskLaneItem:
     size = len(output.encode("utf-8"))
     if size > MAX_OUTPUT_BYTES:
         raise PayloadTooLarge(
@@ -196,8 +211,15 @@ def record_output(lane: TaskLane, item_id: str, output: str) -> TaskLaneItem:
         raise Conflict(f"item {item_id} was dismissed")
     if not output.strip() and not item.rules.empty_allowed:
         raise InvalidInput("output must not be empty", field="output")
-    return _touch(item, output=output, status=item.rules.done_status, answered_via="lane", answer_message_id=None)
+    return _touch(
+        item,
+        output=output,
+        status=item.rules.done_status,
+        answered_via="lane",
+        answer_message_id=None,
+        settled_after=after,
+    )
 
 
-def dismiss(lane: TaskLane, item_id: str) -> TaskLaneItem:
-    return _touch(lane.require(item_id), status="dismissed")
+def dismiss(lane: TaskLane, item_id: str, *, after: str | None = None) -> TaskLaneItem:
+    return _touch(lane.require(item_id), status="dismissed", settled_after=after)

@@ -2,8 +2,9 @@
 
 The transcripts are data (``tests/data/offline_transcripts.json``): the problem and ticket,
 the technician's turns (chat messages, task-lane answers, recorded outputs), and what each
-reply must and must not do. After a lane answer the test posts the continuation message
-auto-continue would post, so a conversation moves on from the lane alone.
+reply must and must not do. After a lane answer the test does what the widget does when the
+update says ``continue_due``: ``POST .../messages/continue``, so a conversation moves on from
+the lane alone.
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ TRANSCRIPTS: list[dict[str, Any]] = DATA["transcripts"]
 AnyMarker = QuestionMarker | CheckMarker | ActionMarker | PromoteMarker | SuggestFixMarker
 
 
-def _continuation(item_text: str, said: str) -> str:
-    """What auto-continue posts after a lane answer: a short summary of what was answered."""
-    first_line = next((line.strip() for line in said.splitlines() if line.strip()), "")
-    return f"Answered in the task lane: \u201c{item_text}\u201d: {first_line}"
-
-
 class Conversation:
     def __init__(self, client: Client, tenant: Tenant, session_id: str) -> None:
         self.client, self.headers = client, tenant.headers()
@@ -49,6 +44,13 @@ class Conversation:
 
     async def say(self, content: str) -> list[Any]:
         response = await self.client.post(f"{self.url}/messages", json={"content": content}, headers=self.headers)
+        return self._turn(response)
+
+    async def continue_(self) -> list[Any]:
+        """What the widget does when an item update says ``continue_due``: FlowPilot moves the conversation on."""
+        return self._turn(await self.client.post(f"{self.url}/messages/continue", headers=self.headers))
+
+    def _turn(self, response: Any) -> list[Any]:
         assert response.status_code == 200, response.text
         self.lane = response.json()["task_lane"]
         message = response.json()["assistant_message"]
@@ -117,7 +119,8 @@ async def test_offline_transcript(client: Client, tenant: Tenant, transcript: di
             if "fact" in turn:
                 assert fact == turn["fact"], (text, fact)
             answered.add(text)
-            markers = await talk.say(_continuation(text, turn["with"]))
+            assert update["continue_due"], f"answering {text!r} in the lane did not move the conversation on"
+            markers = await talk.continue_()
         reply = talk.replies[-1]
         facts = await talk.facts()
         _check(turn.get("must", {}), markers, reply, facts, negate=False)
