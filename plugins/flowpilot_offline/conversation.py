@@ -61,13 +61,13 @@ __all__ = ["ESCALATION", "OFFLINE_NOTICE", "reply"]
 
 OFFLINE_NOTICE = (
     "I'm FlowPilot's offline demo model: I follow built-in troubleshooting playbooks, deterministically and "
-    "without a network. To work with Claude instead, set ANTHROPIC_API_KEY and restart FlowPilot."
+    "without a network. To work with Claude instead, set `ANTHROPIC_API_KEY` and restart FlowPilot."
 )
 ESCALATION = "Escalate to the next line with What We Know, the exact error text and what was tried so far."
 CAPABILITIES = (
     "Offline I can only follow this playbook: I read the answers and check outputs recorded in the task lane, "
     "and whether a suggested fix worked. I can't read free-text descriptions or answer open questions; "
-    "connect Claude (ANTHROPIC_API_KEY) for that."
+    "connect Claude (`ANTHROPIC_API_KEY`) for that."
 )
 
 _PARSERS = default_parsers()  # our own replies are assistant output: reading them back is legitimate

@@ -58,3 +58,32 @@ def test_an_offline_conversation_streams_fills_the_lane_and_answers_become_facts
     expect(item).not_to_have_attribute("data-status", "open")
     expect(page.locator("fp-task-lane [data-section=what-we-know] fp-what-we-know-item")).to_have_count(1)
     assert page_errors.errors == []
+
+
+def test_a_sample_ticket_reaches_a_suggested_fix_by_answering_in_the_lane_only(
+    open_pilot: Callable[..., Page], api: Api, page_errors: PageErrors
+) -> None:
+    """The newcomer's path: the demo's first sample ticket, one message, then only the lane's Yes/No."""
+    description = (
+        "Nobody in Accounting can print since this morning. Jobs sit in the queue on WS-ACC-04 and never "
+        "reach the HP LaserJet. Restarting the PC did not help."
+    )
+    session = api.create_session(description, title="Printing stuck in queue - Accounting")
+    page = open_pilot(session["id"])
+    composer = page.locator(".fp-composer__input")
+    composer.fill("Where do I start?")
+    composer.press("Control+Enter")
+    question = page.locator("fp-question-item[data-status=open]").first
+    expect(question).to_be_visible(timeout=15_000)
+    question.locator("[data-quick=yes]").click()
+    question.locator("[data-action=answer]").click()
+
+    # No typing from here: the lane's answer moves the conversation on, up to a suggested fix.
+    expect(page.locator(".fp-message--lane")).to_have_count(1, timeout=15_000)
+    fix = page.locator(".fp-message--assistant .fp-marker--suggest-fix")
+    expect(fix).to_have_count(1, timeout=15_000)
+    expect(fix).to_contain_text("Suggested fix:")
+    expect(composer).to_have_value("")
+    replies = page.locator(".fp-message--assistant .fp-message__body").all_inner_texts()
+    assert len(replies) == len(set(replies)), "no reply twice"
+    assert page_errors.errors == []

@@ -198,6 +198,17 @@ def test_ticket_and_session_text_is_rendered_as_text(open_pilot: OpenPilot, api:
     assert rendered["imgs"] == 0 and rendered["strong"] == 1
     assert rendered["links"] == ["https://example.com"]
     assert rendered["code"] == script
+    # Underscores inside a word (a setting's name, snake_case) are text; around words they emphasise.
+    emphasis = page.evaluate(
+        """async (text) => {
+            const { renderMarkdown } = await import('/static/js/markdown.js');
+            const box = document.createElement('div');
+            box.append(renderMarkdown(text));
+            return { text: box.textContent, em: [...box.querySelectorAll('em')].map((e) => e.textContent) };
+        }""",
+        "set ANTHROPIC_API_KEY and run_this_script, then _really_ restart",
+    )
+    assert emphasis == {"text": "set ANTHROPIC_API_KEY and run_this_script, then really restart", "em": ["really"]}
     assert page.evaluate("window.__pwned") is None
     assert page_errors.errors == []
 
