@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowpilot_core.ai.gateway import BoundAI
+from flowpilot_core.ai.replies import json_reply
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 
 __all__ = [
-    "MAX_FACT_CHARS",
+    "MAX_SYNTHESIS_CHARS",
     "SYNTHESIS_INSTRUCTIONS",
     "FactSynthesisService",
     "build_synthesis_call",
@@ -30,7 +31,8 @@ __all__ = [
 
 log = logging.getLogger("flowpilot.facts")
 
-MAX_FACT_CHARS = 240
+MAX_SYNTHESIS_CHARS = 240
+"""A synthesised fact is one short sentence; a fact's text itself may be longer (``crud.MAX_FACT_CHARS``)."""
 
 SYNTHESIS_INSTRUCTIONS = """\
 You record confirmed facts for an IT troubleshooting session ("What We Know").
@@ -105,9 +107,6 @@ def build_synthesis_call(
     )
 
 
-_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
-
-
 def parse_synthesis_output(raw: str) -> str | None:
     """The fact from the model's reply, or ``None``.
 
@@ -116,18 +115,10 @@ def parse_synthesis_output(raw: str) -> str | None:
     a missing fact costs a click, a wrong one ends up in a resolution note.
     Marker-like text in the fact is defused.
     """
-    text = raw.strip()
-    fenced = _FENCE_RE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
     try:
-        data = json.loads(text)
+        data = json_reply(raw)
     except ValueError:
-        start, end = text.find("{"), text.rfind("}")
-        try:
-            data = json.loads(text[start : end + 1]) if start != -1 and end > start else None
-        except ValueError:
-            data = None
+        data = None
     if not isinstance(data, dict):
         log.warning("fact synthesis output is not a JSON object; no fact recorded")
         return None
@@ -140,7 +131,7 @@ def parse_synthesis_output(raw: str) -> str | None:
     fact = re.sub(r"[ \t]+", " ", fact).strip()
     if not fact or fact.lower() in ("null", "none", "n/a"):
         return None
-    if "\n" in fact or len(fact) > MAX_FACT_CHARS:
+    if "\n" in fact or len(fact) > MAX_SYNTHESIS_CHARS:
         log.warning("fact synthesis returned more than one short sentence; no fact recorded")
         return None
     return defuse_markers(fact)

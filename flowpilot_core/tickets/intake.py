@@ -15,7 +15,6 @@ the draft before anything reaches a PSA.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,6 +23,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts.settings import get_setting
+from flowpilot_core.ai.replies import json_reply
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.errors import InvalidInput, PayloadTooLarge, UpstreamUnavailable
@@ -213,27 +213,12 @@ def clamp_summary(summary: str, limit: int = SUMMARY_MAX_CHARS) -> str:
     return room.rstrip(" ,;:-\u2013\u2014") + "\u2026"
 
 
-_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
-
-
 def _extract_json(raw: str) -> Any:
-    text = raw.strip()
-    fenced = _FENCE_RE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
     try:
-        return json.loads(text)
+        return json_reply(raw)
     except ValueError:
-        pass
-    # Some models add a sentence around the object: take the outermost {...}.
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start:
-        try:
-            return json.loads(text[start : end + 1])
-        except ValueError:
-            pass
-    preview = raw.strip().replace("\n", " ")[:80]
-    raise AIParseError(f"the model did not return JSON (got: {preview!r})")
+        preview = raw.strip().replace("\n", " ")[:80]
+        raise AIParseError(f"the model did not return JSON (got: {preview!r})") from None
 
 
 def _str_or_none(value: Any) -> str | None:

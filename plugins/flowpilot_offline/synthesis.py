@@ -24,13 +24,13 @@ from typing import Any
 
 import msgspec
 
+from flowpilot_core.facts.synthesis import MAX_SYNTHESIS_CHARS
 from flowpilot_offline.answers import bare_yes_no
 from flowpilot_offline.statements import auxiliary_of, restate
 from flowpilot_offline.tool_output import read_tool_output
 
 __all__ = ["SynthesisResult", "synthesize_fact"]
 
-MAX_FACT_CHARS = 240
 
 
 class SynthesisResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +102,6 @@ def synthesize_fact(payload: Mapping[str, Any]) -> SynthesisResult:
         result = _output_fact(str(payload.get("result") or ""), str(payload.get("action") or ""), "result")
     else:
         return SynthesisResult(fact=None, reason=f"unknown item kind {kind!r}")
-    if result.fact is not None and len(result.fact) > MAX_FACT_CHARS:
+    if result.fact is not None and len(result.fact) > MAX_SYNTHESIS_CHARS:
         return SynthesisResult(fact=None, reason="the fact would be too long to be one short statement")
     return result
