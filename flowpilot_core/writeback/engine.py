@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flowpilot_core.accounts import Principal
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiSession, Writeback
-from flowpilot_core.errors import Conflict, FlowPilotError
+from flowpilot_core.errors import Conflict, FlowPilotError, NotFound
 from flowpilot_core.events import (
     NotePosted,
     NotePostFailed,
@@ -159,6 +159,22 @@ class WritebackService:
             if not session.ticket_ref:
                 return await self._resolve_locally(db, principal, session, row)
             work = await self._work(db, principal, session, row)
+        return await self._deliver(principal, session_id, work)
+
+    async def resume(self, principal: Principal, writeback_id: uuid.UUID) -> WritebackResult:
+        """Finish a writeback that a crash left ``pending`` or ``posted``: its marker decides whether the note
+        is on the ticket already, so it ends with exactly one note. A finished one is returned as it is."""
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            row = await db.get(Writeback, writeback_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"writeback {writeback_id} not found")
+            session = await get_session_row(db, principal, row.session_id, lock=True)
+            if row.state not in ("pending", "posted") or session.status != "open":
+                return result_out(row)
+            work = await self._work(db, principal, session, row)
+        return await self._deliver(principal, row.session_id, work)
+
+    async def _deliver(self, principal: Principal, session_id: uuid.UUID, work: _Work) -> WritebackResult:
         provider, statuses = await self._provider(principal, work.connection_id)
         try:
             note_id = work.note_id or await self._post_note(principal, session_id, provider, work)

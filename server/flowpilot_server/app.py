@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pluggy
@@ -17,6 +18,7 @@ from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_core.library import FlowPilot
+from flowpilot_core.writeback.reconcile import reconcile_abandoned
 from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx
 from flowpilot_server.input_guard import check_request
@@ -50,9 +52,15 @@ def create_app(
     settings = settings or load_settings()
 
     async def start(app: Litestar) -> None:
-        app.state.runtime = FlowPilot.start(settings, urls, plugin_manager=plugin_manager)
+        runtime = FlowPilot.start(settings, urls, plugin_manager=plugin_manager)
+        app.state.runtime = runtime
+        # Writebacks a crash left half-way end with exactly one note; in the background, not delaying start-up.
+        app.state.reconciler = asyncio.create_task(reconcile_abandoned(runtime.writeback, runtime.urls.owner))
 
     async def stop(app: Litestar) -> None:
+        reconciler: asyncio.Task[Any] | None = getattr(app.state, "reconciler", None)
+        if reconciler is not None and not reconciler.done():
+            reconciler.cancel()
         runtime: FlowPilot | None = getattr(app.state, "runtime", None)
         if runtime is not None:
             await runtime.close()

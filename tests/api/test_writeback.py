@@ -8,11 +8,15 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core import hookimpl
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.previews import PreviewService
 from flowpilot_core.testing.fake_psa import FakePSA
+from flowpilot_core.writeback import WritebackService
+from flowpilot_core.writeback.reconcile import reconcile_abandoned
 from tests.conftest import Tenant
 from tests.plugins.support import EventRecorder, client_for, manager_with
 
@@ -258,3 +262,29 @@ async def test_a_linked_session_without_a_connection_is_refused_not_resolved_loc
     response = await _post(client, tenant, sid, version)
     assert response.status_code == 409 and "no PSA connection" in response.json()["detail"]
     assert await _status(client, tenant, sid) == "open"
+
+
+async def test_a_writeback_a_crash_left_pending_is_finished_at_start_up_with_exactly_one_note(
+    psa_client: tuple[Client, EventRecorder],
+    tenant: Tenant,
+    fake: FakePSA,
+    db_urls: DatabaseUrls,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    client, _ = psa_client
+    await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.timeout_after_write("post_note")  # the note arrives, FlowPilot never learns it did: like kill -9
+    lost = await _post(client, tenant, sid, version)
+    assert lost.status_code == 503 and len(fake.tickets["T-100"].notes) == 1
+    # What a restarted server does (on this test's event loop, with the same PSA providers).
+    runtime = client.app.state.runtime
+    service = WritebackService(sessionmaker, PreviewService(), runtime.plugins.psa_providers, runtime.secret_key)
+    service.verify_delay = 0
+    untouched = await reconcile_abandoned(service, db_urls.owner, stale_after=3600, accounts=[tenant.account_id])
+    assert untouched == []  # a fresh one may be in flight on another replica: left alone
+    (result,) = await reconcile_abandoned(service, db_urls.owner, stale_after=0, accounts=[tenant.account_id])
+    assert (result.state, result.posted_to_psa) == ("done", True)
+    assert len(fake.tickets["T-100"].notes) == 1
+    assert await _status(client, tenant, sid) == "resolved"
+    assert await reconcile_abandoned(service, db_urls.owner, stale_after=0, accounts=[tenant.account_id]) == []
