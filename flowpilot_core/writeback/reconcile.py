@@ -47,7 +47,7 @@ async def reconcile_abandoned(
 ) -> list[WritebackResult]:
     """Resume every abandoned writeback (of ``accounts``, or all); one that still fails is logged and left for the
     technician's retry or the next start-up."""
-    results = []
+    results: list[WritebackResult] = []
     try:
         abandoned = await abandoned_writebacks(owner_url, stale_after)
     except Exception as exc:  # the database not up yet: the next start-up (or the technician's retry) does it
