@@ -93,6 +93,7 @@ def create_app(
         previews.PreviewsController,
         writeback.WritebackController,
         writeback.PsaConnectionController,
+        writeback.get_note_quality,
         tickets.ai_parse_ticket,
         usage.get_usage,
         usage.metrics,

@@ -288,3 +288,25 @@ async def test_a_writeback_a_crash_left_pending_is_finished_at_start_up_with_exa
     assert len(fake.tickets["T-100"].notes) == 1
     assert await _status(client, tenant, sid) == "resolved"
     assert await reconcile_abandoned(service, db_urls.owner, stale_after=0, accounts=[tenant.account_id]) == []
+
+
+async def test_note_quality_says_how_much_technicians_edit_the_notes(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant
+) -> None:
+    client, _ = psa_client
+    for markdown in (None, "## Problem\nMy own words.\n"):
+        sid, version = await _session(client, tenant, ticket_ref=None)
+        base = f"/api/v1/ai-sessions/{sid}/resolution-note"
+        preview = await client.get(f"{base}/preview", headers=tenant.headers())
+        body = {
+            "markdown": markdown or preview.json()["markdown"],
+            "state_version": version,
+            "idempotency_key": f"quality-{sid}",
+        }
+        posted = await client.post(f"{base}/post", json=body, headers=tenant.headers())
+        assert posted.status_code == 200, posted.text
+    report = (await client.get("/api/v1/note-quality", headers=tenant.headers())).json()
+    (resolution,) = report["items"]
+    assert (resolution["kind"], resolution["confirmed"], resolution["unedited"]) == ("resolution", 2, 1)
+    assert resolution["max_lines_changed"] > 0
+    assert resolution["mean_lines_changed"] == resolution["max_lines_changed"] / 2

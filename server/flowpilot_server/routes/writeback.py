@@ -10,6 +10,7 @@ from litestar.params import JSONBody, PathParameter
 
 from flowpilot_core import psa
 from flowpilot_core.writeback import PostNote, WritebackResult
+from flowpilot_core.writeback.quality import NoteQualityReport, note_quality
 from flowpilot_server.deps import CallerDep, Ctx, require_api_key
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
@@ -46,6 +47,16 @@ class WritebackController(Controller):
     )
     async def escalate(self, caller: CallerDep, session_id: SessionId, data: JSONBody[PostNote]) -> WritebackResult:
         return await caller.runtime.writeback.post(caller.principal, session_id, "escalation", data)
+
+
+@get(
+    "/api/v1/note-quality",
+    operation_id="noteQuality",
+    tags=["writeback"],
+    summary="How much technicians edit FlowPilot's notes before posting, per kind",
+)
+async def get_note_quality(ctx: Ctx) -> NoteQualityReport:
+    return await note_quality(ctx.db, ctx.principal.account_id)
 
 
 class PsaConnectionController(Controller):
