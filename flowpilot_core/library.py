@@ -32,7 +32,7 @@ from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
 from flowpilot_core.events import EventDispatcher
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins, pm
-from flowpilot_core.previews import PreviewMetrics, PreviewService
+from flowpilot_core.previews import PreviewMetrics, PreviewService, WordingService
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
@@ -55,6 +55,7 @@ class FlowPilot:
     chat: ChatService
     answers: AnswerService
     previews: PreviewService
+    wording: WordingService
     writeback: WritebackService
 
     @property
@@ -110,6 +111,7 @@ class FlowPilot:
             chat=ChatService(sessionmaker, ai, plugins.marker_parsers, plugins.marker_effects),
             answers=AnswerService(sessionmaker, ai),
             previews=previews,
+            wording=WordingService(sessionmaker, previews, ai),
             writeback=WritebackService(sessionmaker, previews, plugins.psa_providers, settings.secret_key),
         )
 

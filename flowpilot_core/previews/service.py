@@ -18,11 +18,21 @@ from typing import Any, Literal
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts import Principal
+from flowpilot_core.ai.gateway import AIGateway
+from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.previews.render import PreviewLine, render, template_fingerprint
 from flowpilot_core.previews.sources import PreviewSources, lane_digest, load_sources, read_session
+from flowpilot_core.previews.wording import (
+    RefusedLine,
+    apply_wording,
+    build_wording_call,
+    content_lines,
+    reassemble,
+    source_texts,
+)
 
 PreviewKind = Literal["resolution_note", "escalation_package"]
 KINDS: tuple[PreviewKind, ...] = ("resolution_note", "escalation_package")
@@ -114,3 +124,69 @@ class PreviewService:
     def _count(self, kind: str, result: str) -> None:
         if self.metrics is not None:
             self.metrics.lookups.labels(kind, result).inc()
+
+
+class WordedPreview(msgspec.Struct):
+    """A preview after the optional AI wording pass: the same lines and sources, some lines reworded."""
+
+    kind: PreviewKind
+    session_id: uuid.UUID
+    state_version: int
+    markdown: str
+    lines: list[PreviewLine]
+    reworded: list[int]
+    """Numbers of the lines the model's wording replaced."""
+    refused: list[RefusedLine]
+    """Lines whose rewrite added something their sources do not say: they keep the deterministic text."""
+    etag: str
+    """The ETag of the deterministic preview this wording was made from."""
+
+
+def _row_texts(sources: PreviewSources) -> dict[tuple[str, str], list[str]]:
+    """What each row a line can name says: the corpus a reworded line's literals must come from."""
+    session = sources.session
+    texts: dict[tuple[str, str], list[str]] = {
+        ("session", str(session.id)): [session.problem_statement, session.title],
+        ("ticket", str(session.id)): [str(v) for v in (session.ticket_snapshot or {}).values() if v],
+    }
+    for fact in sources.facts:
+        texts[("fact", str(fact.id))] = [fact.text]
+    for fix in [sources.active_fix, *sources.earlier_fixes]:
+        if fix is not None:
+            texts[("fix", str(fix.id))] = [fix.title, fix.root_cause or "", fix.body]
+    for item in sources.lane.items():
+        texts[("item", item.id)] = [item.text, item.command or "", item.answer or "", item.output or ""]
+    return texts
+
+
+class WordingService:
+    """"Improve wording": the model rephrases a preview's lines; the literal check decides what is kept."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], previews: PreviewService, ai: AIGateway) -> None:
+        self.sessionmaker = sessionmaker
+        self.previews = previews
+        self.ai = ai
+
+    async def improve(self, principal: Principal, session_id: uuid.UUID, kind: PreviewKind) -> WordedPreview:
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            preview = await self.previews.preview(db, principal, session_id, kind)
+            sources = await load_sources(db, await read_session(db, principal, session_id))
+            bound = await self.ai.bind(db, principal.account_id)
+        content = content_lines(preview.lines)
+        spec = build_wording_call(kind, content, account_id=str(principal.account_id), session_id=str(session_id))
+        completion = await bound.call(spec)
+        worded, reworded, refused = apply_wording(
+            content, completion.text, source_texts(content, _row_texts(sources))
+        )
+        by_number = {line.number: line for line in worded}
+        lines = [by_number.get(line.number, line) for line in preview.lines]
+        return WordedPreview(
+            kind=kind,
+            session_id=preview.session_id,
+            state_version=preview.state_version,
+            markdown=reassemble(preview.markdown, lines),
+            lines=lines,
+            reworded=reworded,
+            refused=refused,
+            etag=preview.etag,
+        )

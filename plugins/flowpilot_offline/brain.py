@@ -31,6 +31,7 @@ from flowpilot_offline.conversation import reply
 from flowpilot_offline.playbooks import find_playbook
 from flowpilot_offline.synthesis import synthesize_fact
 from flowpilot_offline.ticket_parse import parse_ticket_text
+from flowpilot_offline.wording import reword
 
 __all__ = ["respond"]
 
@@ -117,6 +118,9 @@ def _problem(context: Mapping[str, Any], request: str) -> str:
 
 
 def _resolution_note(spec: CallSpec) -> str:
+    worded = reword(spec.request)
+    if worded is not None:  # "Improve wording" of a preview FlowPilot built from stored rows
+        return worded
     context = spec.context or {}
     fix = _fix(context)
     facts = _fact_lines(context) or ["- No facts were confirmed in this session."]
@@ -142,6 +146,9 @@ def _resolution_note(spec: CallSpec) -> str:
 
 
 def _escalation_package(spec: CallSpec) -> str:
+    worded = reword(spec.request)
+    if worded is not None:
+        return worded
     context = spec.context or {}
     fix = _fix(context)
     facts = _fact_lines(context) or ["- Nothing confirmed yet."]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.params import PathParameter
 
-from flowpilot_core.previews import Preview, PreviewKind
-from flowpilot_server.deps import Ctx
+from flowpilot_core.previews import Preview, PreviewKind, WordedPreview
+from flowpilot_server.deps import CallerDep, Ctx
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
 _DESCRIPTION = (
@@ -27,6 +27,14 @@ async def _preview(
     if request.headers.get("if-none-match") == preview.etag:
         return Response(content=b"", status_code=304, headers=headers)
     return Response(preview, headers=headers)
+
+
+_WORDING = (
+    "The model rephrases the deterministic preview's lines (the kind's own service and model tier). A reworded "
+    "line is kept only if every number, IP address, host, path, error code, command and quoted string in it occurs "
+    "in the rows the line came from; `refused` lists the others, which keep their deterministic text. Sources and "
+    "headings never change."
+)
 
 
 class PreviewsController(Controller):
@@ -53,3 +61,23 @@ class PreviewsController(Controller):
         self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId
     ) -> Response[Any]:
         return await _preview(request, ctx, session_id, "escalation_package")
+
+    @post(
+        "/resolution-note/preview/improve",
+        operation_id="improveResolutionNoteWording",
+        status_code=200,
+        summary="Improve the resolution note's wording with the model; lines that would add anything are refused",
+        description=_WORDING,
+    )
+    async def improve_resolution_note(self, caller: CallerDep, session_id: SessionId) -> WordedPreview:
+        return await caller.runtime.wording.improve(caller.principal, session_id, "resolution_note")
+
+    @post(
+        "/escalation-package/preview/improve",
+        operation_id="improveEscalationPackageWording",
+        status_code=200,
+        summary="Improve the escalation package's wording with the model; lines that would add anything are refused",
+        description=_WORDING,
+    )
+    async def improve_escalation_package(self, caller: CallerDep, session_id: SessionId) -> WordedPreview:
+        return await caller.runtime.wording.improve(caller.principal, session_id, "escalation_package")
