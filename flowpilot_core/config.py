@@ -50,6 +50,8 @@ class Settings:
     """Name of a registered model provider (``anthropic``, ``offline`` or one a plugin contributes);
     default: anthropic when an API key is configured, else offline. Whether the name is registered
     is checked at library start-up, where the plugins are known."""
+    redis_url: str | None = None
+    """Redis for caches every replica shares (the preview cache); without it each process caches on its own."""
     ai: dict[str, Any] = field(default_factory=dict)
     """The ``[ai]`` table of flowpilot.toml: model tiers, MCP flags, prices (see docs/ai-layer.md)."""
 
@@ -164,8 +166,17 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         anthropic_api_key=env.get("ANTHROPIC_API_KEY") or get("anthropic_api_key"),
         anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or get("anthropic_base_url"),
         model_provider=provider,
+        redis_url=_redis_url(get("redis_url")),
         ai=ai,
     )
+
+
+def _redis_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"FLOWPILOT_REDIS_URL: {url!r} is not a Redis URL (expected redis://host:6379/0)")
+    return url
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

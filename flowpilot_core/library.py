@@ -33,6 +33,7 @@ from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionma
 from flowpilot_core.events import EventDispatcher
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins, pm
 from flowpilot_core.previews import PreviewMetrics, PreviewService, WordingService
+from flowpilot_core.previews.cache import preview_cache
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
@@ -97,7 +98,7 @@ class FlowPilot:
             usage_sink=PostgresUsageSink(sessionmaker, metrics),
             secret_key=settings.secret_key,
         )
-        previews = PreviewService(PreviewMetrics(metrics.registry))
+        previews = PreviewService(PreviewMetrics(metrics.registry), cache=preview_cache(settings.redis_url))
         return cls(
             settings=settings,
             urls=urls,
@@ -142,6 +143,7 @@ class FlowPilot:
         sink_closer = getattr(self.ai.usage_sink, "aclose", None)
         if sink_closer is not None:  # stores usage rows still waiting for the database
             await sink_closer()
+        await self.previews.cache.aclose()
         await self.engine.dispose()
 
 

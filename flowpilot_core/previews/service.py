@@ -6,14 +6,14 @@ redactor fingerprint)``: ``state_version`` moves with every write to facts and f
 the lane digest with check and action outcomes (which a preview shows but which are
 not ``state_version`` writes). The cache is in-process (an LRU per server process);
 every process computes the same preview from the same rows, so a replica never serves
-another's stale copy for a newer state.
+another's stale copy for a newer state. The cache is in-process by default and Redis
+(shared by every replica) when ``FLOWPILOT_REDIS_URL`` is set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import OrderedDict
 from typing import Any, Literal
 
 import msgspec
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flowpilot_core.accounts import Principal
 from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.previews.cache import InProcessCache, PreviewCache
 from flowpilot_core.previews.render import PreviewLine, render, template_fingerprint
 from flowpilot_core.previews.sources import PreviewSources, lane_digest, load_sources, read_session
 from flowpilot_core.previews.wording import (
@@ -85,12 +86,11 @@ class PreviewMetrics:
 
 
 class PreviewService:
-    """Builds previews from stored rows and keeps the most recent ones per process."""
+    """Builds previews from stored rows and keeps them in a :class:`PreviewCache` (in-process or Redis)."""
 
-    def __init__(self, metrics: PreviewMetrics | None = None, *, capacity: int = 512) -> None:
+    def __init__(self, metrics: PreviewMetrics | None = None, *, cache: PreviewCache | None = None) -> None:
         self.metrics = metrics
-        self.capacity = capacity
-        self._cache: OrderedDict[str, Preview] = OrderedDict()
+        self.cache: PreviewCache = cache or InProcessCache()
 
     def _key(self, kind: PreviewKind, session_id: uuid.UUID, state_version: int, digest: str) -> str:
         parts = (str(session_id), str(state_version), digest, kind, template_fingerprint(kind), NO_REDACTORS)
@@ -101,11 +101,10 @@ class PreviewService:
     ) -> Preview:
         session = await read_session(db, principal, session_id)
         key = self._key(kind, session.id, session.state_version, lane_digest(session))
-        cached = self._cache.get(key)
+        cached = await self.cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             self._count(kind, "hit")
-            return cached
+            return msgspec.json.decode(cached, type=Preview)
         self._count(kind, "miss")
         markdown, lines = render(kind, _context(await load_sources(db, session)))
         built = Preview(
@@ -116,9 +115,7 @@ class PreviewService:
             lines=lines,
             etag=f'"{key}"',
         )
-        self._cache[key] = built
-        while len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+        await self.cache.put(key, msgspec.json.encode(built))
         return built
 
     def _count(self, kind: str, result: str) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
 
 import pytest
+from flowpilot_server.app import create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from flowpilot_core.config import Settings
+from flowpilot_core.db.engine import DatabaseUrls
 from tests.api.test_lane_state import EchoProvider
 from tests.conftest import Tenant
 
@@ -217,3 +222,48 @@ async def test_another_accounts_preview_reads_as_404(client: Client, tenant: Ten
     sid = await _new_session(client, tenant)
     for kind in ("resolution_note", "escalation_package"):
         assert (await _preview(client, other_tenant, sid, kind))[0] == 404
+
+
+# A real Redis (database 15, flushed): CI and the development machine run one at 127.0.0.1:6379.
+REDIS_URL = os.environ.get("FLOWPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def test_two_servers_share_previews_through_redis_and_a_write_is_seen_by_both(
+    settings: Settings, db_urls: DatabaseUrls, tenant: Tenant
+) -> None:
+    from redis.asyncio import Redis
+
+    shared = dataclasses.replace(settings, redis_url=REDIS_URL)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.flushdb()
+    except Exception as exc:  # redis-py's ConnectionError is not an OSError
+        pytest.fail(f"this test needs Redis at {REDIS_URL} (set FLOWPILOT_TEST_REDIS_URL): {exc}")
+    try:
+        async with AsyncTestClient(app=create_app(shared, urls=db_urls)) as one, AsyncTestClient(
+            app=create_app(shared, urls=db_urls)
+        ) as two:
+            sid = await _new_session(one, tenant)
+            _, first, etag = await _preview(one, tenant, sid, "resolution_note")
+            assert await redis.keys("flowpilot:preview:*"), "the preview went to Redis"
+            _, same, same_etag = await _preview(two, tenant, sid, "resolution_note")
+            assert (same, same_etag) == (first, etag)
+            assert 'flowpilot_preview_cache_total{kind="resolution_note",result="hit"} 1.0' in (
+                await two.get("/metrics")
+            ).text, "the second server read it from Redis instead of rendering it"
+            await two.post(f"/api/v1/ai-sessions/{sid}/facts", json={"text": "Seen by both"}, headers=tenant.headers())
+            _, after, after_etag = await _preview(one, tenant, sid, "resolution_note")
+            assert after_etag != etag and "- Seen by both" in after["markdown"].splitlines()
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+
+
+async def test_an_unreachable_redis_is_a_cache_miss_not_a_failed_preview(
+    settings: Settings, db_urls: DatabaseUrls, tenant: Tenant
+) -> None:
+    broken = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    async with AsyncTestClient(app=create_app(broken, urls=db_urls)) as app_client:
+        sid = await _new_session(app_client, tenant)
+        status, note, _ = await _preview(app_client, tenant, sid, "resolution_note")
+    assert status == 200 and note["markdown"].startswith("## Problem")
