@@ -25,22 +25,28 @@ class TcpProxy:
         self.connections = 0
         """Connections accepted so far."""
 
+    @staticmethod
+    def upstream_of(url: str) -> tuple[str, int] | str:
+        """Where the PostgreSQL server of ``url`` listens: ``(host, port)`` or its unix socket."""
+        parts = urlsplit(url)
+        socket_dir = dict(parse_qsl(parts.query)).get("host", "")
+        port = parts.port or int(dict(parse_qsl(parts.query)).get("port", 5432))
+        if socket_dir.startswith("/"):  # host=/dir: a unix socket, named as libpq names it
+            return f"{socket_dir}/.s.PGSQL.{port}"
+        return (parts.hostname or "127.0.0.1", port)
+
     @classmethod
     def for_url(cls, url: str) -> tuple[TcpProxy, str]:
         """A started proxy to the PostgreSQL server of ``url``, and ``url`` pointing through it."""
+        proxy = cls(cls.upstream_of(url)).start()
+        return proxy, proxy.url_for(url)
+
+    def url_for(self, url: str) -> str:
+        """``url`` (any user, any database on the same server) pointing through this proxy."""
         parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        socket_dir = query.pop("host", "")
-        port = parts.port or 5432
-        upstream: tuple[str, int] | str
-        if socket_dir.startswith("/"):  # host=/dir: a unix socket, named as libpq names it
-            upstream = f"{socket_dir}/.s.PGSQL.{port}"
-        else:
-            upstream = (parts.hostname or "127.0.0.1", port)
-        proxy = cls(upstream).start()
+        query = {k: v for k, v in parse_qsl(parts.query) if k not in ("host", "port")}
         user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-        proxied = parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}", query=urlencode(query))
-        return proxy, urlunsplit(proxied)
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}", query=urlencode(query)))
 
     def start(self) -> TcpProxy:
         listener = socket.socket()

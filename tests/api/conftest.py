@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from flowpilot_server.app import create_app
@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_core.testing.fake_anthropic import FakeAnthropic
+from tests.echo_model import EchoProvider
 
 ANTHROPIC_TEST_KEY = "sk-ant-test-key"
 
@@ -32,3 +33,14 @@ async def anthropic_app(
         )
         async with AsyncTestClient(app=create_app(configured, urls=db_urls)) as test_client:
             yield test_client, fake
+
+
+@pytest.fixture
+def echo(client: AsyncTestClient[Litestar]) -> Iterator[EchoProvider]:
+    """The in-process app's model for one test: scripted chat replies, synthesis that echoes the answer."""
+    runtime = client.app.state.runtime
+    original = runtime.ai.provider
+    provider = EchoProvider()
+    runtime.ai.provider = provider
+    yield provider
+    runtime.ai.provider = original

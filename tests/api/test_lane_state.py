@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 
 import pluggy
 import pytest
@@ -18,11 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core import hookimpl, hookspecs
 from flowpilot_core.accounts import Principal, authenticate
-from flowpilot_core.ai.errors import AIError, AIUnavailable
+from flowpilot_core.ai.errors import AIUnavailable
 from flowpilot_core.ai.gateway import AIGateway
-from flowpilot_core.ai.layout import LaidOutCall
-from flowpilot_core.ai.provider import StreamEvent, TextDelta
-from flowpilot_core.ai.types import Completion, TokenUsage
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import AiSession, SessionFact
 from flowpilot_core.markers import Marker
@@ -33,6 +27,7 @@ from flowpilot_core.sessions import ChatRequest, ChatService
 from flowpilot_core.sessions import marker_effects as builtin_effects
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
 from tests.conftest import Tenant
+from tests.echo_model import EchoProvider
 
 Client = AsyncTestClient[Litestar]
 
@@ -41,56 +36,6 @@ FIRST_REPLY = (
     "[QUESTION]Can other people print to ACC-PRN-01?[/QUESTION]\n"
     '[CHECK title="Spooler status"]Get-Service -Name Spooler[/CHECK]'
 )
-
-
-@dataclass
-class EchoProvider:
-    """Chat calls get the next scripted reply (or error); fact synthesis states the answer it was given.
-
-    Synthesis waits a random moment first, so that concurrent answers finish in any order.
-    """
-
-    replies: list[str | AIError] = field(default_factory=list)
-    calls: list[LaidOutCall] = field(default_factory=list)
-    jitter: float = 0.0
-    name: str = "echo"
-
-    async def _text(self, request: LaidOutCall) -> str:
-        self.calls.append(request)
-        if request.spec.service == "fact_synthesis":
-            if self.jitter:
-                await asyncio.sleep(random.uniform(0, self.jitter))
-            given = json.loads(request.spec.request)
-            said = given.get("answer") or given.get("output") or ""
-            return json.dumps({"fact": f"The technician said: {said.strip()}", "reason": "echo"})
-        if not self.replies:
-            raise AssertionError(f"no scripted reply left for a {request.spec.service} call")
-        reply = self.replies.pop(0)
-        if isinstance(reply, AIError):
-            raise reply
-        return reply
-
-    async def complete(self, request: LaidOutCall) -> Completion:
-        text = await self._text(request)
-        return Completion(text=text, model="echo-model", usage=TokenUsage(input_tokens=10, output_tokens=5))
-
-    async def stream(self, request: LaidOutCall) -> AsyncIterator[StreamEvent]:
-        text = await self._text(request)
-        yield TextDelta(text)
-        yield Completion(text=text, model="echo-model", usage=TokenUsage(input_tokens=10, output_tokens=5))
-
-    def chat_calls(self) -> list[LaidOutCall]:
-        return [c for c in self.calls if c.spec.service == "chat"]
-
-
-@pytest.fixture
-def echo(client: Client) -> Iterator[EchoProvider]:
-    runtime = client.app.state.runtime
-    original = runtime.ai.provider
-    provider = EchoProvider()
-    runtime.ai.provider = provider
-    yield provider
-    runtime.ai.provider = original
 
 
 async def _session(client: Client, tenant: Tenant) -> str:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from flowpilot_core.previews.wording import literals, unsupported
-from tests.api.test_lane_state import EchoProvider
 from tests.conftest import Tenant
+from tests.echo_model import EchoProvider
 
 Client = AsyncTestClient[Litestar]
 
@@ -36,16 +35,6 @@ def test_a_rewrite_may_only_repeat_the_literals_of_its_sources(rewrite: str, add
 
 def test_literals_are_found_once_each() -> None:
     assert literals("WS-ACC-04 has 10.0.20.45 and shows 0x00000709") == ["0x00000709", "10.0.20.45", "WS-ACC-04"]
-
-
-@pytest.fixture
-def echo(client: Client) -> Iterator[EchoProvider]:
-    runtime = client.app.state.runtime
-    original = runtime.ai.provider
-    provider = EchoProvider()
-    runtime.ai.provider = provider
-    yield provider
-    runtime.ai.provider = original
 
 
 async def _session_with_facts(client: Client, tenant: Tenant) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
 
 import pytest
 from flowpilot_server.app import create_app
@@ -13,8 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
-from tests.api.test_lane_state import EchoProvider
 from tests.conftest import Tenant
+from tests.echo_model import EchoProvider
 
 Client = AsyncTestClient[Litestar]
 
@@ -24,16 +23,6 @@ REPLY = (
     '[CHECK title="Spooler status"]Get-Service -Name Spooler[/CHECK]\n'
     "[ACTION]Clear the stuck jobs from the queue[/ACTION]"
 )
-
-
-@pytest.fixture
-def echo(client: Client) -> Iterator[EchoProvider]:
-    runtime = client.app.state.runtime
-    original = runtime.ai.provider
-    provider = EchoProvider()
-    runtime.ai.provider = provider
-    yield provider
-    runtime.ai.provider = original
 
 
 async def _new_session(client: Client, tenant: Tenant) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from litestar import Litestar
@@ -16,21 +15,11 @@ from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls, tenant_session
 from flowpilot_core.db.models import SessionSuggestedFix
 from flowpilot_core.events import FixDecided, FixSuggested
-from tests.api.test_lane_state import EchoProvider
 from tests.conftest import Tenant
+from tests.echo_model import EchoProvider
 from tests.plugins.support import EventRecorder, client_for, manager_with
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture
-def echo(client: Client) -> Iterator[EchoProvider]:
-    runtime = client.app.state.runtime
-    original = runtime.ai.provider
-    provider = EchoProvider()
-    runtime.ai.provider = provider
-    yield provider
-    runtime.ai.provider = original
 
 
 def _fix(title: str, steps: str = "Restart the Print Spooler service.", facts: str = "", cause: str = "") -> str:
