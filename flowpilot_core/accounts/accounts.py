@@ -9,6 +9,7 @@ even the login path never reads across tenants.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -192,12 +193,56 @@ async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> P
 
     account_id = unverified_account_id(bearer)
     await set_account(session, account_id)
+    cached = _known_tokens.get(bearer)
+    if cached is not None:  # verified, and its technician stored, a moment ago
+        return cached
     account = await session.get(Account, account_id)
     if account is None:
         raise AuthenticationFailed("the embed token is invalid")
     claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, account.embed_secret_encrypted))
     user = await upsert_user(session, account_id, claims.user_external_id, claims.name, claims.email)
-    return Principal(account_id=account_id, via="embed_token", user_id=user.id, ticket=claims.ticket)
+    principal = Principal(account_id=account_id, via="embed_token", user_id=user.id, ticket=claims.ticket)
+    _known_tokens.put(bearer, principal, expires_at=claims.expires_at)
+    return principal
+
+
+class _TokenCache:
+    """Embed tokens this process verified recently, with the principal they gave.
+
+    A widget sends the same token with every request for its lifetime; verifying it and
+    upserting its technician each time is most of a read's database round trips. An entry
+    lives until the token expires or ``max_age`` passes (then the full check runs again and
+    the technician's ``last_seen_at`` and profile are refreshed), so a change of the
+    account's embed secret is honoured within ``max_age``. Per process, like the pool.
+    """
+
+    def __init__(self, *, max_age: float = 300.0, capacity: int = 10_000) -> None:
+        self.max_age, self.capacity = max_age, capacity
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(sha256_hex(token))
+        if entry is None:
+            return None
+        deadline, principal = entry
+        if time.time() >= deadline:
+            self._entries.pop(sha256_hex(token), None)
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, *, expires_at: int) -> None:
+        if len(self._entries) >= self.capacity:
+            now = time.time()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self.capacity:
+                self._entries.clear()
+        self._entries[sha256_hex(token)] = (min(float(expires_at), time.time() + self.max_age), principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_known_tokens = _TokenCache()
 
 
 async def upsert_user(

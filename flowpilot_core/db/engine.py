@@ -44,7 +44,10 @@ def resolve_database(settings: Settings) -> DatabaseUrls:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    kwargs.setdefault("pool_pre_ping", True)
+    """An engine without a ping on every checkout (a round trip per request): connections are recycled after
+    30 minutes, and a connection found dead fails its request with a retryable 503 and invalidates the pool,
+    so the next request gets a fresh one."""
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

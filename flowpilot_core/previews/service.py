@@ -99,12 +99,20 @@ class PreviewService:
     async def preview(
         self, db: AsyncSession, principal: Principal, session_id: uuid.UUID, kind: PreviewKind
     ) -> Preview:
+        _, encoded = await self.preview_json(db, principal, session_id, kind)
+        return msgspec.json.decode(encoded, type=Preview)
+
+    async def preview_json(
+        self, db: AsyncSession, principal: Principal, session_id: uuid.UUID, kind: PreviewKind
+    ) -> tuple[str, bytes]:
+        """The preview's ETag and its JSON, as cached: a warm preview is sent without decoding it again."""
         session = await read_session(db, principal, session_id)
         key = self._key(kind, session.id, session.state_version, lane_digest(session))
+        etag = f'"{key}"'
         cached = await self.cache.get(key)
         if cached is not None:
             self._count(kind, "hit")
-            return msgspec.json.decode(cached, type=Preview)
+            return etag, cached
         self._count(kind, "miss")
         markdown, lines = render(kind, _context(await load_sources(db, session)))
         built = Preview(
@@ -113,10 +121,11 @@ class PreviewService:
             state_version=session.state_version,
             markdown=markdown,
             lines=lines,
-            etag=f'"{key}"',
+            etag=etag,
         )
-        await self.cache.put(key, msgspec.json.encode(built))
-        return built
+        encoded = msgspec.json.encode(built)
+        await self.cache.put(key, encoded)
+        return etag, encoded
 
     def _count(self, kind: str, result: str) -> None:
         if self.metrics is not None:

@@ -117,3 +117,17 @@ async def test_revoked_api_key_is_401(client: Client, db_urls: DatabaseUrls) -> 
         await accounts.revoke_api_key(db, fresh.account_id, key_id)
     await engine.dispose()
     assert (await client.get("/api/v1/me", headers=fresh.api_headers)).status_code == 401
+
+
+async def test_a_known_embed_token_skips_the_user_lookup_but_a_new_token_updates_the_profile(
+    client: Client, tenant: Tenant
+) -> None:
+    """The process remembers a verified token (fewer round trips per read); the profile follows new tokens."""
+    first = tenant.headers(user_id="tech-cache", name="Dana")
+    me = (await client.get("/api/v1/me", headers=first)).json()
+    assert me["user"]["display_name"] == "Dana"
+    renamed = tenant.headers(user_id="tech-cache", name="Dana Smith", now=int(time.time()) + 1)
+    assert (await client.get("/api/v1/me", headers=renamed)).json()["user"]["display_name"] == "Dana Smith"
+    # The first token still works and names the same technician (whose stored profile is the newer one).
+    again = (await client.get("/api/v1/me", headers=first)).json()
+    assert again["user"]["id"] == me["user"]["id"] and again["user"]["display_name"] == "Dana Smith"

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from flowpilot_core.previews import Preview, PreviewKind, WordedPreview
@@ -22,13 +23,17 @@ _DESCRIPTION = (
 async def _preview(
     request: Request[Any, Any, Any], ctx: Ctx, session_id: uuid.UUID, kind: PreviewKind
 ) -> Response[Any]:
-    preview: Preview = await ctx.runtime.previews.preview(ctx.db, ctx.principal, session_id, kind)
-    headers = {"ETag": preview.etag, "Cache-Control": "private, no-cache"}
-    if request.headers.get("if-none-match") == preview.etag:
+    etag, body = await ctx.runtime.previews.preview_json(ctx.db, ctx.principal, session_id, kind)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if request.headers.get("if-none-match") == etag:
         return Response(content=b"", status_code=304, headers=headers)
-    return Response(preview, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
 
 
+_PREVIEW_RESPONSES = {
+    200: ResponseSpec(Preview, description="The preview, with every line's sources", generate_examples=False),
+    304: ResponseSpec(None, description="Unchanged since the preview whose ETag was sent", generate_examples=False),
+}
 _WORDING = (
     "The model rephrases the deterministic preview's lines (the kind's own service and model tier). A reworded "
     "line is kept only if every number, IP address, host, path, error code, command and quoted string in it occurs "
@@ -46,6 +51,7 @@ class PreviewsController(Controller):
         operation_id="previewResolutionNote",
         summary="The resolution note: Problem, What we confirmed, Root cause, Resolution",
         description=_DESCRIPTION,
+        responses=_PREVIEW_RESPONSES,
     )
     async def resolution_note(self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId) -> Response[Any]:
         return await _preview(request, ctx, session_id, "resolution_note")
@@ -56,6 +62,7 @@ class PreviewsController(Controller):
         summary="The escalation package: Problem, What we've confirmed, What we've tried, Current hypothesis, "
         "Suggested next steps",
         description=_DESCRIPTION,
+        responses=_PREVIEW_RESPONSES,
     )
     async def escalation_package(
         self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId
