@@ -268,4 +268,4 @@ async def upsert_user(
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, external_id=user.external_id, display_name=user.display_name, email=user.email)
+    return msgspec.convert(user, UserOut, from_attributes=True)
