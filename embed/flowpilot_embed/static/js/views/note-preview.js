@@ -13,10 +13,11 @@
 // open); Escape and the × close it. Events: `fp-focus-item` {id} and `fp-focus-problem` (to jump to a
 // source), `fp-session-closed` {session, kind, result} after a post succeeds.
 import { FpElement } from "../components/fp-element.js";
-import { h, uniqueId } from "../dom.js";
+import { h, replace, uniqueId } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, ticketLabel } from "../components/ui.js";
 import { ApiError } from "../api.js";
+import { renderMarkdown } from "../markdown.js";
 
 export const REFRESH_DELAY_MS = 500;
 
@@ -96,8 +97,9 @@ export class FpNotePreview extends FpElement {
   /**
    * Open the `kind` ("resolution" | "escalation") preview of `store`'s session under `trigger`; with
    * `beside` (the task lane as a column) it stays left of that element, so the lane remains usable.
+   * `preview` shows that preview instead of reading one (the gallery's sample data).
    */
-  open(store, kind, trigger, { beside = null } = {}) {
+  open(store, kind, trigger, { beside = null, preview = null } = {}) {
     this.beside = beside;
     const reopened = this.store === store && this.kind === kind && (this.editing || this.post);
     if (!reopened) this.#reset(store, kind);
@@ -105,7 +107,8 @@ export class FpNotePreview extends FpElement {
     if (!this.isOpen) this.showPopover();
     this.#position();
     this.#follow();
-    if (!reopened && !this.post) this.load();
+    if (preview) this.preview = preview; // the gallery shows sample data without a server
+    if (!reopened && !this.post && !preview) this.load();
     else this.render();
     this.heading.tabIndex = -1;
     this.heading.focus();
@@ -147,9 +150,11 @@ export class FpNotePreview extends FpElement {
     const offVersion = store.on("state-version", () => this.#versionChanged());
     const reposition = () => this.#position();
     addEventListener("resize", reposition);
+    addEventListener("scroll", reposition, { capture: true, passive: true });
     this.#unsubscribe = () => {
       offVersion();
       removeEventListener("resize", reposition);
+      removeEventListener("scroll", reposition, { capture: true });
     };
   }
 
@@ -469,16 +474,17 @@ export class FpNotePreview extends FpElement {
           type: "button",
           class: "fp-btn fp-btn--primary",
           "data-action": "confirm",
-          disabled: busy,
+          disabled: Boolean(busy),
           text: failed ? "Try again" : this.#linked ? "Confirm & post" : k.local,
           onclick: () => this.#confirm(),
         }),
       );
     }
-    this.footer.replaceChildren(
+    replace(
+      this.footer,
       this.editing && !busy && h("span", { class: "fp-preview__hint", text: "Editing: this note no longer refreshes by itself." }),
       this.#cancelButton(busy),
-      ...buttons,
+      buttons,
     );
   }
 
@@ -550,7 +556,11 @@ export class FpNotePreview extends FpElement {
     this.dataset.state = "done";
     const k = KINDS[this.kind];
     this.body.replaceChildren(
-      h("pre", { class: "fp-preview__posted", tabindex: "0", "aria-label": `${k.title} as posted`, text: markdown }),
+      h(
+        "div",
+        { class: "fp-preview__posted fp-message__body", role: "document", tabindex: "0", "aria-label": `${k.title} as posted` },
+        renderMarkdown(markdown),
+      ),
     );
     const where = result.posted_to_psa
       ? `${k.done}. Posted to ticket #${result.ticket_ref} as note #${result.external_note_id}${result.status_after ? `; the ticket's status is now ${result.status_after}` : ""}.`

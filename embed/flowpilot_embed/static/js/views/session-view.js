@@ -118,25 +118,29 @@ export class FpSessionView extends FpElement {
           "button",
           {
             type: "button",
-            class: "fp-btn fp-btn--sm",
+            class: "fp-btn fp-btn--sm fp-session__close",
             "data-action": "escalate",
+            "aria-label": KINDS.escalation.action,
+            title: "Review the escalation package, then post it",
             "aria-haspopup": "dialog",
             onclick: () => this.openPreview("escalation"),
           },
           icon("escalate", "sm"),
-          h("span", { text: KINDS.escalation.action }),
+          h("span", { class: "fp-session__close-label", text: KINDS.escalation.action }),
         ),
         h(
           "button",
           {
             type: "button",
-            class: "fp-btn fp-btn--sm fp-btn--primary",
+            class: "fp-btn fp-btn--sm fp-btn--primary fp-session__close",
             "data-action": "resolve",
+            "aria-label": KINDS.resolution.action,
+            title: "Review the resolution note, then post it",
             "aria-haspopup": "dialog",
             onclick: () => this.openPreview("resolution"),
           },
           icon("check-circle", "sm"),
-          h("span", { text: KINDS.resolution.action }),
+          h("span", { class: "fp-session__close-label", text: KINDS.resolution.action }),
         ),
       ];
     }

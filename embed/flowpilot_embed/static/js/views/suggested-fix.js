@@ -50,6 +50,7 @@ export class FpSuggestedFix extends FpLaneSection {
         class: "fp-task fp-fix",
         "data-fix-id": fix.id,
         "data-decision": fix.user_decision || "",
+        "data-status": fix.user_decision ? "done" : "open", // .fp-task: a decided fix is shown settled
         "aria-label": `Suggested fix: ${fix.title}`,
       },
       h("h3", { class: "fp-fix__title", text: fix.title }),
@@ -64,7 +65,7 @@ export class FpSuggestedFix extends FpLaneSection {
           "div",
           { class: "fp-fix__part" },
           h("p", { class: "fp-task__result-label", text: "Steps" }),
-          h("div", { class: "fp-fix__steps fp-markdown" }, renderMarkdown(fix.body)),
+          h("div", { class: "fp-fix__steps fp-message__body" }, renderMarkdown(fix.body)),
         ),
       h(
         "div",
