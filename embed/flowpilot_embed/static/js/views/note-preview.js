@@ -55,7 +55,8 @@ export class FpNotePreview extends FpElement {
   post = null; // {key, state: "posting"|"verifying"|"done"|"failed", result, error, markdown}
   #timer = 0;
   #unsubscribe = null;
-  #loading = null; // the AbortController of the preview read in flight
+  #loading = null; // the read in flight: a newer read aborts it, so only the newest answer is shown
+  #changedWhileLoading = false;
 
   connectedCallback() {
     if (this.body) return;
@@ -167,7 +168,11 @@ export class FpNotePreview extends FpElement {
   /** A newer state_version: refresh 500 ms after the last one, unless the technician is editing. */
   #versionChanged() {
     if (this.post) return; // posting or posted: the note shown is the one that went out
-    if (!this.preview || this.store.stateVersion <= this.preview.state_version) return;
+    if (!this.preview) {
+      this.#changedWhileLoading = Boolean(this.#loading); // the first read may already be out of date
+      return;
+    }
+    if (this.store.stateVersion <= this.preview.state_version) return;
     if (this.editing) {
       this.stale = true;
       this.#renderNotice();
@@ -194,6 +199,10 @@ export class FpNotePreview extends FpElement {
       this.stale = false;
       this.dataset.refreshes = String(Number(this.dataset.refreshes || 0) + (data ? 1 : 0));
       this.render();
+      if (this.#changedWhileLoading) {
+        this.#changedWhileLoading = false;
+        this.#versionChanged();
+      }
     } catch (error) {
       if (error.name === "AbortError" || controller.signal.aborted) return;
       if (!this.preview) this.#renderLoadError(error);
