@@ -547,8 +547,8 @@ export class FpNotePreview extends FpElement {
       const problem = error instanceof ApiError ? error.problem : {};
       post.result = problem.writeback || post.result;
       post.retryStatus = problem.retryable === true && Boolean(problem.writeback?.external_note_id);
-      post.conflict = error.status === 409 && problem.field === "state_version";
-      if (error.status === 409 && !post.conflict) post.conflict = /changed since this preview/.test(error.message);
+      // A 409 naming state_version: the session changed since this preview (another 409: it is closed already).
+      post.conflict = error.status === 409 && (problem.errors || []).some((e) => e.field === "state_version");
       post.title = post.retryStatus
         ? "Ticket status not verified"
         : post.conflict
