@@ -185,6 +185,12 @@ def test_a_suggested_fix_arrives_with_a_chat_turn_names_its_facts_and_records_a_
     expect(history.locator(".fp-fix__history-title")).to_be_hidden()
     history.locator("summary").click()
     expect(history.locator(".fp-fix__history-title")).to_have_text(FIX_TITLE)
+    # A note rebuilds the card (its fact links follow the facts); what the technician opened stays open.
+    lane_section(page, "what-we-know").locator("[data-action=add-note]").click()
+    page.keyboard.type("Queue holds 14 jobs")
+    page.keyboard.press("Enter")
+    expect(lane_section(page, "what-we-know").locator("fp-what-we-know-item")).to_have_count(3)
+    expect(history.locator(".fp-fix__history-title")).to_be_visible()
 
     card.locator("[data-decision-value=one_off]").click()
     expect(card.locator(".fp-fix__decision .fp-badge")).to_have_text("Running as a one-off")

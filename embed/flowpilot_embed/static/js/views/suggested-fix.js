@@ -2,7 +2,7 @@
 // (title, root cause, steps, the facts it rests on as links to What We Know, the decision actions)
 // and the fixes it superseded folded away under "Earlier fixes". The section renders what the
 // SessionStore holds (store.fix, store.fixHistory); <fp-task-lane> makes the decision write.
-import { h } from "../dom.js";
+import { append, h } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState } from "../components/ui.js";
 import { renderMarkdown } from "../markdown.js";
@@ -20,6 +20,7 @@ export class FpSuggestedFix extends FpLaneSection {
   static tag = "fp-suggested-fix";
 
   #changing = false; // "Change decision" reopened the actions on a decided fix
+  #historyOpen = false;
 
   /**
    * Show `fix` (or the empty state) and the fixes before it. `context`: `readOnly` (a closed session:
@@ -148,10 +149,16 @@ export class FpSuggestedFix extends FpLaneSection {
     return row;
   }
 
-  #history(earlier, open) {
-    return h(
-      "details",
-      { class: "fp-fix__history", open },
+  #history(earlier, noActive) {
+    // The card is rebuilt whenever the facts change: an "Earlier fixes" the technician opened stays open.
+    const details = h("details", {
+      class: "fp-fix__history",
+      open: noActive || this.#historyOpen,
+      ontoggle: () => {
+        this.#historyOpen = details.open;
+      },
+    });
+    return append(details, [
       h("summary", { text: `Earlier fixes (${earlier.length})` }),
       h(
         "ul",
@@ -166,6 +173,6 @@ export class FpSuggestedFix extends FpLaneSection {
           ),
         ),
       ),
-    );
+    ]);
   }
 }
