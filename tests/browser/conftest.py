@@ -21,9 +21,10 @@ from flowpilot_embed.host_portal import make_host_portal_server, serve_in_thread
 from flowpilot_server.app import create_app
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Frame, Page, Playwright, sync_playwright
 
-from flowpilot_core import plugins
+from flowpilot_core import hookimpl, plugins
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.testing.fake_psa import FakePSA
 from tests.browser.scripted_model import PROVIDER_NAME, ScriptedModel, ScriptedModelPlugin
 from tests.conftest import REPO_ROOT, LiveServer, Tenant, _free_port
 
@@ -158,17 +159,46 @@ def scripted_model() -> ScriptedModel:
     return ScriptedModel()
 
 
-@pytest.fixture(scope="session")
-def scripted_server(settings: Settings, db_urls: DatabaseUrls, scripted_model: ScriptedModel) -> Iterator[LiveServer]:
-    """A second live server on the same database whose model is `scripted_model`.
+FAKE_PSA_PROVIDER = "fakepsa"
 
-    The plugin is registered only while the server starts (that is when FlowPilot collects its model
-    providers), so no other server or test ever sees it.
+
+class FakePsaPlugin:
+    """Contributes `fake` (an in-memory PSA, flowpilot_core.testing.fake_psa) as the PSA provider `fakepsa`."""
+
+    def __init__(self, fake: FakePSA) -> None:
+        self.fake = fake
+
+    @hookimpl
+    def register_psa_providers(self, register: Any) -> None:
+        def factory(config: dict[str, Any]) -> FakePSA:
+            if "api_key" not in config:
+                raise ValueError("api_key is required")
+            return self.fake
+
+        register(FAKE_PSA_PROVIDER, factory)
+
+
+@pytest.fixture(scope="session")
+def fake_psa() -> FakePSA:
+    """The PSA behind the scripted server's `fakepsa` provider (tests add their own tickets)."""
+    return FakePSA()
+
+
+@pytest.fixture(scope="session")
+def scripted_server(
+    settings: Settings, db_urls: DatabaseUrls, scripted_model: ScriptedModel, fake_psa: FakePSA
+) -> Iterator[LiveServer]:
+    """A second live server on the same database whose model is `scripted_model` and whose PSA provider
+    `fakepsa` is `fake_psa`.
+
+    The plugins are registered only while the server starts (that is when FlowPilot collects its model
+    and PSA providers), so no other server or test ever sees them.
     """
     import uvicorn
 
-    plugin_name = "tests-scripted-model"
-    plugins.pm.register(ScriptedModelPlugin(scripted_model), name=plugin_name)
+    plugin_names = ("tests-scripted-model", "tests-fake-psa")
+    plugins.pm.register(ScriptedModelPlugin(scripted_model), name=plugin_names[0])
+    plugins.pm.register(FakePsaPlugin(fake_psa), name=plugin_names[1])
     try:
         app = create_app(dataclasses.replace(settings, model_provider=PROVIDER_NAME), urls=db_urls)
         port = _free_port()
@@ -181,8 +211,11 @@ def scripted_server(settings: Settings, db_urls: DatabaseUrls, scripted_model: S
             if time.monotonic() > deadline:
                 raise RuntimeError("the scripted live server did not become healthy in 30s")
             time.sleep(0.1)
+        # The status is re-read after this delay (a PSA workflow may change it); shorter than the 2 s default.
+        app.state.runtime.writeback.verify_delay = 0.3
     finally:
-        plugins.pm.unregister(name=plugin_name)
+        for name in plugin_names:
+            plugins.pm.unregister(name=name)
     yield LiveServer(url=url)
     server.should_exit = True
     thread.join(timeout=10)

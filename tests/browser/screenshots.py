@@ -55,6 +55,7 @@ SECTIONS = [
     "empty",
     "palette",
     "task-lane",
+    "resolve",
     "icons",
 ]
 
@@ -217,7 +218,7 @@ def main() -> None:
             for section in (
                 SECTIONS
                 if theme == "light"
-                else ["colors", "buttons", "badges", "dialog", "toast", "empty", "task-lane"]
+                else ["colors", "buttons", "badges", "dialog", "toast", "empty", "task-lane", "resolve"]
             ):
                 page.locator(f"#{section}").screenshot(
                     path=str(OUT / f"ds-{section}{'' if theme == 'light' else '-dark'}.png")

@@ -20,12 +20,16 @@ export class ApiError extends Error {
   }
 }
 
-/** api("/api/v1/me") · api(path, {method: "POST", body, signal}) */
-export async function api(path, { method = "GET", body, signal, retry = true } = {}) {
+/**
+ * api("/api/v1/me") · api(path, {method: "POST", body, signal}) · api(path, {ifNoneMatch: etag}),
+ * which resolves with null on 304 (what the caller holds is still current).
+ */
+export async function api(path, { method = "GET", body, signal, ifNoneMatch, retry = true } = {}) {
   const token = await currentToken();
   if (!token) throw new ApiError(401, { title: "Unauthorized", detail: "No FlowPilot token: open FlowPilot from your portal." });
   const headers = { Accept: "application/json, application/problem+json", Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifNoneMatch) headers["If-None-Match"] = ifNoneMatch;
   let response;
   try {
     response = await fetch(path, {
@@ -42,8 +46,9 @@ export async function api(path, { method = "GET", body, signal, retry = true } =
   }
   if (response.status === 401 && retry) {
     const fresh = await refreshToken("expired");
-    if (fresh) return api(path, { method, body, signal, retry: false });
+    if (fresh) return api(path, { method, body, signal, ifNoneMatch, retry: false });
   }
+  if (response.status === 304 && ifNoneMatch) return null;
   if (!response.ok) throw new ApiError(response.status, await readProblem(response));
   if (response.status === 204) return null;
   return response.json();

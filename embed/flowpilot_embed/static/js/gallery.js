@@ -9,9 +9,10 @@ import { applyTheme } from "./bridge.js";
 import { renderMarkdown } from "./markdown.js";
 import { FpTaskLane } from "./views/task-lane.js";
 import { SessionStore } from "./session-store.js";
+import { FpNotePreview } from "./views/note-preview.js";
 import { decorateMarkers } from "./views/chat.js";
 
-for (const element of [FpIcon, FpPopover, FpToaster]) element.define();
+for (const element of [FpIcon, FpPopover, FpToaster, FpNotePreview]) element.define();
 FpTaskLane.defineAll();
 const $ = (id) => document.getElementById(id);
 
@@ -277,7 +278,70 @@ store.setFacts([
   },
 ]);
 lane.sections.facts.setPending({ id: "q3", kind: "question", text: "Is the printer showing any error on its panel?" }, true);
-lane.sections.fix.setItems([]);
+const earlierFix = {
+  id: "x0",
+  session_id: "demo",
+  title: "Restart the Print Spooler on WS-ACC-04",
+  root_cause: "The spooler looked stuck.",
+  body: "Restart the Print Spooler service.",
+  fact_ids: [],
+  status: "superseded",
+  superseded_by_id: "x1",
+  user_decision: null,
+  created_at: at,
+};
+const activeFix = {
+  ...earlierFix,
+  id: "x1",
+  title: "Clear the stuck print queue",
+  root_cause: "A corrupt job blocks the queue; the spooler itself is running.",
+  body: "1. Stop the Print Spooler service.\n2. Delete the files in C:\\Windows\\System32\\spool\\PRINTERS.\n3. Start the spooler and print a test page.",
+  fact_ids: ["f1", "f2"],
+  status: "active",
+  superseded_by_id: null,
+};
+store.setFix(activeFix, { history: [activeFix, earlierFix] });
+
+// The resolution note preview, as GET …/resolution-note/preview answers it (sample data, no server).
+const src = (kind, id, field = null) => ({ kind, id, field });
+const note = [
+  ["## Problem", [src("template", "problem")]],
+  ["Printing stuck in queue - Accounting", [src("ticket", "demo", "summary")]],
+  ["## What we confirmed", [src("template", "confirmed")]],
+  ["- Other people can print to the same printer.", [src("fact", "f1")]],
+  ["- The Print Spooler service on the affected PC is running.", [src("fact", "f2")]],
+  ["## Root cause", [src("template", "root_cause")]],
+  [activeFix.root_cause, [src("fix", "x1", "root_cause")]],
+  ["## Resolution", [src("template", "resolution")]],
+  [activeFix.title, [src("fix", "x1", "title")]],
+  ["- Stop the Print Spooler service.", [src("fix", "x1", "body")]],
+  ["- Start the spooler and print a test page.", [src("fix", "x1", "body")]],
+];
+const samplePreview = {
+  kind: "resolution_note",
+  session_id: "demo",
+  state_version: 7,
+  markdown: note.map(([text]) => text).join("\n"),
+  lines: note.map(([text, sources], i) => ({ number: i + 1, text, sources })),
+  etag: '"sample"',
+};
+store.setSession({
+  id: "demo",
+  title: "Printing stuck in queue",
+  status: "open",
+  ticket_ref: "48213",
+  psa_provider: "connectwise",
+  state_version: 7,
+});
+const resolveButton = h(
+  "button",
+  { type: "button", class: "fp-btn fp-btn--sm fp-btn--primary", id: "g-resolve" },
+  icon("check-circle", "sm"),
+  h("span", { text: "Resolve" }),
+);
+const notePreview = h("fp-note-preview");
+$("resolve-demo").append(h("div", { class: "gallery__resolve-bar" }, resolveButton), notePreview);
+resolveButton.addEventListener("click", () => notePreview.open(store, "resolution", resolveButton, { preview: samplePreview }));
 
 const reply = h(
   "div",
@@ -335,4 +399,6 @@ requestAnimationFrame(() => {
   const p = $("g-popover");
   p.showPopover();
   p.position();
+  resolveButton.click();
+  notePreview.querySelector(".fp-preview__line[data-line='4']")?.focus({ preventScroll: true });
 });

@@ -276,6 +276,11 @@ function initLayoutObservers() {
 function wireShell() {
   app.addEventListener("fp-navigate", (event) => navigate(event.detail.id));
   app.addEventListener("fp-new-session", () => startSession());
+  // Confirm & post succeeded: the host hears `resolved` / `escalated`, the list shows the new status.
+  app.addEventListener("fp-session-closed", (event) => {
+    if (event.detail.session) noteStatus(event.detail.session);
+    list.reload();
+  });
   $("fp-home").addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();

@@ -3,6 +3,7 @@
 // subscribe to it; nothing else holds a copy. Each kind of change has exactly one writer:
 //   setSession(session)  → "session"        setLane(lane, {highlight}) → "lane"
 //   setFacts(facts)      → "facts"          noteStateVersion(n)        → "state-version"
+//   setFix(fix, {history}) → "fix" (the active suggested fix and the earlier ones, newest first)
 // plus "continue-due" when an item update says the technician has settled, in the lane, what the
 // last reply asked (the chat then moves the conversation on: POST .../messages/continue).
 // and applyResponse(data) feeds any response that carries `state_version` (a session, a fact
@@ -26,8 +27,10 @@ export class SessionStore extends EventTarget {
     this.session = null;
     this.lane = EMPTY_LANE;
     this.facts = [];
+    this.fix = null; // the active suggested fix
+    this.fixHistory = []; // every fix of the session, newest first (the active one included)
     this.stateVersion = null; // unknown until a response carries it
-    this.loaded = { session: false, lane: false, facts: false };
+    this.loaded = { session: false, lane: false, facts: false, fix: false };
   }
 
   /** Aborted when the store closes: pass it to every read made for this session. */
@@ -56,8 +59,8 @@ export class SessionStore extends EventTarget {
   }
 
   /** GET `path` under the session; aborted (AbortError) when the store closes, even if the response came. */
-  async read(path = "") {
-    const data = await api(this.url(path), { signal: this.signal });
+  async read(path = "", { ifNoneMatch } = {}) {
+    const data = await api(this.url(path), { signal: this.signal, ifNoneMatch });
     if (this.closed) throw new DOMException("The session is no longer shown", "AbortError");
     return data;
   }
@@ -96,6 +99,24 @@ export class SessionStore extends EventTarget {
     this.facts = [...facts];
     this.loaded.facts = true;
     this.#emit("facts", { facts: this.facts, highlight });
+  }
+
+  /**
+   * The active suggested fix (or null) and, with `history`, every fix of the session newest first.
+   * Without `history` (a chat turn made `fix` active) the one it replaces is kept as superseded.
+   */
+  setFix(fix, { history } = {}) {
+    if (this.closed || (fix && fix.session_id !== this.id)) return;
+    if (history) this.fixHistory = [...history];
+    else if (fix) {
+      const earlier = this.fixHistory
+        .filter((f) => f.id !== fix.id)
+        .map((f) => (f.status === "active" ? { ...f, status: "superseded", superseded_by_id: fix.id } : f));
+      this.fixHistory = [fix, ...earlier];
+    }
+    this.fix = fix || null;
+    this.loaded.fix = true;
+    this.#emit("fix", { fix: this.fix, history: this.fixHistory });
   }
 
   /** The server's state_version; it only moves forward (a late reply never winds it back). */
@@ -139,10 +160,19 @@ export class SessionStore extends EventTarget {
     this.noteStateVersion(data.state_version);
   }
 
-  /** A chat turn (ChatTurn): the new lane with its added items highlighted, the facts it added. */
+  /** Read the suggested fixes (GET /suggested-fixes): the active one, the history, the state_version. */
+  async reloadFixes() {
+    const data = await this.read("/suggested-fixes");
+    if (this.stateVersion !== null && data.state_version < this.stateVersion && this.loaded.fix) return;
+    this.setFix(data.active, { history: data.history });
+    this.noteStateVersion(data.state_version);
+  }
+
+  /** A chat turn (ChatTurn): the new lane with its added items highlighted, the facts it added, its fix. */
   applyTurn(turn) {
     if (turn.task_lane) this.setLane(turn.task_lane, { highlight: (turn.added_items || []).map((i) => i.id) });
     for (const fact of turn.facts_added || []) this.upsertFact(fact);
+    if (turn.suggested_fix) this.setFix(turn.suggested_fix);
     this.applyResponse(turn);
   }
 

@@ -3,11 +3,17 @@
 // showModal() (so focus moves in, the rest is inert, Escape closes), toggled from the header.
 // Each show(id) makes a new SessionStore for the chat and the lane and closes the previous one,
 // so nothing still on its way for the session shown before can appear under this header.
+// An open session's header has Resolve and Escalate (no keyboard shortcut, per the plan): each opens
+// the note preview popover (<fp-note-preview>) for this session's store.
 import { FpElement } from "../components/fp-element.js";
 import { SessionStore } from "../session-store.js";
 import { h, relativeTime, absoluteTime } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, statusBadge, ticketBadge } from "../components/ui.js";
+import { FpNotePreview, KINDS } from "./note-preview.js";
+import { flash } from "./what-we-know.js";
+
+FpNotePreview.define();
 
 export const DRAWER_QUERY = "(max-width: 1199.98px)";
 
@@ -83,7 +89,77 @@ export class FpSessionView extends FpElement {
       if (this.drawerOpen) this.closeDrawer();
       this.chat.answerInChat(event.detail);
     });
-    this.replaceChildren(this.header, this.columns);
+    // A preview line's "Show" on the problem statement or a ticket field.
+    this.addEventListener("fp-focus-problem", () => {
+      const problem = this.chat.problem;
+      if (!problem) return;
+      problem.scrollIntoView({ block: "nearest" });
+      problem.tabIndex = -1;
+      problem.focus({ preventScroll: true });
+      flash(problem);
+    });
+    this.notePreview = h("fp-note-preview");
+    this.replaceChildren(this.header, this.columns, this.notePreview);
+  }
+
+  /** Open the resolution note ("resolution") or escalation package ("escalation") preview. */
+  openPreview(kind) {
+    if (!this.store?.session) return;
+    const trigger =
+      this.header.querySelector(`[data-action=${kind === "resolution" ? "resolve" : "escalate"}]`) ||
+      this.header.querySelector("[data-action=posted-note]");
+    this.notePreview.open(this.store, kind, trigger, { beside: this.drawerMode ? null : this.lane });
+  }
+
+  #closeActions(session) {
+    if (session.status === "open") {
+      return [
+        h(
+          "button",
+          {
+            type: "button",
+            class: "fp-btn fp-btn--sm fp-session__close",
+            "data-action": "escalate",
+            "aria-label": KINDS.escalation.action,
+            title: "Review the escalation package, then post it",
+            "aria-haspopup": "dialog",
+            onclick: () => this.openPreview("escalation"),
+          },
+          icon("escalate", "sm"),
+          h("span", { class: "fp-session__close-label", text: KINDS.escalation.action }),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "fp-btn fp-btn--sm fp-btn--primary fp-session__close",
+            "data-action": "resolve",
+            "aria-label": KINDS.resolution.action,
+            title: "Review the resolution note, then post it",
+            "aria-haspopup": "dialog",
+            onclick: () => this.openPreview("resolution"),
+          },
+          icon("check-circle", "sm"),
+          h("span", { class: "fp-session__close-label", text: KINDS.resolution.action }),
+        ),
+      ];
+    }
+    const posted = this.notePreview.postedFor(this.store);
+    if (!posted) return [];
+    return [
+      h(
+        "button",
+        {
+          type: "button",
+          class: "fp-btn fp-btn--sm",
+          "data-action": "posted-note",
+          "aria-haspopup": "dialog",
+          onclick: () => this.openPreview(posted),
+        },
+        icon("notebook", "sm"),
+        h("span", { text: `Posted ${KINDS[posted].title.toLowerCase()}` }),
+      ),
+    ];
   }
 
   #openItems = 0;
@@ -130,6 +206,7 @@ export class FpSessionView extends FpElement {
   /** Show session `id`; resolves with the session, or null when it can't be shown (or another was shown meanwhile). */
   async show(id) {
     this.store?.close();
+    if (this.notePreview.isOpen) this.notePreview.hidePopover();
     const store = new SessionStore(id);
     this.store = store;
     this.dataset.state = "loading";
@@ -223,7 +300,7 @@ export class FpSessionView extends FpElement {
           updated && h("span", {}, "Updated ", h("time", { datetime: updated, title: absoluteTime(updated), text: relativeTime(updated) })),
         ),
       ),
-      h("div", { class: "fp-session__actions" }, this.laneToggle),
+      h("div", { class: "fp-session__actions" }, this.#closeActions(session), this.laneToggle),
     );
   }
 

@@ -1,5 +1,5 @@
 // <fp-task-lane> — What We Know above Questions and Diagnostic Checks (and Actions when there are
-// any), then the Suggested fix. It shows one session's SessionStore (attach(store)): it loads the
+// any), then the Suggested fix (GET /suggested-fixes on attach; a chat turn's fix arrives through the store). It shows one session's SessionStore (attach(store)): it loads the
 // lane and the facts into the store (GET /task-lane, GET /facts), renders them whenever the store
 // changes, and is the one place that writes them: answers, check output, dismissals, promotions
 // and notes. Every write applies the server's reply to the store (an ItemUpdate carries the item,
@@ -10,6 +10,7 @@ import { toast } from "../components/fp-toaster.js";
 import { emptyState } from "../components/ui.js";
 import { FpLaneSection } from "./lane-section.js";
 import { FpWhatWeKnow, FpWhatWeKnowItem, FpAddNoteButton, flash } from "./what-we-know.js";
+import { FpSuggestedFix } from "./suggested-fix.js";
 import { FpQuestions, FpDiagnosticChecks, FpLaneActions, FpQuestionItem, FpCheckItem, FpActionItem } from "./lane-items.js";
 
 const LANE_KINDS = ["questions", "checks", "actions"];
@@ -30,6 +31,7 @@ export class FpTaskLane extends FpElement {
       FpQuestionItem,
       FpCheckItem,
       FpActionItem,
+      FpSuggestedFix,
       FpTaskLane,
     ];
     for (const element of elements) element.define();
@@ -67,7 +69,7 @@ export class FpTaskLane extends FpElement {
         "empty-title": "No actions",
         "empty-body": "Steps FlowPilot asks you to carry out appear here.",
       }),
-      fix: section("fp-lane-section", "suggested-fix", {
+      fix: section("fp-suggested-fix", "suggested-fix", {
         heading: "Suggested fix",
         icon: "wrench",
         "empty-title": "No suggested fix yet",
@@ -89,7 +91,6 @@ export class FpTaskLane extends FpElement {
     this.store = store;
     for (const section of Object.values(this.sections)) section.setLoading();
     this.sections.actions.hidden = true;
-    this.sections.fix.setItems([]);
     this.#setReadOnly(store.session);
     store.on("session", (_, { session }) => this.#setReadOnly(session));
     store.on("lane", (_, { highlight }) => this.#renderLane(highlight));
@@ -97,8 +98,13 @@ export class FpTaskLane extends FpElement {
       this.#renderFacts();
       if (store.loaded.lane) this.#renderLane(); // "Add to What We Know" depends on the facts
       if (highlight) flash(this.sections.facts.factElement(highlight));
+      if (store.loaded.fix) this.#renderFix(); // the fix's "Based on" links show the facts' text
     });
-    if (!load) return Promise.resolve();
+    store.on("fix", () => this.#renderFix());
+    if (!load) {
+      if (!store.loaded.fix) this.sections.fix.setItems([]);
+      return Promise.resolve();
+    }
     const lane = store
       .read("/task-lane")
       .then((data) => store.setLane(data))
@@ -116,7 +122,13 @@ export class FpTaskLane extends FpElement {
         emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load facts", body: error.message }),
       );
     });
-    return Promise.all([lane, facts]);
+    const fixes = store.reloadFixes().catch((error) => {
+      if (error.name === "AbortError") return;
+      this.sections.fix.setContent(
+        emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load the suggested fix", body: error.message }),
+      );
+    });
+    return Promise.all([lane, facts, fixes]);
   }
 
   // ---- Rendering ------------------------------------------------------------------------------
@@ -127,6 +139,16 @@ export class FpTaskLane extends FpElement {
     this.#readOnly = readOnly;
     this.dataset.readonly = String(readOnly);
     if (this.store?.loaded.lane) this.#renderLane();
+    if (this.store?.loaded.fix) this.#renderFix();
+  }
+
+  #renderFix() {
+    const store = this.store;
+    this.sections.fix.setFix(store.fix, store.fixHistory, {
+      readOnly: this.#readOnly,
+      factOf: (id) => store.facts.find((f) => f.id === id) || null,
+      onDecide: (fix, decision) => this.decideFix(fix.id, decision),
+    });
   }
 
   /** Render the store's lane; `highlight` ids flash (new items from a turn). */
@@ -155,9 +177,10 @@ export class FpTaskLane extends FpElement {
     return null;
   }
 
-  /** Scroll to a lane item (or a fact), focus it and flash it. */
+  /** Scroll to a lane item (or a fact, or the suggested fix), focus it and flash it. */
   focusItem(id) {
-    const el = this.itemElement(id) || this.sections.facts.factElement(id);
+    const fixCard = this.sections.fix.card;
+    const el = this.itemElement(id) || this.sections.facts.factElement(id) || (fixCard?.dataset.fixId === id ? fixCard : null);
     if (!el) {
       toast({ tone: "info", title: "Not in the task lane", message: "That item was dismissed or is no longer in the lane." });
       return false;
@@ -249,6 +272,18 @@ export class FpTaskLane extends FpElement {
    */
   #followVersion(store) {
     store.reloadFacts().catch(() => {}); // the fact itself is shown already; a failed re-read changes nothing
+  }
+
+  /**
+   * Record the technician's decision on the active fix (POST …/decision). The reply is the fix alone,
+   * so the fixes are read again to follow the state_version the decision moved.
+   */
+  async decideFix(fixId, decision) {
+    const store = this.store;
+    const fix = await store.write(`/suggested-fixes/${encodeURIComponent(fixId)}/decision`, { body: { decision } });
+    store.setFix(fix);
+    store.reloadFixes().catch(() => {}); // the decision is shown already; a failed re-read changes nothing
+    return fix;
   }
 
   /** Promote an answered question or a done check by hand (POST /facts/promote). */
