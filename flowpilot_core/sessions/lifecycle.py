@@ -52,6 +52,12 @@ class SessionOut(msgspec.Struct):
     updated_at: datetime
     resolved_at: datetime | None = None
     escalated_at: datetime | None = None
+    resolution_note_markdown: str | None = None
+    """The resolution note as it was posted (or stored, resolved locally)."""
+    resolution_note_external_id: str | None = None
+    """The note's id in the PSA, when it was posted to one."""
+    escalation_package_markdown: str | None = None
+    escalation_package_external_id: str | None = None
 
 
 class SessionList(msgspec.Struct):

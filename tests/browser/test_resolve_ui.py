@@ -359,7 +359,14 @@ def test_confirm_and_post_puts_the_edited_note_on_the_ticket_and_resolves_the_se
     expect(preview).to_be_hidden()
     header.locator("[data-action=posted-note]").click()  # the posted note, shown again
     expect(preview.locator(".fp-preview__posted")).to_contain_text("printing works again")
-    assert tech.call("GET", f"/{sid}")["status"] == "resolved"
+    stored = tech.call("GET", f"/{sid}")
+    assert (stored["status"], stored["resolution_note_external_id"]) == ("resolved", note.id)
+    # After a reload the session still shows the note it posted, from what the server stored.
+    page.reload()
+    page.wait_for_selector(".fp-app[data-state=ready]")
+    page.locator(".fp-session__header [data-action=posted-note]").click()
+    expect(preview.locator(".fp-preview__posted")).to_contain_text("printing works again")
+    expect(preview.locator("[data-note-id]")).to_have_text(f"External note id: {note.id}")
     assert page_errors.errors == []
 
 

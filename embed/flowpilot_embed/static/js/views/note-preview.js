@@ -109,6 +109,7 @@ export class FpNotePreview extends FpElement {
     this.#position();
     this.#follow();
     if (preview) this.preview = preview; // the gallery shows sample data without a server
+    if (!reopened && !preview) this.post = storedPost(store.session, kind);
     if (!reopened && !this.post && !preview) this.load();
     else this.render();
     this.heading.tabIndex = -1;
@@ -590,10 +591,24 @@ export class FpNotePreview extends FpElement {
     );
   }
 
-  /** Whether this element holds a note posted from `store`'s session (the header offers to show it again). */
+  /** The note posted from `store`'s session, if any (the header offers to show it): this page's post or the stored one. */
   postedFor(store) {
-    return this.store === store && this.post?.state === "done" ? this.kind : null;
+    if (this.store === store && this.post?.state === "done") return this.kind;
+    return ["resolution", "escalation"].find((kind) => storedPost(store?.session, kind)) ?? null;
   }
+}
+
+/** A closed session's note as the server stored it (after a reload the post itself is gone). */
+function storedPost(session, kind) {
+  const prefix = kind === "resolution" ? "resolution_note" : "escalation_package";
+  const markdown = session?.status !== "open" ? session?.[`${prefix}_markdown`] : null;
+  if (!markdown) return null;
+  const externalId = session[`${prefix}_external_id`] ?? null;
+  return {
+    state: "done",
+    markdown,
+    result: { posted_to_psa: Boolean(externalId), external_note_id: externalId, ticket_ref: session.ticket_ref },
+  };
 }
 
 /** The renderer escapes a leading block character ("\-", "\#") so text can't change the note's structure. */
