@@ -24,7 +24,7 @@ import httpx
 
 from flowpilot_connectwise.config import Config
 from flowpilot_connectwise.http import ConnectWiseHttp
-from flowpilot_core.psa.errors import PSANotFound, PSAPermanent, PSARateLimited, PSATransient
+from flowpilot_core.psa.errors import PSAAuthFailed, PSANotFound, PSAPermanent, PSARateLimited, PSATransient
 from flowpilot_core.psa.provider import NoteKind, PSANote, PSAStatus, PSATicket
 
 log = logging.getLogger("flowpilot_connectwise")
@@ -243,7 +243,13 @@ class ConnectWiseProvider:
     # -- the connection -------------------------------------------------------------------------
 
     async def check_connection(self) -> None:
-        await self.http.get("/system/info", what="the system information")
+        try:
+            await self.http.get("/system/info", what="the system information")
+        except PSANotFound:
+            # /system/info always exists; ConnectWise cloud answers some authentication failures with a 404.
+            raise PSAAuthFailed(
+                f"ConnectWise at {self.http.site} answered 404 for /system/info: check the site, company and keys"
+            ) from None
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -13,7 +13,7 @@ from flowpilot_connectwise.config import Config, base_url
 from flowpilot_connectwise.provider import ConnectWiseProvider, closing_status
 from flowpilot_connectwise.testing import NO_FLAG_MESSAGE, FakeConnectWise
 
-from flowpilot_core.psa import PSANotFound, PSAPermanent, PSARateLimited, PSAStatus, PSATransient
+from flowpilot_core.psa import PSAAuthFailed, PSANotFound, PSAPermanent, PSARateLimited, PSAStatus, PSATransient
 
 
 @pytest.fixture
@@ -264,3 +264,12 @@ def test_cloud_ui_hosts_become_api_hosts() -> None:
     assert base_url("http://127.0.0.1:9000") == "http://127.0.0.1:9000"
     with pytest.raises(ValueError, match="https only"):
         base_url("http://10.0.0.5")
+
+
+async def test_a_404_on_the_system_information_is_an_authentication_failure(cw: FakeConnectWise) -> None:
+    provider = create_provider(cw.config(codebase="v2019_9/"))  # a codebase this server does not have
+    try:
+        with pytest.raises(PSAAuthFailed, match="check the site, company and keys"):
+            await provider.check_connection()
+    finally:
+        await provider.aclose()
