@@ -104,8 +104,8 @@ class ConnectWiseProvider:
     @staticmethod
     def _id(ref: str) -> int:
         digits = ref.strip().removeprefix("#")
-        if not digits.isascii() or not digits.isdigit() or int(digits) == 0 or len(digits) > 18:
-            raise PSANotFound(f"ticket {ref!r} is not a ConnectWise ticket number")
+        if len(digits) > 18 or not digits.isascii() or not digits.isdigit() or int(digits) == 0:
+            raise PSANotFound(f"ticket {ref[:40]!r} is not a ConnectWise ticket number")
         return int(digits)
 
     # -- tickets --------------------------------------------------------------------------------

@@ -231,7 +231,7 @@ async def test_a_status_patch_whose_answer_was_lost_is_repeated(
 async def test_refs_that_are_not_ticket_numbers_are_not_found_without_a_request(
     cw: FakeConnectWise, provider: ConnectWiseProvider
 ) -> None:
-    for ref in ("abc", "0", "-4", "12a", "١٢"):
+    for ref in ("abc", "0", "-4", "12a", "١٢", "9" * 5000):
         with pytest.raises(PSANotFound, match="is not a ConnectWise ticket number"):
             await provider.get_ticket(ref)
     assert cw.requests == []
