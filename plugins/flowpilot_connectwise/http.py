@@ -1,0 +1,250 @@
+"""ConnectWise's REST API on httpx: authentication, the codebase, retries, errors, pagination.
+
+- Every request carries ``Authorization: Basic base64(company+public:private)``, the
+  ``clientId`` header and ``Accept: application/vnd.connectwise.com+json; version=<pinned>``.
+- The API lives at ``{site}/{codebase}apis/3.0``; the codebase comes from the
+  unauthenticated ``/login/companyinfo/{company}`` (sent without credentials) unless the
+  config names it.
+- A 429 is waited out when its ``Retry-After`` fits in ``max_retry_wait``, else returned as
+  :class:`~flowpilot_core.psa.errors.PSARateLimited` with that ``retry_after``. 5xx answers and
+  timeouts are retried only for requests that are safe to repeat (GET, and a PATCH that
+  replaces a value); a note's POST is never repeated blindly: the provider re-reads instead.
+- Failures become the PSA error tree. Their messages are built from the status code and
+  ConnectWise's own error text, with every credential scrubbed out of it.
+- Lists are read page by page (``pageSize`` 1000, ConnectWise's maximum), following the
+  ``Link: rel="next"`` header, and never to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from flowpilot_connectwise.config import Config, base_url
+from flowpilot_core.psa.errors import (
+    PSAAuthFailed,
+    PSAError,
+    PSANotFound,
+    PSAPermanent,
+    PSAPermissionDenied,
+    PSARateLimited,
+    PSATransient,
+)
+
+log = logging.getLogger("flowpilot_connectwise")
+
+PAGE_SIZE = 1000
+"""ConnectWise's hard limit per page."""
+MAX_PAGES = 200
+"""A list longer than this many pages is refused rather than read forever."""
+MAX_ERROR_TEXT = 300
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    raw = response.headers.get("retry-after", "").strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None  # ConnectWise documents a number of seconds; anything else is not trusted
+    return max(0, math.ceil(seconds)) if math.isfinite(seconds) else None
+
+
+class ConnectWiseHttp:
+    """One tenant's API client. ``transport`` and ``sleep`` are for tests (a mock transport, a recorded clock)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.site = base_url(config.site)
+        self.backoff = 0.5
+        """Seconds before the first retry of a 5xx or a timeout; doubled per attempt, capped by ``max_retry_wait``."""
+        self._sleep = sleep
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._api_url: str | None = f"{self.site}/{config.codebase.rstrip('/')}/apis/3.0" if config.codebase else None
+        token = base64.b64encode(f"{config.company}+{config.public_key}:{config.private_key}".encode()).decode()
+        self._secrets = tuple(
+            s for s in (config.private_key, config.public_key, config.client_id, token) if len(s) >= 4
+        )
+        self._auth_headers = {"Authorization": f"Basic {token}", "clientId": config.client_id}
+
+    def __repr__(self) -> str:
+        return f"ConnectWiseHttp(site={self.site!r}, company={self.config.company!r})"
+
+    @property
+    def accept(self) -> str:
+        return f"application/vnd.connectwise.com+json; version={self.config.api_version}"
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.config.timeout, transport=self._transport, follow_redirects=False
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any credential of this connection (ConnectWise's error text is echoed to technicians)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    # -- the codebase ---------------------------------------------------------------------------
+
+    async def api_url(self) -> str:
+        if self._api_url is None:
+            url = f"{self.site}/login/companyinfo/{self.config.company}"
+            try:
+                response = await self._http().get(url, headers={"Accept": "application/json"})
+            except httpx.HTTPError as exc:
+                raise PSATransient(f"ConnectWise at {self.site} could not be reached ({type(exc).__name__})") from None
+            if response.status_code == 404:
+                raise PSAAuthFailed(f"ConnectWise at {self.site} knows no company {self.config.company!r}")
+            if response.status_code >= 400:
+                raise self._error(response, "the codebase lookup")
+            codebase = self._json(response).get("Codebase") if response.content else None
+            if not isinstance(codebase, str) or not codebase.strip("/"):
+                raise PSAPermanent(f"ConnectWise at {self.site} did not name a codebase for {self.config.company!r}")
+            self._api_url = f"{self.site}/{codebase.strip('/')}/apis/3.0"
+        return self._api_url
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        repeatable: bool = True,
+        url: str | None = None,
+    ) -> httpx.Response:
+        """``method`` on ``path`` under the API; ``what`` names the object in errors (``ticket 42``).
+
+        ``repeatable``: whether sending it twice is harmless (false for a note's POST).
+        """
+        target = url or f"{await self.api_url()}{path}"
+        headers = {"Accept": self.accept, **self._auth_headers}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            try:
+                response = await self._http().request(method, target, params=params, json=json, headers=headers)
+            except httpx.TimeoutException:
+                failure: PSAError = PSATransient(
+                    f"ConnectWise did not answer about {what} within {self.config.timeout:g} s"
+                    + ("" if repeatable else " (the change may have been applied)")
+                )
+            except httpx.HTTPError as exc:
+                failure = PSATransient(f"ConnectWise could not be reached about {what} ({type(exc).__name__})")
+            else:
+                if response.status_code < 400:
+                    return response
+                failure = self._error(response, what)
+            wait = self._wait(failure, attempt, repeatable)
+            if wait is None:
+                raise failure
+            log.info(
+                "ConnectWise: %s %s failed (%s); retry %d in %.1f s", method, path, failure.title, attempt + 1, wait
+            )
+            await self._sleep(wait)
+            attempt += 1
+
+    def _wait(self, failure: PSAError, attempt: int, repeatable: bool) -> float | None:
+        """Seconds to wait before another attempt, or ``None``: give up and raise."""
+        if attempt >= self.config.max_retries:
+            return None
+        if isinstance(failure, PSARateLimited):  # refused before it was processed: safe to repeat, even a POST
+            wait = failure.retry_after if failure.retry_after is not None else self.backoff * 2**attempt
+            return float(wait) if wait <= self.config.max_retry_wait else None
+        if isinstance(failure, PSATransient) and repeatable:
+            return min(self.backoff * 2**attempt, self.config.max_retry_wait)
+        return None
+
+    async def get(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
+        return self._json(await self.request("GET", path, what=what, params=params))
+
+    async def get_all(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a list, page by page."""
+        api = await self.api_url()
+        query: dict[str, Any] | None = {**(params or {}), "page": 1, "pageSize": PAGE_SIZE}
+        url: str | None = None
+        items: list[Any] = []
+        for page in range(1, MAX_PAGES + 1):
+            response = await self.request("GET", path, what=what, params=query, url=url)
+            batch = self._json(response)
+            if not isinstance(batch, list):
+                raise PSAPermanent(f"ConnectWise answered {what} with something that is not a list")
+            items.extend(batch)
+            following = response.links.get("next", {}).get("url")
+            if following:
+                if not str(following).startswith(f"{api}/"):
+                    raise PSAPermanent(f"ConnectWise's next page of {what} points away from {self.site}")
+                url, query = str(following), None  # the link carries the page parameters
+            elif len(batch) >= PAGE_SIZE:
+                url, query = None, {**(params or {}), "page": page + 1, "pageSize": PAGE_SIZE}
+            else:
+                return items
+        raise PSAPermanent(f"{what} has more than {MAX_PAGES * PAGE_SIZE} entries")
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise PSATransient(
+                f"ConnectWise answered HTTP {response.status_code} with something that is not JSON"
+            ) from None
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        if not isinstance(body, dict):
+            return ""
+        parts = [str(body.get("message") or body.get("code") or "")]
+        for item in body.get("errors") or []:
+            if isinstance(item, dict) and item.get("message"):
+                parts.append(str(item["message"]))
+        text = " ".join(p for p in parts if p).strip()
+        return self.scrub(text[:MAX_ERROR_TEXT])
+
+    def _error(self, response: httpx.Response, what: str) -> PSAError:
+        code = response.status_code
+        said = self._detail(response)
+        suffix = f": {said}" if said else ""
+        if code == 401:
+            return PSAAuthFailed(f"ConnectWise rejected FlowPilot's credentials (HTTP 401){suffix}")
+        if code == 403:
+            return PSAPermissionDenied(
+                f"ConnectWise's security role for FlowPilot's API member does not allow this on {what} (HTTP 403)"
+                f"{suffix}"
+            )
+        if code == 404:
+            return PSANotFound(f"{what} does not exist in ConnectWise (HTTP 404)")
+        if code == 429:
+            retry_after = _retry_after(response)
+            return PSARateLimited(f"ConnectWise is rate-limiting FlowPilot (HTTP 429){suffix}", retry_after=retry_after)
+        if code >= 500:
+            return PSATransient(f"ConnectWise failed on {what} (HTTP {code}){suffix}")
+        return PSAPermanent(f"ConnectWise refused the request about {what} (HTTP {code}){suffix}")
