@@ -85,12 +85,20 @@ def _stream_error_status(exc: openai.APIError) -> int:
     return 500  # "server_error", or nothing said: the server failed while answering
 
 
+def _described(exc: openai.APIError) -> str:
+    """``type/code: message`` from the error body, for logs and usage rows (what a server said, in its words)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    message = error.get("message") if isinstance(error, dict) else None
+    kinds = "/".join(str(k) for k in (exc.type, exc.code) if k)
+    return f"{kinds or 'error'}: {message if isinstance(message, str) and message else exc.message}"
+
+
 def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, partial_text: str = "") -> AIError | None:
     """The FlowPilot error for an SDK or transport exception, or ``None`` if ``exc`` is neither."""
     common: dict[str, Any] = {"partial_usage": partial_usage, "partial_text": partial_text}
     if isinstance(exc, openai.APIStatusError):
-        detail = f"{exc.status_code} {exc.type or exc.code or ''}: {exc.message}".replace("  ", " ")
-        common.update(detail=detail, request_id=exc.request_id)
+        common.update(detail=f"{exc.status_code} {_described(exc)}", request_id=exc.request_id)
         return _by_status(exc.status_code, common, exc.response.headers)
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError; the cause says which
         cause = exc.__cause__
@@ -102,7 +110,7 @@ def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, pa
     if isinstance(exc, openai.APIResponseValidationError):
         return AIBadResponse(detail=f"{type(exc).__name__}: {exc}", **common)
     if isinstance(exc, openai.APIError):  # an error event in the middle of a stream
-        common["detail"] = f"stream error {exc.type or exc.code or ''}: {exc.message}".replace("  ", " ")
+        common["detail"] = f"stream error {_described(exc)}"
         return _by_status(_stream_error_status(exc), common, None)
     if isinstance(exc, httpx2.TransportError):  # raised unwrapped while a body is being read
         return _transport_error(exc, common)

@@ -238,6 +238,9 @@ class OpenAICompatProvider:
         calls: dict[int, dict[str, Any]] = {}
         try:
             raw = await self._create(request, stream=True)
+            # Usage comes (if at all) in the last chunk: until then it is unknown, and a
+            # stream that fails before it is recorded as unreported rather than as 0 tokens.
+            yield UsageUpdate(usage)
             async with raw:
                 async for chunk in raw:
                     model = chunk.model or model
