@@ -54,9 +54,7 @@ async def _call(provider: OpenAICompatProvider, sink: MemoryUsageSink, *, stream
     return "".join(parts), time.monotonic() - started
 
 
-async def _fails(
-    provider: OpenAICompatProvider, sink: MemoryUsageSink, *, streamed: bool
-) -> tuple[AIError, float]:
+async def _fails(provider: OpenAICompatProvider, sink: MemoryUsageSink, *, streamed: bool) -> tuple[AIError, float]:
     started = time.monotonic()
     with pytest.raises(AIError) as info:
         await _call(provider, sink, streamed=streamed)
