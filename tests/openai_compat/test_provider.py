@@ -6,6 +6,7 @@ conversation in order, no ``cache_control``) and what FlowPilot records from its
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -122,7 +123,7 @@ async def test_the_prefix_is_byte_stable_across_turns_so_the_server_caches_it(
         facts.append({"text": f"fact {turn}"})  # growing context changes the last message only
 
     bodies = [json.loads(r.body) for r in fake.completion_requests]
-    for before, after in zip(bodies, bodies[1:], strict=False):
+    for before, after in itertools.pairwise(bodies):
         kept = before["messages"][:-1]  # all but the volatile final turn
         assert after["messages"][: len(kept)] == kept
         assert [canonical_json(m) for m in after["messages"][: len(kept)]] == [canonical_json(m) for m in kept]

@@ -106,12 +106,14 @@ async def test_chat_turns_on_a_local_model_fill_the_lane_and_promote_facts(
         system = sent.json["messages"][0]
         assert system["role"] == "system" and system["content"].startswith("\n\n".join(SYSTEM_SECTIONS))
     # The same check as the Anthropic path: each turn re-sends the one before it byte for byte.
-    assert t2.json["messages"][:2] == t1.json["messages"][:1] + [
-        {"role": "user", "content": "Users in accounts can't print"}
+    assert t2.json["messages"][:2] == [
+        *t1.json["messages"][:1],
+        {"role": "user", "content": "Users in accounts can't print"},
     ]
     assert t2.json["messages"][2] == {"role": "assistant", "content": FIRST_REPLY}
-    assert t3.json["messages"][:4] == t2.json["messages"][:3] + [
-        {"role": "user", "content": "Reception can't print to it either"}
+    assert t3.json["messages"][:4] == [
+        *t2.json["messages"][:3],
+        {"role": "user", "content": "Reception can't print to it either"},
     ]
     assert t3.streamed and not t1.streamed
 
