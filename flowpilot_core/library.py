@@ -160,14 +160,16 @@ def build_service_providers(settings: Settings, plugins: PluginRegistry, policy:
     :class:`ConfigError` at start-up (an account naming one gets an error at call time).
     """
     pool = ProviderPool(plugins.model_providers, settings)
-    for service, service_policy in sorted(policy.services.items()):
+    named = [(f"ai.services.{name}", service) for name, service in sorted(policy.services.items())]
+    named.append(("ai.default_service", policy.default_service))
+    for key, service_policy in named:
         name = service_policy.provider
         if name is None or name == settings.effective_model_provider:
             continue
         try:
             pool.get(name)
         except LookupError as exc:
-            raise ConfigError(f"ai.services.{service}.provider: {exc}") from None
+            raise ConfigError(f"{key}.provider: {exc}") from None
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     return pool

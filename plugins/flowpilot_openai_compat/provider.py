@@ -208,6 +208,18 @@ class OpenAICompatProvider:
         # The SDK insists on a credential; a keyless (local) server gets no Authorization header at all.
         return {} if self.authenticated else {"Authorization": openai.Omit()}
 
+    async def list_models(self, timeouts: Timeouts) -> list[str]:
+        """The model ids the server lists (``GET /v1/models``); raises ``AIError`` subclasses like a call."""
+        client: Any = self.client
+        try:
+            page = await client.models.list(timeout=self.attempt_timeout(timeouts), extra_headers=self._auth_headers())
+            return [model.id async for model in page]
+        except Exception as exc:
+            mapped = map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
     async def complete(self, request: LaidOutCall) -> Completion:
         """One non-streaming Chat Completions call."""
         try:
