@@ -1,7 +1,7 @@
 """The plugin manager: built-in and third-party plugins from one entry-point group.
 
 Built-in plugins are the ``flowpilot`` entry points of FlowPilot's own distribution
-(``markers``, ``offline``, ``anthropic``); third-party plugins are the ``flowpilot``
+(``markers``, ``offline``, ``anthropic``, ``openai_compat``); third-party plugins are the ``flowpilot``
 entry points of any other installed distribution. Both register the same way.
 
 The loading rule:

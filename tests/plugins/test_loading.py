@@ -25,7 +25,7 @@ from tests.conftest import TEST_SECRET_KEY, Tenant
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
-BUILTINS = ["anthropic", "marker_effects", "markers", "offline"]
+BUILTINS = ["anthropic", "marker_effects", "markers", "offline", "openai_compat"]
 
 MY_PSA = """
     import json, os
@@ -118,7 +118,7 @@ def test_the_allowlist_filters_third_party_plugins_and_flowpilot_starts(
     listing = run_flowpilot("plugins", "list", "--json", env=env, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     names = [p["name"] for p in json.loads(listing.stdout)["plugins"]]
-    assert names == ["anthropic", "marker_effects", "markers", "my_psa", "offline"]
+    assert names == ["anthropic", "marker_effects", "markers", "my_psa", "offline", "openai_compat"]
 
 
 def test_an_allowlisted_name_that_is_not_installed_is_logged_not_fatal(tmp_path: Path) -> None:
