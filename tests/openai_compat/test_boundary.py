@@ -12,13 +12,14 @@ PLUGIN = REPO / "plugins" / "flowpilot_openai_compat"
 
 
 def _imports_openai(tree: ast.AST) -> list[int]:
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "openai" for a in node.names):
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "openai":
-            lines.append(node.lineno)
-    return lines
+    def imported(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            return [node.module or ""]
+        return []
+
+    return [getattr(n, "lineno", 0) for n in ast.walk(tree) if any(m.split(".")[0] == "openai" for m in imported(n))]
 
 
 def test_only_the_openai_compat_plugin_imports_the_sdk() -> None:
