@@ -22,6 +22,7 @@ without ``usage`` is recorded as ``TokenUsage(reported=False)``, never as zero t
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -37,6 +38,8 @@ from flowpilot_core.ai.provider import StreamEvent, TextDelta, UsageUpdate
 from flowpilot_core.ai.types import Completion, TokenUsage
 from flowpilot_openai_compat.errors import map_error
 from flowpilot_openai_compat.request import chat_body
+
+log = logging.getLogger("flowpilot.ai.openai_compat")
 
 NAME = "openai_compat"
 TABLE = f"ai.{NAME}"
@@ -199,6 +202,9 @@ class OpenAICompatProvider:
     async def _create(self, request: LaidOutCall, *, stream: bool) -> Any:
         # The SDK's overloads cannot type a pre-built body; the dict is the API body.
         client: Any = self.client
+        if request.mcp_servers:
+            # The MCP connector is a Messages API feature; the call goes on without those tools.
+            log.info("openai_compat: %d MCP server(s) not sent (no MCP connector)", len(request.mcp_servers))
         body = chat_body(request, stream=stream)
         return await client.chat.completions.create(
             **body, timeout=self.attempt_timeout(request.timeouts), extra_headers=self._auth_headers()

@@ -142,7 +142,7 @@ def test_installed_third_party_plugins_do_not_load_under_test(
     everything = new_manager()
     assert load_plugins(everything) == []
     names = [row["name"] for row in plugin_summaries(everything)]
-    assert names == ["anthropic", "leaky", "marker_effects", "markers", "offline"]
+    assert names == ["anthropic", "leaky", "marker_effects", "markers", "offline", "openai_compat"]
 
 
 async def test_a_plugin_model_provider_is_selected_by_name(
@@ -171,7 +171,8 @@ def test_an_unknown_model_provider_names_the_registered_ones(settings: Settings,
             plugin_manager=manager_with(("echo-plugin", EchoModelPlugin())),
         )
     assert str(raised.value) == (
-        "FLOWPILOT_MODEL_PROVIDER: model provider 'gpt' is not registered (registered: anthropic, echo, offline)"
+        "FLOWPILOT_MODEL_PROVIDER: model provider 'gpt' is not registered "
+        "(registered: anthropic, echo, offline, openai_compat)"
     )
 
 
@@ -188,7 +189,7 @@ def test_flowpilot_serve_with_an_unknown_model_provider_fails_in_one_line(
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "flowpilot: configuration error: FLOWPILOT_MODEL_PROVIDER: "
-        "model provider 'gpt' is not registered (registered: anthropic, offline)"
+        "model provider 'gpt' is not registered (registered: anthropic, offline, openai_compat)"
     ]
 
 
