@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flowpilot_core.ai.gateway import AIGateway
+from flowpilot_core.ai.gateway import AIGateway, ProviderPool
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import provider_from_registry
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
@@ -88,15 +88,19 @@ class FlowPilot:
             log.error("plugin %s is disabled: %s", failure.name, failure.error)
         plugins = collect(plugin_manager)
         provider = build_model_provider(settings, plugins)  # before the engine: a bad name leaks nothing
+        policy = load_ai_policy(settings)
+        pool = build_service_providers(settings, plugins, policy)
         engine = create_engine(urls.app, pool_size=10, max_overflow=20)
         sessionmaker = make_sessionmaker(engine, events=EventDispatcher(plugin_manager))
         metrics = UsageMetrics()
         assert settings.secret_key is not None
         ai = AIGateway(
             provider=provider,
-            policy=load_ai_policy(settings),
+            policy=policy,
             usage_sink=PostgresUsageSink(sessionmaker, metrics),
             secret_key=settings.secret_key,
+            pool=pool,
+            default_name=settings.effective_model_provider,
         )
         previews = PreviewService(PreviewMetrics(metrics.registry), cache=preview_cache(settings.redis_url))
         return cls(
@@ -137,9 +141,7 @@ class FlowPilot:
         return cls.start(settings, urls, plugin_manager=plugin_manager)
 
     async def close(self) -> None:
-        closer = getattr(self.ai.provider, "aclose", None)
-        if closer is not None:
-            await closer()
+        await self.ai.aclose()
         sink_closer = getattr(self.ai.usage_sink, "aclose", None)
         if sink_closer is not None:  # stores usage rows still waiting for the database
             await sink_closer()
@@ -153,6 +155,28 @@ def load_ai_policy(settings: Settings) -> AIPolicy:
         return AIPolicy.from_config(settings.ai)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def build_service_providers(settings: Settings, plugins: PluginRegistry, policy: AIPolicy) -> ProviderPool:
+    """The pool of providers services may name; those the deployment's policy names are built now.
+
+    A service naming an unregistered provider, or one whose settings are wrong, is a
+    :class:`ConfigError` at start-up (an account naming one gets an error at call time).
+    """
+    pool = ProviderPool(plugins.model_providers, settings)
+    named = [(f"ai.services.{name}", service) for name, service in sorted(policy.services.items())]
+    named.append(("ai.default_service", policy.default_service))
+    for key, service_policy in named:
+        name = service_policy.provider
+        if name is None or name == settings.effective_model_provider:
+            continue
+        try:
+            pool.get(name)
+        except LookupError as exc:
+            raise ConfigError(f"{key}.provider: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return pool
 
 
 def build_model_provider(settings: Settings, plugins: PluginRegistry) -> Any:

@@ -1,8 +1,8 @@
 """The plugin manager: built-in and third-party plugins from one entry-point group.
 
 Built-in plugins are the ``flowpilot`` entry points of FlowPilot's own distribution
-(``markers``, ``marker_effects``, ``offline``, ``anthropic``, ``connectwise``, ...);
-third-party plugins are the ``flowpilot``
+(``markers``, ``marker_effects``, ``offline``, ``anthropic``, ``openai_compat``,
+``connectwise``, ...); third-party plugins are the ``flowpilot``
 entry points of any other installed distribution. Both register the same way.
 
 The loading rule:

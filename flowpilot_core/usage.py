@@ -8,6 +8,10 @@ that retries with backoff until the database is back. ``/metrics`` counts failed
 writes, rows waiting and rows dropped; rows are dropped only when more than
 ``max_buffered`` wait (oldest first), and the buffer is lost if the process stops
 while the database is still unreachable.
+
+A call whose provider reported no usage (``TokenUsage.reported`` false: some
+OpenAI-compatible servers) is stored with ``usage_reported = false`` and counted in
+``unreported_calls``, so its zero token counts read as unknown, not as free.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ class UsageMetrics:
         labels = ("service", "provider", "model")
         self.calls = Counter("flowpilot_ai_calls", "AI calls by outcome", (*labels, "outcome"), registry=self.registry)
         self.tokens = Counter("flowpilot_ai_tokens", "AI tokens by kind", (*labels, "kind"), registry=self.registry)
+        self.unreported = Counter(
+            "flowpilot_ai_usage_unreported",
+            "AI calls whose provider reported no token usage",
+            labels,
+            registry=self.registry,
+        )
         self.cost = Counter("flowpilot_ai_cost_usd", "AI cost in USD", labels, registry=self.registry)
         self.saved = Counter(
             "flowpilot_ai_cache_saved_usd", "USD saved by prompt caching", labels, registry=self.registry
@@ -73,6 +83,8 @@ class UsageMetrics:
         labels = (record.service, record.provider, record.model)
         self.calls.labels(*labels, record.error or "ok").inc()
         u = record.usage
+        if not u.reported:
+            self.unreported.labels(*labels).inc()
         for kind, value in (
             ("input", u.input_tokens),
             ("cache_creation", u.cache_creation_input_tokens),
@@ -212,6 +224,7 @@ class PostgresUsageSink:
                     cache_read_input_tokens=u.cache_read_input_tokens,
                     output_tokens=u.output_tokens,
                     estimated=u.estimated,
+                    usage_reported=u.reported,
                     latency_ms=round(record.latency_ms),
                     cost_usd=Decimal(str(round(record.cost_usd or 0.0, 6))),
                     uncached_cost_usd=Decimal(str(round(record.uncached_cost_usd or 0.0, 6))),
@@ -225,6 +238,8 @@ class UsageRow(msgspec.Struct):
     calls: int
     failed_calls: int
     estimated_calls: int
+    unreported_calls: int
+    """Calls whose provider reported no token usage: their tokens and cost are unknown, not zero."""
     input_tokens: int
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
@@ -251,6 +266,7 @@ def _sums() -> tuple[Any, ...]:
         func.count(AiUsage.id),
         func.count(AiUsage.error),
         func.count().filter(AiUsage.estimated.is_(True)),
+        func.count().filter(AiUsage.usage_reported.is_(False)),
         func.coalesce(func.sum(AiUsage.input_tokens), 0),
         func.coalesce(func.sum(AiUsage.cache_creation_input_tokens), 0),
         func.coalesce(func.sum(AiUsage.cache_read_input_tokens), 0),
@@ -261,12 +277,13 @@ def _sums() -> tuple[Any, ...]:
 
 
 def _row(key: str, values: Any, label: str | None = None) -> UsageRow:
-    calls, failed, estimated, inp, create, read, out, cost, uncached = values
+    calls, failed, estimated, unreported, inp, create, read, out, cost, uncached = values
     return UsageRow(
         key=key,
         calls=int(calls),
         failed_calls=int(failed),
         estimated_calls=int(estimated),
+        unreported_calls=int(unreported),
         input_tokens=int(inp),
         cache_creation_input_tokens=int(create),
         cache_read_input_tokens=int(read),

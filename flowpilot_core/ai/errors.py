@@ -157,6 +157,21 @@ class AIAuthenticationFailed(AIError):
     default_message = "FlowPilot's AI credentials were rejected. Ask your administrator to check the API key."
 
 
+class AIProviderMissing(AIError):
+    """A service's policy names a model provider this server cannot build (not installed, or misconfigured)."""
+
+    code = "provider_missing"
+    retryable = False
+
+    def __init__(self, service: str, provider: str, reason: str) -> None:
+        """``reason`` (the registry's or the provider's own words) goes to the logs, not to the technician."""
+        super().__init__(
+            f"The AI provider {provider!r} chosen for {service} is not available on this server. "
+            "Ask your administrator to check the AI settings.",
+            detail=reason,
+        )
+
+
 class AIStreamCancelled(AIError):
     """The consumer stopped reading a stream before it finished (used on usage records only)."""
 
@@ -172,6 +187,7 @@ __all__ = [
     "AIBadResponse",
     "AIError",
     "AIOverloaded",
+    "AIProviderMissing",
     "AIRateLimited",
     "AIRequestRejected",
     "AIServerError",

@@ -25,10 +25,16 @@ Config shape (every key optional)::
     stream_idle = 30                # a started stream: the longest silence between two events
     deadline = 120                  # the whole call: every attempt and SDK retry, the whole stream
 
-    [ai.services.chat]              # per service: model tier, MCP capability flag, timeouts
+    [ai.services.chat]              # per service: model tier, MCP capability flag, timeouts, provider
     tier = "balanced"
     mcp = true
     timeouts = { deadline = 90 }    # only the keys given; the rest from [ai.timeouts]
+    provider = "openai_compat"      # optional: this service's model provider (default FLOWPILOT_MODEL_PROVIDER)
+
+    [ai.openai_compat.tiers]        # optional, per provider: tier -> model id when that provider serves a call
+    fast = "llama3.1:8b"
+    balanced = "qwen2.5:32b"
+    deep = "qwen2.5:72b"
 
     [ai.default_service]            # services not listed
     tier = "balanced"
@@ -42,11 +48,14 @@ Config shape (every key optional)::
     output = 15.0
     cache_read_multiplier = 0.1     # optional; also cache_write_5m_multiplier, cache_write_1h_multiplier
 
-Other tables under ``[ai]`` (``[ai.anthropic]``, ...) belong to providers and are ignored
-here. An invalid value raises :class:`AIPolicyError` (a ``ValueError``) whose message
-starts with the setting's key, e.g. ``ai.services.chat.tier: 'turbo' is not one of ...``.
+Other tables under ``[ai]`` (``[ai.anthropic]``, ``[ai.openai_compat]``, ...) belong to
+providers and are ignored here, except their ``tiers`` table: a provider that serves a call
+uses its own tiers when it has them (all three), else ``[ai.tiers]``. An invalid value
+raises :class:`AIPolicyError` (a ``ValueError``) whose message starts with the setting's
+key, e.g. ``ai.services.chat.tier: 'turbo' is not one of ...``.
 
-Accounts may override ``tiers``, ``services`` and ``timeouts`` only: prices, minimums and
+Accounts may override ``tiers``, ``services`` (``provider`` included), ``timeouts`` and a
+provider's ``tiers`` (``{"openai_compat": {"tiers": {...}}}``) only: prices, minimums and
 caching are properties of the deployment, not of a tenant.
 """
 
@@ -62,6 +71,8 @@ Tier = Literal["fast", "balanced", "deep"]
 TIERS: tuple[str, ...] = ("fast", "balanced", "deep")
 TTL = Literal["5m", "1h"]
 TTLS: tuple[str, ...] = ("5m", "1h")
+# The shape of a provider name (as FLOWPILOT_MODEL_PROVIDER checks it); which names exist depends on the plugins.
+_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 class AIPolicyError(ValueError):
@@ -99,6 +110,8 @@ class ServicePolicy(msgspec.Struct, frozen=True, kw_only=True):
     """Whether requests of this service may carry MCP servers and ``mcp_toolset`` tools."""
     timeouts: dict[str, float] = msgspec.field(default_factory=dict)
     """This service's own timeouts (keys of :class:`Timeouts`); the others come from ``AIPolicy.timeouts``."""
+    provider: str | None = None
+    """The model provider serving this service; ``None``: the deployment's (``FLOWPILOT_MODEL_PROVIDER``)."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -260,13 +273,36 @@ def _unknown(table: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> No
             raise _err(f"{key}.{name}", f"unknown setting (expected one of {', '.join(allowed)})")
 
 
+def _provider_name(value: Any, key: str) -> str | None:
+    # An empty string clears a provider set before (an account going back to the deployment's).
+    if value == "":
+        return None
+    if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
+        raise _err(key, f"{value!r} is not a provider name (lower-case letters, digits, '_', '-', '.')")
+    return value
+
+
 def _service(value: Any, key: str, base: ServicePolicy) -> ServicePolicy:
     table = _table(value, key)
-    _unknown(table, ("tier", "mcp", "timeouts"), key)
+    _unknown(table, ("tier", "mcp", "timeouts", "provider"), key)
     tier = _choice(table["tier"], f"{key}.tier", TIERS) if "tier" in table else base.tier
     mcp = _bool(table["mcp"], f"{key}.mcp") if "mcp" in table else base.mcp
     timeouts = _timeouts(table["timeouts"], f"{key}.timeouts", base.timeouts) if "timeouts" in table else base.timeouts
-    return ServicePolicy(tier=tier, mcp=mcp, timeouts=timeouts)
+    provider = _provider_name(table["provider"], f"{key}.provider") if "provider" in table else base.provider
+    return ServicePolicy(tier=tier, mcp=mcp, timeouts=timeouts, provider=provider)
+
+
+def _provider_tiers(value: Any, key: str, base: Mapping[str, str] | None) -> dict[str, str]:
+    """A provider's tier table, over ``base`` (its tiers so far); all three tiers must end up named."""
+    table = _table(value, key)
+    _unknown(table, TIERS, key)
+    tiers = dict(base or {})
+    for tier, model in table.items():
+        tiers[tier] = _model_id(model, f"{key}.{tier}")
+    missing = [t for t in TIERS if t not in tiers]
+    if missing:
+        raise _err(key, f"names no model for {', '.join(missing)} (a provider's tiers must name {', '.join(TIERS)})")
+    return tiers
 
 
 _PRICE_KEYS = ("input", "output", "cache_write_5m_multiplier", "cache_write_1h_multiplier", "cache_read_multiplier")
@@ -306,6 +342,8 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
     trailing_context_keys: tuple[str, ...] = ("facts", "task_lane")
     timeouts: Timeouts = Timeouts()
     """Every service's timeouts unless its :attr:`ServicePolicy.timeouts` says otherwise."""
+    provider_tiers: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    """Per provider name, its own tier -> model table (``[ai.<provider>.tiers]``); others use :attr:`tiers`."""
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -313,9 +351,14 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
         """The policy of service ``name`` (the default service policy when not configured)."""
         return self.services.get(name, self.default_service)
 
-    def model_for(self, service: str) -> str:
-        """The model id the service's tier maps to."""
-        return self.tiers[self.service(service).tier]
+    def model_for(self, service: str, provider: str | None = None) -> str:
+        """The model id the service's tier maps to, in ``provider``'s tiers when it has its own."""
+        tiers = self.provider_tiers.get(provider, self.tiers) if provider else self.tiers
+        return tiers[self.service(service).tier]
+
+    def provider_for(self, service: str) -> str | None:
+        """The provider the service names, or ``None`` for the deployment's default provider."""
+        return self.service(service).provider
 
     def mcp_allowed(self, service: str) -> bool:
         """Whether the service may send MCP servers and toolsets."""
@@ -359,13 +402,24 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def _merged(self, config: Mapping[str, Any], *, key: str, account: bool) -> AIPolicy:
         config = _table(config, key)
         allowed_tables = _ACCOUNT_TABLES if account else _TOP_TABLES
+        provider_tiers = {name: dict(tiers) for name, tiers in self.provider_tiers.items()}
         for name, value in config.items():
-            if account and name not in allowed_tables:
-                raise _err(f"{key}.{name}", f"cannot be overridden per account (allowed: {', '.join(_ACCOUNT_TABLES)})")
-            if name in _TOP_SCALARS or name in allowed_tables:
+            if name in allowed_tables or (not account and name in _TOP_SCALARS):
                 continue
-            if isinstance(value, Mapping):
-                continue  # a provider's own table, e.g. [ai.anthropic]
+            if name not in _TOP_SCALARS and name not in _TOP_TABLES and isinstance(value, Mapping):
+                # A provider's own table, e.g. [ai.anthropic]; only its tiers are the policy's.
+                if account and set(value) != {"tiers"}:
+                    raise _err(f"{key}.{name}", "only a provider's tiers can be overridden per account")
+                if "tiers" in value:
+                    provider_tiers[name] = _provider_tiers(
+                        value["tiers"], f"{key}.{name}.tiers", provider_tiers.get(name)
+                    )
+                continue
+            if account:
+                raise _err(
+                    f"{key}.{name}",
+                    f"cannot be overridden per account (allowed: {', '.join(_ACCOUNT_TABLES)}, <provider>.tiers)",
+                )
             raise _err(f"{key}.{name}", f"unknown setting (expected one of {', '.join(_TOP_SCALARS + _TOP_TABLES)})")
 
         tiers = dict(self.tiers)
@@ -452,6 +506,7 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
             static_cache_ttl=static_ttl,
             trailing_context_keys=trailing,
             timeouts=timeouts,
+            provider_tiers=provider_tiers,
         )
 
 

@@ -3,7 +3,8 @@
 Prices come from :class:`~flowpilot_core.ai.policy.AIPolicy` (USD per million tokens).
 Cache writes are billed at the base input price times 1.25 (5-minute TTL) or 2 (1-hour
 TTL), cache reads at 0.1 times (per-model multipliers are configurable). Both functions
-return ``None`` for a model without a configured price rather than guessing.
+return ``None`` for a model without a configured price, and for usage the provider did
+not report (``usage.reported`` false), rather than guessing.
 
 Estimated usage (the offline provider) is priced like billed usage: the figure says
 what the same tokens would cost on the model, and ``usage.estimated`` tells reports
@@ -48,15 +49,15 @@ def price_uncached(price: ModelPrice, usage: TokenUsage) -> float:
 
 
 def cost_usd(model: str, usage: TokenUsage, policy: AIPolicy) -> float | None:
-    """What ``usage`` on ``model`` costs (``None`` when the model has no price configured)."""
+    """What ``usage`` on ``model`` costs (``None`` when unpriced or when no usage was reported)."""
     price = policy.price_for(model)
-    return None if price is None else price_usage(price, usage)
+    return None if price is None or not usage.reported else price_usage(price, usage)
 
 
 def uncached_cost_usd(model: str, usage: TokenUsage, policy: AIPolicy) -> float | None:
-    """What ``usage`` on ``model`` would cost without caching (``None`` when unpriced)."""
+    """What ``usage`` on ``model`` would cost without caching (``None`` when unpriced or unreported)."""
     price = policy.price_for(model)
-    return None if price is None else price_uncached(price, usage)
+    return None if price is None or not usage.reported else price_uncached(price, usage)
 
 
 __all__ = ["cost_usd", "price_uncached", "price_usage", "uncached_cost_usd"]

@@ -135,12 +135,16 @@ class MemoryUsageSink:
 # -- the cached call path ---------------------------------------------------------------
 
 
-def prepare_call(spec: CallSpec, *, policy: AIPolicy, mcp_servers: Sequence[Mapping[str, Any]] = ()) -> LaidOutCall:
+def prepare_call(
+    spec: CallSpec, *, policy: AIPolicy, mcp_servers: Sequence[Mapping[str, Any]] = (), provider: str | None = None
+) -> LaidOutCall:
     """Pick the model and MCP servers for ``spec.service`` and lay the call out.
 
-    Exposed for diagnostics and tests; services call :func:`chat_call_cached`.
+    ``provider`` names the provider that will serve the call: its own tiers
+    (``[ai.<provider>.tiers]``) pick the model when it has them. Exposed for diagnostics
+    and tests; services call :func:`chat_call_cached`.
     """
-    model = policy.model_for(spec.service)
+    model = policy.model_for(spec.service, provider)
     servers = tuple(mcp_servers) if policy.mcp_allowed(spec.service) else ()
     return lay_out(spec, model=model, policy=policy, mcp_servers=servers)
 
@@ -194,6 +198,11 @@ class _Recorder:
             log.exception("usage sink %r failed to record %s usage", type(self.sink).__name__, spec.service)
 
 
+def _name(provider: ModelProvider) -> str | None:
+    name = getattr(provider, "name", None)
+    return name if isinstance(name, str) else None
+
+
 def _unexpected(exc: BaseException) -> AIError:
     # A provider that raised something other than AIError has a bug; the technician still
     # gets a readable error and the original stays chained for the logs.
@@ -229,7 +238,7 @@ async def chat_call_cached(
     on. Raises an :class:`~flowpilot_core.ai.errors.AIError` subclass on failure, after
     recording usage.
     """
-    request = prepare_call(spec, policy=policy, mcp_servers=mcp_servers)
+    request = prepare_call(spec, policy=policy, mcp_servers=mcp_servers, provider=_name(provider))
     record = _Recorder(request, provider, policy, usage_sink, streamed=False)
     deadline = request.timeouts.deadline
     limit = asyncio.timeout(deadline)
@@ -269,7 +278,7 @@ async def chat_call_cached_stream(
     Iterate it inside ``contextlib.aclosing(...)`` when you may stop early, so abandonment
     is recorded promptly rather than when the generator is collected.
     """
-    request = prepare_call(spec, policy=policy, mcp_servers=mcp_servers)
+    request = prepare_call(spec, policy=policy, mcp_servers=mcp_servers, provider=_name(provider))
     record = _Recorder(request, provider, policy, usage_sink, streamed=True)
     usage = TokenUsage()
     parts: list[str] = []

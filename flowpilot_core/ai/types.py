@@ -48,7 +48,12 @@ class CallSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenUsage(msgspec.Struct, frozen=True, kw_only=True):
-    """Token counts of one response, as the provider reported them."""
+    """Token counts of one response, as the provider reported them.
+
+    ``reported=False`` means the provider said nothing about tokens (some
+    OpenAI-compatible servers send no ``usage``): the counts are then unknown, not zero,
+    and reports and prices treat them so.
+    """
 
     input_tokens: int = 0
     cache_creation_input_tokens: int = 0
@@ -57,6 +62,7 @@ class TokenUsage(msgspec.Struct, frozen=True, kw_only=True):
     cache_read_input_tokens: int = 0
     output_tokens: int = 0
     estimated: bool = False  # True when counted locally (offline provider), not billed usage
+    reported: bool = True  # False when the provider reported no usage at all (the counts are unknown)
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):

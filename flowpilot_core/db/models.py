@@ -461,6 +461,8 @@ class AiUsage(Base):
     cache_read_input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    usage_reported: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    """False when the provider reported no usage: the token counts are unknown, not zero."""
     latency_ms: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 6), nullable=False, server_default=text("0"))
     uncached_cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 6), nullable=False, server_default=text("0"))

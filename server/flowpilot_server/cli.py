@@ -1,4 +1,4 @@
-"""The ``flowpilot`` command: serve, demo, database, accounts, API keys, plugins.
+"""The ``flowpilot`` command: serve, demo, database, accounts, API keys, plugins, model checks.
 
 Errors end in one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -221,6 +221,84 @@ def cmd_plugins(args: argparse.Namespace) -> None:
         print(f"{failure.name:<12} FAILED TO LOAD: {failure.error}")
 
 
+def _usage_line(usage: Any) -> str:
+    if not usage.reported:
+        return "usage not reported by the server (usage rows will say so)"
+    kind = "estimated" if usage.estimated else "reported"
+    total_input = usage.input_tokens + usage.cache_read_input_tokens
+    cached, output = usage.cache_read_input_tokens, usage.output_tokens
+    return f"usage {kind}: {total_input} input tokens ({cached} from cache), {output} output"
+
+
+async def _models_test(settings: Settings, provider_name: str | None, service: str) -> None:
+    """Check a provider end to end: reachable, authenticated, the model exists, a completion and a stream."""
+    import time
+
+    from flowpilot_core.ai.errors import AIError
+    from flowpilot_core.ai.provider import MemoryUsageSink, chat_call_cached, chat_call_cached_stream
+    from flowpilot_core.ai.types import CallSpec, Completion
+    from flowpilot_core.library import load_ai_policy
+    from flowpilot_core.plugins import collect, load_plugins
+
+    load_plugins()
+    factories = collect().model_providers
+    policy = load_ai_policy(settings)
+    name = provider_name or policy.provider_for(service) or settings.effective_model_provider
+    if name not in factories:
+        registered = ", ".join(sorted(factories)) or "none"
+        raise ConfigError(f"model provider {name!r} is not registered (registered: {registered})")
+    try:
+        provider = factories[name](settings)
+    except ValueError as exc:  # the provider's own settings; the message names the key
+        raise ConfigError(str(exc)) from None
+    tier = policy.service(service).tier
+    model = policy.model_for(service, name)
+    print(f"provider {name}, service {service} (tier {tier}), model {model}")
+    spec = CallSpec(
+        service=service, system=("Reply with the single word OK.",), request="Are you there?", max_tokens=16
+    )
+    step = "reachable and authenticated"
+    try:
+        lister = getattr(provider, "list_models", None)
+        if lister is not None:
+            served = await lister(policy.timeouts_for(service))
+            print(f"ok    {step} ({len(served)} models listed)")
+            step = "model exists"
+            if model not in served:
+                shown = ", ".join(served[:10]) + (" ..." if len(served) > 10 else "")
+                print(f"FAIL  {step}: {model!r} is not served here (served: {shown or 'none'})")
+                raise CLIError(f"models test failed: {step}")
+            print(f"ok    {step}: {model}")
+        step = "completion"
+        sink = MemoryUsageSink()
+        completion = await chat_call_cached(spec, provider=provider, policy=policy, usage_sink=sink)
+        record = sink.records[-1]
+        reply = completion.text.strip()[:60]
+        print(f"ok    {step}: {reply!r} in {record.latency_ms:.0f} ms; {_usage_line(record.usage)}")
+        step = "streamed completion"
+        deltas = 0
+        started = time.perf_counter()
+        async for item in chat_call_cached_stream(spec, provider=provider, policy=policy, usage_sink=sink):
+            if not isinstance(item, Completion):
+                deltas += 1
+        record = sink.records[-1]
+        first = f"first after {record.first_token_ms:.0f} ms, " if record.first_token_ms is not None else ""
+        took = (time.perf_counter() - started) * 1000
+        print(f"ok    {step}: {deltas} deltas, {first}{took:.0f} ms in all; {_usage_line(record.usage)}")
+    except AIError as exc:
+        said = f" ({exc.provider_detail})" if exc.provider_detail else ""
+        print(f"FAIL  {step}: {exc.message}{said}")
+        raise CLIError(f"models test failed: {step}") from None
+    finally:
+        closer = getattr(provider, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    asyncio.run(_models_test(load_settings(), args.provider, args.service))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowpilot", description="FlowPilot: AI troubleshooting copilot for MSPs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -277,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = p_sub.add_parser("list", help="each plugin and the hooks it implements")
     p_list.add_argument("--json", action="store_true", help="print the result as JSON")
     plugins.set_defaults(func=cmd_plugins)
+
+    models = sub.add_parser("models", help="model providers")
+    m_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    m_test = m_sub.add_parser(
+        "test", help="check a provider end to end: reachable, authenticated, model, a completion and a stream"
+    )
+    m_test.add_argument("--provider", help="provider to check (default: the one serving --service)")
+    m_test.add_argument("--service", default="chat", help="service whose tier picks the model (default: chat)")
+    models.set_defaults(func=cmd_models)
     return parser
 
 
