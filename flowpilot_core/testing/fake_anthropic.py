@@ -66,11 +66,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from flowpilot_core.ai.policy import DEFAULT_MIN_CACHEABLE_TOKENS, DEFAULT_MIN_FALLBACK, model_aliases
 from flowpilot_core.ai.tokens import canonical_json, estimate_block_tokens, estimate_text_tokens, strip_cache_control
+from flowpilot_core.testing.local_server import LocalServer
 
 MAX_BREAKPOINTS = 4
 LOOKBACK_BLOCKS = 20
@@ -260,36 +261,24 @@ class FakeAnthropic:
         self._faults: deque[Hang | _Malformed] = deque()
         self._hangs: list[Hang] = []
         self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> FakeAnthropic:
         """Start serving on a free local port."""
-        if self._server is not None:
-            return self
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
-        # A short poll interval keeps close() (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-anthropic", daemon=True
-        )
-        self._thread.start()
+        if self._http is None:
+            handler = type("_BoundHandler", (_Handler,), {"fake": self})
+            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-anthropic")
         return self
 
     def close(self) -> None:
         """Stop serving (ending every scripted hang first)."""
         for hang in self._hangs:
             hang.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def __enter__(self) -> FakeAnthropic:
         return self.start()
@@ -300,10 +289,9 @@ class FakeAnthropic:
     @property
     def url(self) -> str:
         """Base URL to give the SDK (``base_url=fake.url``)."""
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("FakeAnthropic is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._http.base_url}"
 
     # -- scripting ----------------------------------------------------------------------
 

@@ -53,9 +53,11 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from flowpilot_core.testing.local_server import LocalServer
 
 DEFAULT_CLIENT_ID = "0f6a1a4e-6c0b-4b8e-9d55-7a2f3c9e1b42"
 ROUTES = (
@@ -196,31 +198,21 @@ class FakeConnectWise:
         self._lock = threading.RLock()
         self._release = threading.Event()
         self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeConnectWise:
-        if self._server is None:
+        if self._http is None:
             handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._server = ThreadingHTTPServer((self._host, self._port), handler)
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-connectwise", daemon=True
-            )
-            self._thread.start()
+            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-connectwise")
         return self
 
     def close(self) -> None:
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def __enter__(self) -> FakeConnectWise:
         return self.start()
@@ -230,9 +222,8 @@ class FakeConnectWise:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        assert self._http is not None, "start the fake first"
+        return f"{self._http.base_url}"
 
     @property
     def api_url(self) -> str:

@@ -56,10 +56,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from flowpilot_core.ai.tokens import canonical_json, estimate_text_tokens
+from flowpilot_core.testing.local_server import LocalServer
 
 DEFAULT_MODELS = ("llama3.1:8b", "qwen2.5:32b", "qwen2.5:72b")
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -242,35 +243,24 @@ class FakeOpenAICompat:
         self._faults: deque[Hang | _Disconnect | _Malformed] = deque()
         self._hangs: list[Hang] = []
         self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> FakeOpenAICompat:
         """Start serving on a free local port."""
-        if self._server is not None:
-            return self
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
+        if self._http is None:
+            handler = type("_BoundHandler", (_Handler,), {"fake": self})
+            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-openai")
         return self
 
     def close(self) -> None:
         """Stop serving (ending every scripted hang first)."""
         for hang in self._hangs:
             hang.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def __enter__(self) -> FakeOpenAICompat:
         return self.start()
@@ -281,10 +271,9 @@ class FakeOpenAICompat:
     @property
     def url(self) -> str:
         """Base URL to give the client (``base_url=fake.url``), ending in ``/v1``."""
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("FakeOpenAICompat is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{self._http.base_url}/v1"
 
     # -- scripting ----------------------------------------------------------------------
 
