@@ -227,7 +227,7 @@ export class FpNotePreview extends FpElement {
     this.dataset.kind = this.kind;
     this.heading.textContent = k.title;
     this.subtitle.textContent = this.#linked
-      ? `Posted to ${ticketLabel(session.psa_provider, session.ticket_ref)} as an internal note`
+      ? `Goes to ${ticketLabel(session.psa_provider, session.ticket_ref)} as an internal note, when you confirm`
       : "This session has no ticket: it is kept in FlowPilot only";
   }
 
