@@ -20,6 +20,8 @@ any domain error (503, or 429 for a rate limit). Every error carries:
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowpilot_core.ai.types import TokenUsage
 from flowpilot_core.errors import FlowPilotError
 
@@ -180,6 +182,23 @@ class AIStreamCancelled(AIError):
     default_message = "The AI response was cancelled before it finished."
 
 
+
+def retry_after_from_headers(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number of seconds), when the provider sent one."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    raw = headers.get("retry-after")
+    try:
+        if raw_ms is not None:
+            return float(raw_ms) / 1000.0
+        if raw is not None:
+            return float(raw)
+    except ValueError:
+        return None  # an HTTP date: rare, and the SDKs honour it themselves when retrying
+    return None
+
+
 __all__ = [
     "NO_RETRY_HINT",
     "RETRY_HINT",
@@ -194,5 +213,6 @@ __all__ = [
     "AIStreamCancelled",
     "AITimedOut",
     "AIUnavailable",
+    "retry_after_from_headers",
     "technician_detail",
 ]

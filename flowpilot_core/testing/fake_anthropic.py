@@ -71,7 +71,7 @@ from typing import Any
 
 from flowpilot_core.ai.policy import DEFAULT_MIN_CACHEABLE_TOKENS, DEFAULT_MIN_FALLBACK, model_aliases
 from flowpilot_core.ai.tokens import canonical_json, estimate_block_tokens, estimate_text_tokens, strip_cache_control
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import Hang, LocalServer
 
 MAX_BREAKPOINTS = 4
 LOOKBACK_BLOCKS = 20
@@ -154,24 +154,6 @@ class _ScriptedStreamError:
     after_deltas: int
     error_type: str
     message: str
-
-
-class Hang:
-    """A scripted hang: :attr:`reached` is set when the fake starts waiting, :meth:`release` ends the wait."""
-
-    def __init__(self, after_deltas: int | None, seconds: float | None) -> None:
-        self.after_deltas = after_deltas
-        self.seconds = seconds
-        self.reached = threading.Event()
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        """Let the response continue (it is sent normally, if the client is still there)."""
-        self._released.set()
-
-    def wait(self) -> None:
-        self.reached.set()
-        self._released.wait(self.seconds)
 
 
 @dataclass

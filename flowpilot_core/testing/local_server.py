@@ -1,4 +1,4 @@
-"""The HTTP plumbing every faithful fake shares: a threaded server on a local port, in a daemon thread."""
+"""The plumbing every faithful fake shares: a threaded HTTP server on a local port, and scripted hangs."""
 
 from __future__ import annotations
 
@@ -27,3 +27,21 @@ class LocalServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class Hang:
+    """A scripted hang: :attr:`reached` is set when the fake starts waiting, :meth:`release` ends the wait."""
+
+    def __init__(self, after_deltas: int | None, seconds: float | None) -> None:
+        self.after_deltas = after_deltas
+        self.seconds = seconds
+        self.reached = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the response continue (it is sent normally, if the client is still there)."""
+        self._released.set()
+
+    def wait(self) -> None:
+        self.reached.set()
+        self._released.wait(self.seconds)

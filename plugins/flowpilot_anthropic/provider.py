@@ -33,6 +33,7 @@ from flowpilot_core.ai.errors import (
     AIServerError,
     AITimedOut,
     AIUnavailable,
+    retry_after_from_headers,
 )
 from flowpilot_core.ai.layout import LaidOutCall
 from flowpilot_core.ai.policy import Timeouts
@@ -50,20 +51,6 @@ def _setting(settings: Any, name: str) -> Any:
         return settings.get(name)
     return getattr(settings, name, None)
 
-
-def _retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    raw = headers.get("retry-after")
-    try:
-        if raw_ms is not None:
-            return float(raw_ms) / 1000.0
-        if raw is not None:
-            return float(raw)
-    except ValueError:
-        return None
-    return None
 
 
 def _transport_error(exc: httpx2.TransportError, common: dict[str, Any]) -> AIError:
@@ -86,7 +73,7 @@ def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, pa
         detail = f"{status} {err_type or ''}: {exc.api_message or exc.message}".strip()
         common.update(detail=detail, request_id=exc.request_id)
         if err_type == "rate_limit_error" or status == 429:
-            return AIRateLimited(retry_after=_retry_after(exc.response.headers), **common)
+            return AIRateLimited(retry_after=retry_after_from_headers(exc.response.headers), **common)
         if err_type == "overloaded_error" or status == 529:
             return AIOverloaded(**common)
         if err_type in ("authentication_error", "permission_error") or status in (401, 403):

@@ -27,24 +27,9 @@ from flowpilot_core.ai.errors import (
     AIServerError,
     AITimedOut,
     AIUnavailable,
+    retry_after_from_headers,
 )
 from flowpilot_core.ai.types import TokenUsage
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number of seconds), when the server sent one."""
-    if headers is None:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    raw = headers.get("retry-after")
-    try:
-        if raw_ms is not None:
-            return float(raw_ms) / 1000.0
-        if raw is not None:
-            return float(raw)
-    except ValueError:
-        return None  # an HTTP date: rare, and the SDK honours it itself when retrying
-    return None
 
 
 def _transport_error(exc: httpx2.TransportError, common: dict[str, Any]) -> AIError:
@@ -59,7 +44,7 @@ def _transport_error(exc: httpx2.TransportError, common: dict[str, Any]) -> AIEr
 
 def _by_status(status: int, common: dict[str, Any], headers: Any) -> AIError:
     if status == 429:
-        return AIRateLimited(retry_after=retry_after(headers), **common)
+        return AIRateLimited(retry_after=retry_after_from_headers(headers), **common)
     if status in (401, 403):
         return AIAuthenticationFailed(**common)
     if status in (408, 504):
@@ -122,4 +107,4 @@ def map_error(exc: BaseException, *, partial_usage: TokenUsage | None = None, pa
     return None
 
 
-__all__ = ["map_error", "retry_after"]
+__all__ = ["map_error"]

@@ -60,7 +60,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from flowpilot_core.ai.tokens import canonical_json, estimate_text_tokens
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import Hang, LocalServer
 
 DEFAULT_MODELS = ("llama3.1:8b", "qwen2.5:32b", "qwen2.5:72b")
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -111,24 +111,6 @@ class RecordedRequest:
     reply_text: str = ""
     fault: str | None = None
     """The scripted fault this request met (``"hang before headers"``, ``"disconnect after 2 deltas"`` ...)."""
-
-
-class Hang:
-    """A scripted hang: :attr:`reached` is set when the fake starts waiting, :meth:`release` ends the wait."""
-
-    def __init__(self, after_deltas: int | None, seconds: float | None) -> None:
-        self.after_deltas = after_deltas
-        self.seconds = seconds
-        self.reached = threading.Event()
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        """Let the response continue (it is sent normally, if the client is still there)."""
-        self._released.set()
-
-    def wait(self) -> None:
-        self.reached.set()
-        self._released.wait(self.seconds)
 
 
 @dataclass
