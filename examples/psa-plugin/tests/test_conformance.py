@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from flowpilot_core.testing.psa_conformance import ExpectedTicket, PSAContract, PSATarget
 from flowpilot_tinydesk import create_provider
 from flowpilot_tinydesk.testing import FakeTinyDesk
+
+from flowpilot_core.testing.psa_conformance import ExpectedTicket, PSAContract, PSATarget
 
 
 class Faults:

@@ -37,6 +37,15 @@ ROUTES = {
 }
 
 
+def _route(method: str, path: str) -> tuple[str, tuple[str, ...]] | None:
+    """The route a request takes, and the ids in its path."""
+    for (verb, pattern), route in ROUTES.items():
+        match = pattern.match(path)
+        if verb == method and match:
+            return route, match.groups()
+    return None
+
+
 @dataclass
 class Ticket:
     id: int
@@ -133,12 +142,10 @@ class FakeTinyDesk:
                 raw = self.rfile.read(length) if length else b""
                 if self.headers.get("Authorization") != f"Token {fake.api_key}":
                     return self._send(401, {"error": "invalid or missing API token"})
-                for (verb, pattern), route in ROUTES.items():
-                    match = pattern.match(self.path)
-                    if verb == method and match:
-                        break
-                else:
+                found = _route(method, self.path)
+                if found is None:
                     return self._send(404, {"error": f"no route {method} {self.path}"})
+                route, groups = found
                 if route in fake._rate_limited:
                     retry_after = fake._rate_limited.pop(route)
                     return self._send(429, {"error": "rate limit"}, {"Retry-After": str(retry_after)})
@@ -150,7 +157,7 @@ class FakeTinyDesk:
                 except ValueError:
                     return self._send(400, {"error": "the body is not JSON"})
                 with fake._lock:
-                    status, answer = fake._apply(route, match.groups(), body)
+                    status, answer = fake._apply(route, groups, body)
                 if route in fake._slow_after_write and status < 400:
                     fake._slow_after_write.discard(route)
                     fake._release.wait(30)  # applied; the answer comes too late for the client
