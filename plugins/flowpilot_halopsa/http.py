@@ -39,7 +39,7 @@ from flowpilot_core.psa.errors import (
 )
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params
 from flowpilot_halopsa.config import Config
-from flowpilot_halopsa.limiter import SlidingWindow, budget_for
+from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
 
 log = logging.getLogger("flowpilot_halopsa")
 
@@ -109,7 +109,7 @@ class HaloHttp:
 
     # -- the budget and the token ---------------------------------------------------------------
 
-    async def _spend(self) -> None:
+    async def _spend(self) -> Slot:
         wait = self.budget.wait_needed()
         if wait > self.config.max_retry_wait:
             raise PSARateLimited(
@@ -117,7 +117,7 @@ class HaloHttp:
                 "(nothing was sent)",
                 retry_after=math.ceil(wait),
             )
-        await self.budget.acquire(self._sleep)
+        return await self.budget.acquire(self._sleep)
 
     async def bearer(self) -> str:
         token = self.tokens.current()
@@ -131,7 +131,7 @@ class HaloHttp:
     async def _fetch_token(self) -> str:
         attempt = 0
         while True:
-            await self._spend()
+            slot = await self._spend()
             try:
                 response = await self._http().post(
                     self.token_url,
@@ -139,11 +139,14 @@ class HaloHttp:
                     data=token_form(self.config),
                     headers={"Accept": "application/json"},
                 )
+                self.budget.settle(slot)
             except httpx.TimeoutException:
+                self.budget.settle(slot)
                 failure: PSAError = PSATransient(
                     f"HaloPSA's Authorisation Server did not answer within {self.config.timeout:g} s"
                 )
             except httpx.HTTPError as exc:
+                self.budget.settle(slot)
                 failure = PSATransient(f"HaloPSA's Authorisation Server could not be reached ({type(exc).__name__})")
             else:
                 if response.status_code < 400:
@@ -193,19 +196,22 @@ class HaloHttp:
         attempt = 0
         refreshed = False
         while True:
-            await self._spend()
             token = await self.bearer()
+            slot = await self._spend()
             headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             try:
                 response = await self._http().request(
                     method, f"{self.api_url}{path}", params=params, json=json, headers=headers
                 )
+                self.budget.settle(slot)
             except httpx.TimeoutException:
+                self.budget.settle(slot)
                 failure: PSAError = PSATransient(
                     f"HaloPSA did not answer about {what} within {self.config.timeout:g} s"
                     + ("" if repeatable else " (the change may have been applied)")
                 )
             except httpx.HTTPError as exc:
+                self.budget.settle(slot)
                 failure = PSATransient(f"HaloPSA could not be reached about {what} ({type(exc).__name__})")
             else:
                 if response.status_code == 401 and not refreshed:

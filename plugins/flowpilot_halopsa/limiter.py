@@ -10,41 +10,57 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 
+Slot = list[float]
+"""One counted request: ``[time]``, moved to when its answer arrived by :meth:`SlidingWindow.settle`."""
+
+
 class SlidingWindow:
-    """At most ``limit`` acquisitions in any ``window`` seconds of ``clock``."""
+    """At most ``limit`` requests in any ``window`` seconds of ``clock``.
+
+    A request counts from when its answer arrived (:meth:`settle`), not from when it was sent: the
+    server counts it somewhere in between, so counting from the send would free its place too early.
+    """
 
     def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window = limit, window
         self.clock = clock
-        self._sent: deque[float] = deque()
+        self._sent: list[Slot] = []
         self._blocked_until = 0.0
         self._lock = threading.Lock()  # providers on different event loops (a test's, the app's) share one budget
+
+    def _expire(self, now: float) -> None:
+        self._sent = [slot for slot in self._sent if slot[0] > now - self.window]
+
+    def _wait(self, now: float) -> float:
+        self._expire(now)
+        wait = self._blocked_until - now
+        if len(self._sent) >= self.limit:
+            times = sorted(slot[0] for slot in self._sent)
+            wait = max(wait, times[len(times) - self.limit] + self.window - now)
+        return max(0.0, wait)
 
     def wait_needed(self) -> float:
         """Seconds until one more request fits (0: now)."""
         with self._lock:
-            now = self.clock()
-            while self._sent and self._sent[0] <= now - self.window:
-                self._sent.popleft()
-            wait = self._blocked_until - now
-            if len(self._sent) >= self.limit:
-                wait = max(wait, self._sent[len(self._sent) - self.limit] + self.window - now)
-            return max(0.0, wait)
+            return self._wait(self.clock())
 
-    def take(self) -> bool:
-        """Count one request if it fits now; ``False`` (nothing counted) if it does not."""
+    def take(self) -> Slot | None:
+        """Count one request if it fits now; ``None`` (nothing counted) if it does not."""
         with self._lock:
             now = self.clock()
-            while self._sent and self._sent[0] <= now - self.window:
-                self._sent.popleft()
-            if now < self._blocked_until or len(self._sent) >= self.limit:
-                return False
-            self._sent.append(now)
-            return True
+            if self._wait(now) > 0:
+                return None
+            slot = [now]
+            self._sent.append(slot)
+            return slot
+
+    def settle(self, slot: Slot) -> None:
+        """The request's answer arrived (or it failed): it counts from now."""
+        with self._lock:
+            slot[0] = max(slot[0], self.clock())
 
     def block_for(self, seconds: float) -> None:
         """The server said to wait (a 429's ``Retry-After``): nothing is sent before then."""
@@ -54,13 +70,15 @@ class SlidingWindow:
     @property
     def used(self) -> int:
         """Requests counted in the current window."""
-        self.wait_needed()
-        return len(self._sent)
+        with self._lock:
+            self._expire(self.clock())
+            return len(self._sent)
 
-    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
         """Wait (with ``sleep``) until a request fits, then count it."""
-        while not self.take():
+        while (slot := self.take()) is None:
             await sleep(max(self.wait_needed(), 0.001))
+        return slot
 
 
 _BUDGETS: dict[tuple[str, str], SlidingWindow] = {}
