@@ -35,7 +35,7 @@ Faults, each queued for the next request to a route and fired once: :meth:`~Fake
 (applied, then the answer is held back longer than a client waits), :meth:`~FakeHaloPSA.workflow_sets`
 (a rule that changes the status right after every update), :meth:`~FakeHaloPSA.revoke` (the API
 application's secret stops working, its tokens too), :meth:`~FakeHaloPSA.expire_tokens` (every token
-issued so far expires now) and :meth:`~FakeHaloPSA.delete_ticket`.
+issued so far expires, now or after a number of requests) and :meth:`~FakeHaloPSA.delete_ticket`.
 
 Routes: ``token``, ``get_ticket``, ``post_tickets``, ``list_actions``, ``get_action``,
 ``post_actions``, ``list_statuses``.
@@ -207,6 +207,7 @@ class FakeHaloPSA:
         self.workflow_status: int | None = None
         self._secrets: list[str] = [self.client_id, self.client_secret]
         self._tokens: dict[str, float] = {}
+        self._expire_countdown: int | None = None
         self._api_times: deque[float] = deque()
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
         self._ticket_ids = itertools.count(1001)
@@ -315,10 +316,14 @@ class FakeHaloPSA:
             self.revoked = True
             self._tokens.clear()
 
-    def expire_tokens(self) -> None:
-        """Every token issued so far expires now (new ones are still issued)."""
+    def expire_tokens(self, *, after_requests: int = 0) -> None:
+        """Every token issued so far expires now, or after the next ``after_requests`` API requests (mid-way
+        through a writeback); new ones are still issued."""
         with self._lock:
-            self._tokens.clear()
+            if after_requests > 0:
+                self._expire_countdown = after_requests
+            else:
+                self._tokens.clear()
 
     def delete_ticket(self, ticket_id: int) -> None:
         with self._lock:
@@ -344,6 +349,13 @@ class FakeHaloPSA:
         if len(self._api_times) >= self.requests_per_window:
             raise _Answer(429, {"Message": RATE_LIMIT_MESSAGE})
         self._api_times.append(now)
+
+    def _count_down_to_expiry(self) -> None:
+        if self._expire_countdown is not None:
+            self._expire_countdown -= 1
+            if self._expire_countdown <= 0:
+                self._expire_countdown = None
+                self._tokens.clear()
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -388,6 +400,7 @@ class FakeHaloPSA:
                         if payload is _INVALID:
                             raise _refused("The request body is not valid JSON")
                     status, extra, answer = getattr(self, f"_{route}")(query, payload, *args)
+                    self._count_down_to_expiry()
         except _Answer as error:
             status, extra, answer = error.status, error.headers, error.body
         record.status = status
