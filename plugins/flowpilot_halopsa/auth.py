@@ -5,11 +5,17 @@
 ``expires_in`` (seconds). A token is replaced before it expires (``REFRESH_MARGIN`` ahead),
 and once when the Resource Server refuses it (an expired or revoked token): never twice for
 one request. Every token this connection held is remembered, so it can be scrubbed from text.
+
+The writeback builds a provider per confirmation, so the token is kept per API application in
+the process (:func:`tokens_for`), not per provider: one token serves every confirmation until it
+is about to expire.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -77,3 +83,16 @@ def token_form(config: Config) -> dict[str, str]:
 def token_params(config: Config) -> dict[str, str]:
     """Hosted Halo names the tenant in the token URL's query; on-premises installs send none."""
     return {"tenant": config.tenant} if config.tenant else {}
+
+
+_CACHES: dict[tuple[str, str, str, str], TokenCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def tokens_for(config: Config) -> TokenCache:
+    """The process's token cache for one Authorisation Server, tenant and client (the secret included, hashed:
+    a connection whose secret changed never uses a token of the old one)."""
+    secret = hashlib.sha256(config.client_secret.encode()).hexdigest()
+    key = (config.token_url, config.tenant or "", config.client_id, secret)
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(key, TokenCache())

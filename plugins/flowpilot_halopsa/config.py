@@ -27,7 +27,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The Resource Server's host (``acme.halopsa.com``) or URL (``https://halo.example.com``); the API is
     ``{site}/api``."""
     client_id: ClientId
-    """The API application's Client ID (Configuration › Integrations › Halo API)."""
+    """The API application's Client ID (Configuration > Integrations > Halo API)."""
     client_secret: Secret
     tenant: Tenant | None = None
     """Hosted Halo's tenant name, sent as ``?tenant=`` on the token request; on-premises installs have none."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,7 +36,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_halopsa.auth import TokenCache, token_form, token_params
+from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
 
@@ -60,7 +59,8 @@ def _retry_after(response: httpx.Response) -> int | None:
 
 
 class HaloHttp:
-    """One Halo instance's API client. ``transport``, ``sleep``, ``clock`` and ``budget`` are for tests."""
+    """One Halo instance's API client. ``transport``, ``sleep``, ``budget`` and ``tokens`` are for tests (the
+    budget and the token cache are otherwise the process's, shared by every provider of the instance)."""
 
     def __init__(
         self,
@@ -68,8 +68,8 @@ class HaloHttp:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
         budget: SlidingWindow | None = None,
+        tokens: TokenCache | None = None,
     ) -> None:
         self.config = config
         self.api_url = config.api_url
@@ -79,7 +79,7 @@ class HaloHttp:
         self.budget = budget or budget_for(
             self.api_url, config.client_id, config.requests_per_window, config.rate_window
         )
-        self.tokens = TokenCache(clock=clock)
+        self.tokens = tokens or tokens_for(config)
         self._sleep = sleep
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -271,7 +271,9 @@ class HaloHttp:
         try:
             return response.json()
         except ValueError:
-            raise PSATransient(f"HaloPSA answered HTTP {response.status_code} with something that is not JSON") from None
+            raise PSATransient(
+                f"HaloPSA answered HTTP {response.status_code} with something that is not JSON"
+            ) from None
 
     def _detail(self, response: httpx.Response) -> str:
         """Halo's error text, from whichever of its shapes it came in."""

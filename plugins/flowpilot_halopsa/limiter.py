@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-
 Slot = list[float]
 """One counted request: ``[time]``, moved to when its answer arrived by :meth:`SlidingWindow.settle`."""
 

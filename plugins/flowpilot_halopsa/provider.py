@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ import httpx
 
 from flowpilot_core.psa.errors import PSANotFound, PSAPermanent, PSARateLimited, PSATransient
 from flowpilot_core.psa.provider import NoteKind, PSANote, PSAStatus, PSATicket
+from flowpilot_halopsa.auth import TokenCache
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.http import HaloHttp
 from flowpilot_halopsa.limiter import SlidingWindow
@@ -47,11 +47,11 @@ class HaloPSAProvider:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
         budget: SlidingWindow | None = None,
+        tokens: TokenCache | None = None,
     ) -> None:
         self.config = config
-        self.http = HaloHttp(config, transport=transport, sleep=sleep, clock=clock, budget=budget)
+        self.http = HaloHttp(config, transport=transport, sleep=sleep, budget=budget, tokens=tokens)
         self._statuses: list[PSAStatus] | None = None
 
     def __repr__(self) -> str:

@@ -181,7 +181,7 @@ class FakeHaloPSA:
         self,
         *,
         client_id: str | None = None,
-        client_secret: str = "haloSECRET-5678-fake",
+        client_secret: str = "haloSECRET-5678-fake",  # noqa: S107 (the fake's own, not a real secret)
         tenant: str | None = "acme",
         token_lifetime: float = 3600.0,
         requests_per_window: int = 300,
