@@ -23,6 +23,7 @@ from flowpilot_core.psa import (
     PSAError,
     PSANotFound,
     PSAPermanent,
+    PSAPermissionDenied,
     PSARateLimited,
     PSAStatus,
     PSATransient,
@@ -529,3 +530,38 @@ async def test_providers_of_one_connection_share_its_token_and_a_new_secret_gets
     await rotated.get_status(str(ticket.id))
     await rotated.aclose()
     assert routes(halo).count("token") == 2
+
+
+async def test_a_401_on_a_fresh_token_too_is_an_authentication_failure_after_one_new_token(
+    halo: FakeHaloPSA, provider: HaloPSAProvider
+) -> None:
+    ticket = halo.add_ticket()
+    halo.fail("get_ticket", 401, times=5)  # e.g. the application lost its permission to read tickets
+    with pytest.raises(PSAAuthFailed, match="a fresh one too \\(HTTP 401\\)"):
+        await provider.get_status(str(ticket.id))
+    assert routes(halo) == ["token", "get_ticket", "token", "get_ticket"]
+
+
+async def test_halos_error_shapes_become_the_psa_error_tree(halo: FakeHaloPSA, clock: Clock) -> None:
+    ticket = halo.add_ticket()
+    provider = make(halo, clock, note_outcome="Made Up")
+    with pytest.raises(PSAPermanent, match="HTTP 400\\): Outcome 'Made Up' does not exist"):
+        await provider.post_note(str(ticket.id), "Hello", kind="internal", internal=True)
+    assert halo.tickets[ticket.id].actions == []
+    halo.fail("get_ticket", 403)
+    with pytest.raises(PSAPermissionDenied, match="or its agent"):
+        await provider.get_ticket(str(ticket.id))
+    await provider.aclose()
+
+    def shaped(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            return httpx.Response(200, json={"access_token": "tok-000111222", "expires_in": 3600})
+        return httpx.Response(400, json={"resultCode": 7, "errorMessage": "Ticket is locked by another agent"})
+
+    odd = HaloPSAProvider(
+        msgspec.convert(halo.config(), Config), transport=httpx.MockTransport(shaped), sleep=clock.sleep,
+        budget=SlidingWindow(300, 300, clock=clock), tokens=TokenCache(clock=clock),
+    )  # fmt: skip
+    with pytest.raises(PSAPermanent, match="HTTP 400\\): Ticket is locked by another agent"):
+        await odd.set_status(str(ticket.id), "9")
+    await odd.aclose()

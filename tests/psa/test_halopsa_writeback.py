@@ -154,3 +154,15 @@ async def test_revoked_credentials_and_a_deleted_ticket_fail_visibly_and_post_no
     for secret in halo.secrets:
         assert secret not in refused.text
     assert other.actions == [] and halo.status_name(other.id) == "In Progress"
+
+
+async def test_a_long_rate_limit_is_reported_with_when_to_retry_and_posts_nothing(
+    client: Client, tenant: Tenant, halo: FakeHaloPSA
+) -> None:
+    assert (await _connect(client, tenant, halo.config(timeout=0.3))).status_code == 201
+    ticket = halo.add_ticket("Slow day")
+    halo.rate_limit("post_actions", 120)
+    limited = await _post(client, tenant, await _session(client, tenant, ticket.id), "resolution-note", "halo-0006")
+    assert limited.status_code == 503 and limited.json()["retryable"] is True, limited.text
+    assert limited.headers["retry-after"] == "120" and "HTTP 429" in limited.json()["detail"]
+    assert halo.tickets[ticket.id].actions == [] and halo.status_name(ticket.id) == "In Progress"
