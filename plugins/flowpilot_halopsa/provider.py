@@ -143,12 +143,19 @@ class HaloPSAProvider:
                 raise
             log.info("HaloPSA: the action on ticket %s was stored although the answer was lost", ticket_id)
             return psa_note(found)
-        created = self.http.decode(response)
+        try:
+            created = response.json()
+        except ValueError:
+            created = None
         if isinstance(created, list) and len(created) == 1:
             created = created[0]
         action_id = created.get("id") if isinstance(created, dict) else None
         if not isinstance(action_id, int):
-            raise PSAPermanent(f"HaloPSA accepted the action on ticket {ticket_id} without naming it")
+            # Accepted, but the answer does not name the action: find it the way a lost answer's is found.
+            found = next((a for a in await self._actions(ticket_id) if same_text(action_text(a), text)), None)
+            if found is None:
+                raise PSAPermanent(f"HaloPSA accepted the action on ticket {ticket_id} but it cannot be found")
+            action_id = int(found["id"])
         return await self._verify_action(ticket_id, action_id, text, internal=internal)
 
     async def _verify_action(self, ticket_id: int, action_id: int, text: str, *, internal: bool) -> PSANote:

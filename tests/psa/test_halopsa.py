@@ -565,3 +565,28 @@ async def test_halos_error_shapes_become_the_psa_error_tree(halo: FakeHaloPSA, c
     with pytest.raises(PSAPermanent, match="HTTP 400\\): Ticket is locked by another agent"):
         await odd.set_status(str(ticket.id), "9")
     await odd.aclose()
+
+
+class BlankActionAnswers(httpx.AsyncHTTPTransport):
+    """Real HTTP to the fake, but the answer to an action's POST arrives empty (a proxy that ate it)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method == "POST" and request.url.path == "/api/Actions":
+            await response.aread()
+            return httpx.Response(response.status_code, content=b"")
+        return response
+
+
+async def test_an_action_accepted_with_an_empty_answer_is_found_and_verified_not_posted_again(
+    halo: FakeHaloPSA, clock: Clock
+) -> None:
+    ticket = halo.add_ticket()
+    provider = HaloPSAProvider(
+        msgspec.convert(halo.config(), Config), transport=BlankActionAnswers(), sleep=clock.sleep,
+        budget=SlidingWindow(300, 300, clock=clock), tokens=TokenCache(clock=clock),
+    )  # fmt: skip
+    note = await provider.post_note(str(ticket.id), "Cleared the print queue", kind="resolution", internal=True)
+    await provider.aclose()
+    (stored,) = halo.tickets[ticket.id].actions
+    assert note.id == str(stored.id) and routes(halo).count("post_actions") == 1 and "get_action" in routes(halo)
