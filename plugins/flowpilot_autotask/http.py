@@ -88,9 +88,8 @@ class AutotaskHttp:
         self._configured_zone = rest_root(config.zone_url, what="zone_url") if config.zone_url else None
         self._zone: str | None = self._configured_zone
         self._zone_rechecked = False
-        self._secrets = tuple(
-            s for s in (config.secret, config.integration_code, config.username) if len(s) >= 4
-        )
+        self._zone_lock: asyncio.Lock | None = None
+        self._secrets = tuple(s for s in (config.secret, config.integration_code, config.username) if len(s) >= 4)
         self._auth_headers = {
             "ApiIntegrationCode": config.integration_code,
             "UserName": config.username,
@@ -123,7 +122,10 @@ class AutotaskHttp:
 
     async def api_url(self) -> str:
         if self._zone is None:
-            self._zone = await self._lookup_zone()
+            self._zone_lock = self._zone_lock or asyncio.Lock()
+            async with self._zone_lock:  # concurrent first calls make one lookup
+                if self._zone is None:
+                    self._zone = await self._lookup_zone()
         return f"{self._zone}{API_VERSION}"
 
     @property
@@ -150,9 +152,7 @@ class AutotaskHttp:
             finally:
                 await response.aclose()
         except httpx.TimeoutException:
-            raise PSATransient(
-                f"Autotask's zone lookup did not answer within {self.config.timeout:g} s"
-            ) from None
+            raise PSATransient(f"Autotask's zone lookup did not answer within {self.config.timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise PSATransient(f"Autotask's zone lookup could not be reached ({type(exc).__name__})") from None
         if response.status_code == 500:
@@ -207,7 +207,9 @@ class AutotaskHttp:
         if self.state.take(self.config.hourly_budget, budget.clock()) is not None:
             return  # the budget is spent: the request that follows is refused anyway
         try:
-            response = await self._send("GET", f"{await self.api_url()}/ThresholdInformation", None, "ThresholdInformation")
+            response = await self._send(
+                "GET", f"{await self.api_url()}/ThresholdInformation", None, "ThresholdInformation"
+            )
         except httpx.HTTPError:
             return  # the request that follows reports the failure
         if response.status_code >= 400:
@@ -293,7 +295,7 @@ class AutotaskHttp:
         return None
 
     async def get_item(self, path: str, *, what: str) -> dict[str, Any] | None:
-        """The ``item`` of a single-entity GET; ``None`` when Autotask answers an empty item (missing, or not visible)."""
+        """The ``item`` of a single-entity GET; ``None`` for an empty item (missing, or not visible to this user)."""
         body = self.decode(await self.request("GET", path, what=what))
         item = body.get("item") if isinstance(body, dict) else None
         if item is not None and not isinstance(item, dict):

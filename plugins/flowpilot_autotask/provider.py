@@ -194,7 +194,9 @@ class AutotaskProvider:
         note_types = await self._values("TicketNotes", "noteType")
         wanted = (self.config.resolution_note_type if kind == "resolution" else None) or self.config.note_type
         if wanted is not None:
-            setting = "resolution_note_type" if kind == "resolution" and self.config.resolution_note_type else "note_type"
+            setting = (
+                "resolution_note_type" if kind == "resolution" and self.config.resolution_note_type else "note_type"
+            )
             return self._pick(note_types, wanted, setting), publish
         active = _active(note_types)
         if not active:
@@ -217,7 +219,9 @@ class AutotaskProvider:
 
     async def _notes(self, ticket_id: int) -> list[dict[str, Any]]:
         notes = await self.http.query(
-            "TicketNotes", [{"op": "eq", "field": "ticketID", "value": ticket_id}], what=f"the notes of ticket {ticket_id}"
+            "TicketNotes",
+            [{"op": "eq", "field": "ticketID", "value": ticket_id}],
+            what=f"the notes of ticket {ticket_id}",
         )
         if not notes:
             await self._ticket(ticket_id)  # no notes, or no ticket: only the ticket can say which

@@ -182,7 +182,7 @@ class FakeAutotask:
         self,
         *,
         username: str = "flowpilot-api@acme.example",
-        secret: str = "SECRETabc123fake",
+        secret: str = "SECRETabc123fake",  # noqa: S107 (the fake's own test credential)
         integration_code: str = "INTEGRATIONcode9876fake",
         hang_seconds: float = 3.0,
         latency: float = 0.0,
@@ -511,8 +511,10 @@ class FakeAutotask:
 
     @staticmethod
     def _active(values: list[PicklistValue], value: Any, name: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not any(
-            v.value == value and v.active for v in values
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not any(v.value == value and v.active for v in values)
         ):
             raise _Answer(500, f"Value {value!r} is not a valid picklist value for field {name}.")
         return value
