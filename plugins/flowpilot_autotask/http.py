@@ -2,10 +2,11 @@
 
 - The zone: ``GET {zone_lookup}/v1.0/zoneInformation?user=<username>`` (unauthenticated)
   names the database's REST root (``url``); the API is ``{url}v1.0``, used exactly as given.
-  The lookup is sent past httpx's request log, because its URL carries the user name.
-  A 401 from a looked-up zone re-asks once (zones move); a configured ``zone_url`` is not.
+  The lookup is sent past httpx's request log, because its URL carries the user name, and
+  its answer is kept for the process. A 401 from a looked-up zone re-asks once per
+  provider (zones move); a configured ``zone_url`` is used as it is.
 - Every API request carries ``ApiIntegrationCode``, ``UserName`` and ``Secret``; bodies are JSON.
-- Limits (:mod:`flowpilot_autotask.budget`): 3 concurrent requests per endpoint, the hourly
+- Limits (:mod:`flowpilot_autotask.shared`): 3 concurrent requests per endpoint, the hourly
   budget, and a pause when ``ThresholdInformation`` shows the database near its limit.
 - A 429 is waited out when its ``Retry-After`` fits in ``max_retry_wait``, else returned as
   :class:`~flowpilot_core.psa.errors.PSARateLimited`. 502/503/504 and timeouts are retried
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from flowpilot_autotask import budget
+from flowpilot_autotask import shared
 from flowpilot_autotask.config import Config, loopback, rest_root
 from flowpilot_core.psa.errors import (
     PSAAuthFailed,
@@ -125,13 +126,15 @@ class AutotaskHttp:
             self._zone_lock = self._zone_lock or asyncio.Lock()
             async with self._zone_lock:  # concurrent first calls make one lookup
                 if self._zone is None:
+                    self._zone = shared.known_zone(self.config.zone_lookup, self.config.username)
+                if self._zone is None:
                     self._zone = await self._lookup_zone()
         return f"{self._zone}{API_VERSION}"
 
     @property
-    def state(self) -> budget.TenantState:
+    def state(self) -> shared.TenantState:
         assert self._zone is not None
-        return budget.tenant(self._zone, self.config.username)
+        return shared.tenant(self._zone, self.config.username)
 
     async def _lookup_zone(self) -> str:
         lookup = rest_root(self.config.zone_lookup, what="zone_lookup")
@@ -165,6 +168,7 @@ class AutotaskHttp:
             raise PSAPermanent("Autotask's zone lookup did not name the zone's URL")
         zone = rest_root(url, what="the zone URL")
         self._trust(lookup, zone)
+        shared.keep_zone(self.config.zone_lookup, self.config.username, zone)
         return zone
 
     @staticmethod
@@ -182,14 +186,14 @@ class AutotaskHttp:
     async def _within_limits(self) -> None:
         """Refuse before sending when the hour's budget is spent or the database is near Autotask's limit."""
         state = self.state
-        now = budget.clock()
+        now = shared.clock()
         if state.usage_due(now):
             await self._read_usage()
         usage = state.usage
         if usage is not None and usage.limit > 0:
             used = usage.used + sum(1 for t in state.sent if t > usage.read_at)
             if used >= usage.limit * self.config.usage_ceiling:
-                wait = max(1, math.ceil(state.usage_checked_at + budget.THRESHOLD_CHECK_SECONDS - now))
+                wait = max(1, math.ceil(state.usage_checked_at + shared.THRESHOLD_CHECK_SECONDS - now))
                 raise PSARateLimited(
                     f"the Autotask database has used {used} of its {usage.limit} requests this hour; FlowPilot "
                     f"pauses at {self.config.usage_ceiling:.0%} so that it does not lock out every integration",
@@ -204,7 +208,7 @@ class AutotaskHttp:
             )
 
     async def _read_usage(self) -> None:
-        if self.state.take(self.config.hourly_budget, budget.clock()) is not None:
+        if self.state.take(self.config.hourly_budget, shared.clock()) is not None:
             return  # the budget is spent: the request that follows is refused anyway
         try:
             response = await self._send(
@@ -220,7 +224,7 @@ class AutotaskHttp:
         except (ValueError, KeyError, TypeError):
             log.info("Autotask: ThresholdInformation had no usable counts; only the hourly budget applies")
             return
-        self.state.usage = budget.Usage(limit=limit, used=used, read_at=budget.clock())
+        self.state.usage = shared.Usage(limit=limit, used=used, read_at=shared.clock())
 
     async def _send(self, method: str, url: str, json: Any, endpoint: str) -> httpx.Response:
         headers = {"Accept": "application/json", **self._auth_headers}

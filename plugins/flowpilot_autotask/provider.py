@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from flowpilot_autotask import budget
+from flowpilot_autotask import shared
 from flowpilot_autotask.config import Config
 from flowpilot_autotask.http import AutotaskHttp
 from flowpilot_core.psa.errors import (
@@ -151,7 +151,7 @@ class AutotaskProvider:
         """The picklist fields of ``entity`` (``{field name: picklistValues}``), cached per database."""
         await self.http.api_url()
         state = self.http.state
-        now = budget.clock()
+        now = shared.clock()
         cached = None if fresh else state.picklist(entity, self.config.picklist_ttl, now)
         if cached is not None:
             return dict(cached)

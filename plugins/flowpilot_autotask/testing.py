@@ -169,6 +169,7 @@ class _Answer(Exception):
 
 
 _INVALID = object()
+_instances = itertools.count(1)
 
 
 def _now() -> str:
@@ -181,7 +182,7 @@ class FakeAutotask:
     def __init__(
         self,
         *,
-        username: str = "flowpilot-api@acme.example",
+        username: str | None = None,
         secret: str = "SECRETabc123fake",  # noqa: S107 (the fake's own test credential)
         integration_code: str = "INTEGRATIONcode9876fake",
         hang_seconds: float = 3.0,
@@ -190,7 +191,9 @@ class FakeAutotask:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.username, self.secret, self.integration_code = username, secret, integration_code
+        # Each fake is another database: providers share a database's zone, budget and picklists by user name.
+        self.username = username or f"flowpilot-api-{next(_instances)}@acme.example"
+        self.secret, self.integration_code = secret, integration_code
         self.hang_seconds = hang_seconds
         """How long a held-back answer waits (longer than the client's timeout)."""
         self.latency = latency

@@ -218,7 +218,7 @@ async def test_refs_that_are_neither_ids_nor_numbers_are_not_found_without_a_req
 # -- picklists ----------------------------------------------------------------------------------
 
 
-async def test_the_picklists_are_read_once_per_database_and_kept(at: FakeAutotask) -> None:
+async def test_the_zone_and_the_picklists_are_read_once_per_database_and_kept(at: FakeAutotask) -> None:
     ticket = at.add_ticket()
     for _ in range(3):  # one provider per writeback, as the engine makes them
         provider = make(at)
@@ -226,7 +226,7 @@ async def test_the_picklists_are_read_once_per_database_and_kept(at: FakeAutotas
         await provider.get_status(str(ticket.id))
         await provider.list_notes(str(ticket.id))
         await provider.aclose()
-    assert (routes(at).count("ticket_fields"), routes(at).count("note_fields")) == (1, 1)
+    assert (routes(at).count("zone"), routes(at).count("ticket_fields"), routes(at).count("note_fields")) == (1, 1, 1)
 
 
 async def test_a_status_added_in_autotask_after_the_picklist_was_read_is_found(

@@ -1,7 +1,9 @@
-"""What one Autotask database allows FlowPilot, shared by every provider of this process.
+"""What every provider of this process shares about one Autotask database: its zone, limits and picklists.
 
 The writeback opens a provider per confirmation, but Autotask's limits are per database
 and per integration, so they are kept here, per database (its REST root and API user):
+
+- **Zone**: where the zone lookup said the database is, until a 401 says it moved.
 
 - **Threads**: at most 3 concurrent requests per object endpoint per integration
   (Autotask's thread limiting): an :class:`asyncio.Semaphore` per endpoint, per event loop.
@@ -91,6 +93,7 @@ class TenantState:
             self.picklists.pop(key, None)
 
 
+_zones: dict[tuple[str, str], str] = {}
 _tenants: dict[tuple[str, str], TenantState] = {}
 _tenants_lock = threading.Lock()
 clock: Callable[[], float] = time.monotonic
@@ -101,3 +104,14 @@ def tenant(rest_root: str, username: str) -> TenantState:
     key = (rest_root.lower(), username.lower())
     with _tenants_lock:
         return _tenants.setdefault(key, TenantState())
+
+
+def known_zone(zone_lookup: str, username: str) -> str | None:
+    """The zone a lookup named for ``username`` earlier in this process."""
+    with _tenants_lock:
+        return _zones.get((zone_lookup.lower(), username.lower()))
+
+
+def keep_zone(zone_lookup: str, username: str, zone: str) -> None:
+    with _tenants_lock:
+        _zones[(zone_lookup.lower(), username.lower())] = zone
