@@ -191,7 +191,7 @@ class AutotaskHttp:
             await self._read_usage()
         usage = state.usage
         if usage is not None and usage.limit > 0:
-            used = usage.used + sum(1 for t in state.sent if t > usage.read_at)
+            used = usage.used + state.sent_since(usage.read_at)
             if used >= usage.limit * self.config.usage_ceiling:
                 wait = max(1, math.ceil(state.usage_checked_at + shared.THRESHOLD_CHECK_SECONDS - now))
                 raise PSARateLimited(

@@ -123,9 +123,14 @@ class AutotaskProvider:
         return error
 
     async def _name(self, entity: str, entity_id: Any, *keys: str) -> str | None:
+        """A company's or contact's name; ``None`` when the API user may not read it (the ticket still maps)."""
         if not isinstance(entity_id, int):
             return None
-        item = await self.http.get_item(f"/{entity}/{entity_id}", what=f"{entity} {entity_id}")
+        try:
+            item = await self.http.get_item(f"/{entity}/{entity_id}", what=f"{entity} {entity_id}")
+        except (PSAPermanent, PSAPermissionDenied, PSANotFound) as exc:
+            log.info("Autotask: %s %s could not be read for the ticket (%s)", entity, entity_id, exc.title)
+            return None
         if item is None:
             return None
         name = " ".join(str(item[k]).strip() for k in keys if item.get(k))
@@ -250,10 +255,13 @@ class AutotaskProvider:
             )
         except PSARateLimited:
             raise  # refused before it was processed: nothing to look for
-        except PSATransient:
+        except PSATransient as lost:
             # The note may have been stored before the answer was lost: look before anyone posts it again.
-            found = next((n for n in await self._notes(ticket_id) if _same_text(str(n.get("description") or ""), text)),
-                         None)  # fmt: skip
+            try:
+                notes = await self._notes(ticket_id)
+            except PSAError:
+                raise lost from None  # what the technician needs to know: the note may be on the ticket
+            found = next((n for n in notes if _same_text(str(n.get("description") or ""), text)), None)
             if found is None:
                 raise
             log.info("Autotask: the note on ticket %s was stored although the answer was lost", ticket_id)

@@ -71,6 +71,10 @@ class TenantState:
             self.sent.append(now)
             return None
 
+    def sent_since(self, since: float) -> int:
+        with self._lock:
+            return sum(1 for t in self.sent if t > since)
+
     def usage_due(self, now: float) -> bool:
         """Whether to read ``ThresholdInformation`` now (claims the check, so concurrent callers do not all read it)."""
         with self._lock:

@@ -151,7 +151,7 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # "rate_limit" | "fail" | "hang"
+    kind: str  # "rate_limit" | "fail" | "hang" | "pass" (let one request through)
     status: int = 0
     retry_after: str | None = None
     message: str | None = None
@@ -326,19 +326,19 @@ class FakeAutotask:
 
     # -- faults ---------------------------------------------------------------------------------
 
-    def _queue(self, route: str, fault: _Fault, times: int) -> None:
+    def _queue(self, route: str, fault: _Fault, times: int, skip: int = 0) -> None:
         if route not in ROUTES:
             raise ValueError(f"unknown route {route!r} (routes: {', '.join(ROUTES)})")
         with self._lock:
-            self._faults[route].extend([fault] * times)
+            self._faults[route].extend([_Fault("pass")] * skip + [fault] * times)
 
     def rate_limit(self, route: str, retry_after: int | str = 7, *, times: int = 1) -> None:
         """The next ``times`` requests to ``route`` get a 429 with ``Retry-After: retry_after``."""
         self._queue(route, _Fault("rate_limit", 429, str(retry_after)), times)
 
-    def fail(self, route: str, status: int = 503, *, times: int = 1, message: str | None = None) -> None:
-        """The next ``times`` requests to ``route`` get ``status`` (a 5xx) and change nothing."""
-        self._queue(route, _Fault("fail", status, message=message), times)
+    def fail(self, route: str, status: int = 503, *, times: int = 1, skip: int = 0, message: str | None = None) -> None:
+        """The next ``times`` requests to ``route`` (after ``skip`` more) get ``status`` (a 5xx) and change nothing."""
+        self._queue(route, _Fault("fail", status, message=message), times, skip)
 
     def deny(self, route: str, *, times: int = 1) -> None:
         """The next ``times`` requests to ``route`` get Autotask's permission error: a 500."""

@@ -192,6 +192,8 @@ async def test_the_ticket_maps_to_a_psa_ticket_by_id_or_by_its_number(
         assert (got.ref, got.summary, got.description, got.company, got.contact, got.board) == expected
         assert got.status == PSAStatus("8", "In Progress")
     assert routes(at).count("query_tickets") == 1  # the number is looked up once per provider
+    at.deny("get_company")  # an API user without access to companies still reads its tickets
+    assert (await provider.get_ticket(str(ticket.id))).company is None
     bare = at.add_ticket("No description", queue=None)
     got = await provider.get_ticket(str(bare.id))
     assert (got.description, got.contact, got.board) == (None, None, None)

@@ -129,6 +129,29 @@ async def test_an_outage_on_the_notes_post_is_reported_and_the_retry_posts_exact
     assert len(at.tickets[ticket.id].notes) == 1
 
 
+async def test_a_lost_answer_the_provider_cannot_confirm_is_found_by_its_marker_on_the_retry(
+    client: Client, tenant: Tenant, at: FakeAutotask
+) -> None:
+    assert (await _connect(client, tenant, at.config(timeout=0.3))).status_code == 201
+    ticket = at.add_ticket("Shared drive missing")
+    session = await _session(client, tenant, ticket)
+    at.timeout_after_write("post_note")  # the note is stored, its answer lost ...
+    at.fail("query_notes", 503, times=3, skip=1)  # ... and the provider's look for it fails too
+    lost = await _post(client, tenant, session, "resolution-note")
+    assert lost.status_code == 503, lost.text
+    assert "may have been applied" in lost.json()["detail"] and lost.json()["retryable"] is True
+    assert len(at.tickets[ticket.id].notes) == 1 and at.status_name(ticket.id) == "In Progress"
+    retried = await _post(client, tenant, session, "resolution-note")  # the same key: the marker is found
+    assert retried.status_code == 200 and retried.json()["state"] == "done"
+    (note,) = at.tickets[ticket.id].notes
+    assert retried.json()["external_note_id"] == str(note.id) and routes_count(at, "post_note") == 1
+    assert at.status_name(ticket.id) == "Complete"
+
+
+def routes_count(at: FakeAutotask, route: str) -> int:
+    return [r.route for r in at.requests].count(route)
+
+
 async def test_a_workflow_rule_is_caught_and_the_retry_fixes_only_the_status(
     client: Client, tenant: Tenant, at: FakeAutotask
 ) -> None:
