@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -90,7 +90,11 @@ class AutotaskHttp:
         self._zone: str | None = self._configured_zone
         self._zone_rechecked = False
         self._zone_lock: asyncio.Lock | None = None
-        self._secrets = tuple(s for s in (config.secret, config.integration_code, config.username) if len(s) >= 4)
+        self._secrets = tuple(
+            s
+            for s in (config.secret, config.integration_code, config.username, quote(config.username, safe=""))
+            if len(s) >= 4
+        )
         self._auth_headers = {
             "ApiIntegrationCode": config.integration_code,
             "UserName": config.username,

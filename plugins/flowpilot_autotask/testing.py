@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from flowpilot_core.testing.local_server import LocalServer
 
@@ -268,8 +268,11 @@ class FakeAutotask:
 
     @property
     def secrets(self) -> list[str]:
-        """Every credential string a request carries: none may appear in an error or a log line."""
-        return [self.secret, self.integration_code, self.username]
+        """Every credential string a request carries: none may appear in an error or a log line.
+
+        The user name is also listed as a URL writes it (the zone lookup carries it in its query).
+        """
+        return [self.secret, self.integration_code, self.username, quote(self.username, safe="")]
 
     @property
     def headers(self) -> dict[str, str]:
