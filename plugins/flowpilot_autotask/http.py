@@ -221,6 +221,9 @@ class AutotaskHttp:
         except httpx.HTTPError:
             return  # the request that follows reports the failure
         if response.status_code >= 400:
+            log.info(
+                "Autotask: ThresholdInformation answered HTTP %d; only the hourly budget applies", response.status_code
+            )
             return
         try:
             body = response.json()

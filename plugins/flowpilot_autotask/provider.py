@@ -324,8 +324,9 @@ class AutotaskProvider:
     # -- the connection -------------------------------------------------------------------------
 
     async def check_connection(self) -> None:
-        """Reads ``ThresholdInformation``: it needs valid credentials and no entity permission."""
-        await self.http.request("GET", "/ThresholdInformation", what="the API usage")
+        """Reads the ticket statuses afresh: valid credentials, and the read permission every writeback needs."""
+        if not (await self._picklists("Tickets", fresh=True)).get("status"):
+            raise PSAPermanent("Autotask's Tickets fields have no status picklist")
 
     async def aclose(self) -> None:
         await self.http.aclose()
