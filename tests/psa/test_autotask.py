@@ -508,3 +508,14 @@ async def test_the_fake_refuses_what_autotask_refuses(at: FakeAutotask) -> None:
         missing = await raw.get("/Tickets/999999")
         assert (missing.status_code, missing.json()) == (200, {"item": None})
     assert at.tickets[ticket.id].notes == [] and at.status_name(ticket.id) == "In Progress"
+
+
+async def test_an_unreadable_threshold_leaves_only_the_hourly_budget(
+    at: FakeAutotask, provider: AutotaskProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flowpilot_autotask")
+    at.usage_base = 9_999  # would pause FlowPilot, if the reading arrived
+    at.deny("threshold")
+    ticket = at.add_ticket("Still readable")
+    assert (await provider.get_ticket(str(ticket.id))).summary == "Still readable"
+    assert "ThresholdInformation answered HTTP 500; only the hourly budget applies" in caplog.text
