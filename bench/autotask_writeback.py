@@ -10,7 +10,8 @@ the picklists are read) and for the ones after it (they are kept), and the wall 
 writeback against a floor measured in the same run: the same number of bare httpx GETs to
 the same fake (local loopback, so the time is FlowPilot's own overhead plus the fake's,
 not Autotask's latency). It also prints the requests a notes list needs as it grows
-(pages of 500) and how many writebacks per hour fit in the default ``hourly_budget``.
+(pages of 500), how many writebacks per hour fit in the default ``hourly_budget``, and what
+a provider's HTTP transport costs with a TLS context of its own and with the shared one.
 
 Bounded: ``WRITEBACKS`` writebacks. The last line is ``autotask_requests_per_writeback=<n>``.
 
@@ -23,9 +24,10 @@ import asyncio
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
-from flowpilot_autotask import create_provider
+from flowpilot_autotask import create_provider, shared
 from flowpilot_autotask.config import Config
 from flowpilot_autotask.provider import AutotaskProvider
 from flowpilot_autotask.testing import FakeAutotask, FakeNote
@@ -42,6 +44,13 @@ async def writeback(provider: AutotaskProvider, ref: str, n: int) -> None:
         await provider.set_status(ref, complete.id)
     await provider.get_status(ref)
     await provider.get_status(ref)  # the engine's re-read after its verify delay
+
+
+def timed_ms(build: Callable[[], object], rounds: int = 10) -> float:
+    started = time.perf_counter()
+    for _ in range(rounds):
+        build()
+    return (time.perf_counter() - started) * 1000 / rounds
 
 
 async def floor_ms(fake: FakeAutotask, requests: int, ticket_id: int) -> float:
@@ -88,6 +97,10 @@ async def main() -> None:
         print(f"floor_ms={floor:.2f} ({round(steady)} bare GETs to the same fake) ratio={median / floor:.2f}")
         budget = Config(username="u", secret="s", integration_code="c").hourly_budget  # the default
         print(f"writebacks_per_hour_within_hourly_budget={int(budget // steady)} (hourly_budget={budget})")
+
+        fresh = timed_ms(lambda: httpx.AsyncHTTPTransport())
+        kept = timed_ms(lambda: httpx.AsyncHTTPTransport(verify=shared.tls_context()))
+        print(f"transport_ms fresh_tls_context={fresh:.2f} shared_tls_context={kept:.3f} (per provider)")
 
         ticket = fake.add_ticket("Long ticket")
         provider = create_provider(fake.config())

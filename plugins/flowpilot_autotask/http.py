@@ -106,7 +106,7 @@ class AutotaskHttp:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._transport = self._given_transport or httpx.AsyncHTTPTransport()
+            self._transport = self._given_transport or httpx.AsyncHTTPTransport(verify=shared.tls_context())
             self._client = httpx.AsyncClient(
                 timeout=self.config.timeout, transport=self._transport, follow_redirects=False
             )

@@ -14,12 +14,17 @@ and per integration, so they are kept here, per database (its REST root and API 
   its limit (``usage_ceiling``), because going over locks out the MSP's other tools too.
 - **Picklists** (statuses, note types, publish values): tenant data, cached for
   ``picklist_ttl`` seconds.
+
+And one TLS context for every provider: building one loads the CA bundle (about 50 ms),
+which would otherwise be paid on every writeback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import ssl
 import threading
 import time
 import weakref
@@ -27,6 +32,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 THREADS_PER_ENDPOINT = 3
 WINDOW_SECONDS = 3600.0
@@ -119,3 +126,9 @@ def known_zone(zone_lookup: str, username: str) -> str | None:
 def keep_zone(zone_lookup: str, username: str, zone: str) -> None:
     with _tenants_lock:
         _zones[(zone_lookup.lower(), username.lower())] = zone
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CA bundle), built once per process."""
+    return httpx.create_ssl_context()
