@@ -60,6 +60,11 @@ def _same_text(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
+def _integer(value: Any) -> bool:
+    """Picklist values are integers written as strings (``"5"``); anything else is not one FlowPilot can send."""
+    return isinstance(value, int | str) and str(value).isascii() and str(value).isdigit()
+
+
 def _status(value: dict[str, Any]) -> PSAStatus:
     label = str(value.get("label") or value["value"])
     return PSAStatus(id=str(value["value"]), name=label, closed=label.strip().lower() in CLOSED_LABELS)
@@ -167,7 +172,9 @@ class AutotaskProvider:
         if not isinstance(fields, list):
             raise PSAPermanent(f"Autotask answered the {entity} fields without a list of fields")
         picklists = {
-            str(f["name"]): [v for v in f.get("picklistValues") or [] if isinstance(v, dict) and "value" in v]
+            str(f["name"]): [
+                v for v in f.get("picklistValues") or [] if isinstance(v, dict) and _integer(v.get("value"))
+            ]
             for f in fields
             if isinstance(f, dict) and f.get("isPickList") and f.get("name")
         }
