@@ -447,6 +447,11 @@ TODAY = Session(
 )
 
 
+def spec_for(turn: int, past: tuple[ChatMessage, ...]) -> CallSpec:
+    """Turn ``turn`` of today's session (``bench/openai_compat_prefix.py`` replays it too)."""
+    return TODAY.spec(turn, past)
+
+
 @dataclass
 class Run:
     """What one scenario sent and was billed: per call its start time, request body and usage."""

@@ -308,3 +308,26 @@ async def test_a_new_session_of_another_account_reads_the_shared_prefix_on_its_f
     (inp, write, read, _) = _reported(other)
     assert read == static_prefix, "the other account's first turn reads the shared static prefix"
     assert read / (inp + write + read) >= 0.5
+
+
+async def test_an_account_with_a_one_hour_cache_ttl_keeps_its_conversation_cached_through_a_pause(
+    anthropic_app: tuple[Client, FakeAnthropic], tenant: Tenant
+) -> None:
+    client, fake = anthropic_app
+    url = "/api/v1/account/settings"
+    bad = await client.patch(url, json={"ai": {"cache_ttl": "2h"}}, headers=tenant.api_headers)
+    assert bad.status_code == 422 and "ai.cache_ttl" in bad.json()["detail"], bad.text
+    ok = await client.patch(url, json={"ai": {"cache_ttl": "1h"}}, headers=tenant.api_headers)
+    assert ok.status_code == 200 and ok.json()["ai"] == {"cache_ttl": "1h"}
+
+    sid = await _session(client, tenant)
+    await _turn(client, tenant, sid, "Users in accounts can't print, jobs stuck")
+    fake.advance(20 * 60)  # the technician waits for the user: longer than five minutes
+    await _turn(client, tenant, sid, "Back: reception can't print to it either")
+
+    first, after_pause = fake.message_requests
+    context = first.json["system"][len(SYSTEM_SECTIONS)]
+    assert context["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert after_pause.json["messages"][-2]["content"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    (_, write1, _, _), (_, _, read2, _) = _reported(first), _reported(after_pause)
+    assert read2 == write1, "after 20 minutes the whole first-turn prefix is still read"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import Api, PageErrors
 from tests.conftest import LiveServer, Tenant
@@ -21,8 +21,11 @@ OpenPilot = Callable[..., Page]
 
 
 def _usd(value: float) -> str:
-    """The page's en-US currency format: 2 decimals from $1, else 4."""
-    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:,.4f}"
+    """The page's en-US currency format: 2 decimals from $1, else up to 4 (at least 2)."""
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    digits = f"{value:.4f}".rstrip("0")
+    return "$" + (digits if len(digits.split(".")[1]) >= 2 else f"{value:.2f}")
 
 
 def test_a_worked_turn_shows_up_on_the_dashboard_with_its_cost_tokens_and_session(
@@ -115,3 +118,30 @@ def test_an_account_without_usage_sees_the_empty_state_and_the_period_changes(
     assert (date.fromisoformat(until) - date.fromisoformat(since)).days == 6
     expect(dashboard).to_have_attribute("data-state", "empty")
     assert page_errors.errors == []
+
+
+def test_the_dashboard_says_it_is_loading_and_offers_a_retry_when_the_server_fails(
+    page: Page, live_server: LiveServer, tenant: Tenant
+) -> None:
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # answered below: until then the page waits on it
+
+    page.route("**/api/v1/usage?*", hold)
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    dashboard = page.locator("fp-usage-view")
+    expect(dashboard).to_have_attribute("data-state", "loading")
+    expect(dashboard.locator(".fp-usage__body")).to_have_attribute("aria-busy", "true")
+    expect(dashboard.locator("[role=status]")).to_have_text("Loading usage…")
+    expect(dashboard.locator(".fp-usage__stats .fp-skeleton").first).to_be_attached()
+
+    problem = {"title": "Service Unavailable", "status": 503, "detail": "The database is not answering."}
+    assert len(held) == 1
+    held[0].fulfill(status=503, json=problem, headers={"content-type": "application/problem+json"})
+    expect(dashboard).to_have_attribute("data-state", "error")
+    expect(dashboard.locator(".fp-empty__title")).to_have_text("Usage couldn't be loaded")
+
+    page.unroute("**/api/v1/usage?*")
+    dashboard.get_by_role("button", name="Try again").click()
+    expect(dashboard).to_have_attribute("data-state", "empty")
