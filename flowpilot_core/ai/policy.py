@@ -59,14 +59,17 @@ provider's ``tiers`` (``{"openai_compat": {"tiers": {...}}}``) and ``cache_ttl``
 minimums, whether to cache and the static prefix's TTL are properties of the deployment, not
 of a tenant (the static prefix is one cache entry shared by every account).
 
-TTL defaults, measured by ``bench/prompt_cache.py``: the static prefix (tools, role, marker
-grammar, worked examples) is byte-identical for every session of every account, so its
-1-hour entry is shared: a session opened up to an hour after any other reads it instead of
-writing it again, and one 2x write an hour costs less than one 1.25x re-write per gap of
-more than five minutes. The conversation's own breakpoints stay at 5 minutes: turns are a
-minute or two apart, and a 1-hour TTL would bill every turn's new history at 2x to save a
-re-write only after a pause. An account whose technicians pause often sets ``cache_ttl = "1h"``
-(its static breakpoints are then 1-hour too, as the API requires).
+TTL defaults, measured by ``bench/prompt_cache.py`` (its TTL table): the static prefix
+(tools, role, marker grammar, worked examples) is byte-identical for every session of every
+account, so its 1-hour entry is shared: a session opened up to an hour after any other call
+reads it. The 1-hour write costs 0.75x of the prefix more than a 5-minute one, and only when
+the prefix has gone unused for an hour (reads refresh it); the 5-minute TTL pays 1.15x of it
+again after every gap of more than five minutes between calls. So 1 hour is cheaper as soon
+as sessions or pauses leave such gaps, and dearer only for back-to-back sessions or sessions
+hours apart. The conversation's own breakpoints stay at 5 minutes: turns are a minute or two
+apart, and a 1-hour TTL bills every turn's new history at 2x to save a re-write only after a
+pause. An account whose technicians pause often sets ``cache_ttl = "1h"`` (its static
+breakpoints are then 1-hour too, as the API requires).
 """
 
 from __future__ import annotations
