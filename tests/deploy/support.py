@@ -68,12 +68,14 @@ def stop(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
+        _, err = proc.communicate()
         raise AssertionError(f"flowpilot did not stop on Ctrl+C in {timeout:.0f}s: {err}") from None
 
 
 @contextlib.contextmanager
-def flowpilot_serve(env: dict[str, str], *args: str, timeout: float = 90) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def flowpilot_serve(
+    env: dict[str, str], *args: str, timeout: float = 90
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A real `flowpilot serve` on an ephemeral 127.0.0.1 port; yields its URL and process."""
     port = free_port()
     proc = subprocess.Popen(
@@ -130,6 +132,9 @@ def pgbouncer(owner_url: str, users: list[str], *, pool_size: int = 2) -> Iterat
     home = Path(tempfile.mkdtemp(prefix="flowpilot-pgbouncer-"))
     home.chmod(0o755)
     (home / "users.txt").write_text("".join(f'"{user}" ""\n' for user in users))
+    # Debian 12's 1.18 knows nothing of prepared statements; from 1.21 PgBouncer can track protocol-level ones,
+    # which FlowPilot must not rely on (not every pooler or version does): off there, like 1.18.
+    tracking = "max_prepared_statements = 0\n" if _version(binary) >= (1, 21) else ""
     (home / "pgbouncer.ini").write_text(
         "[databases]\n"
         f"* = {server}\n"
@@ -141,10 +146,7 @@ def pgbouncer(owner_url: str, users: list[str], *, pool_size: int = 2) -> Iterat
         f"auth_file = {home / 'users.txt'}\n"
         "pool_mode = transaction\n"
         f"default_pool_size = {pool_size}\n"
-        "max_client_conn = 200\n"
-        # Debian 12's 1.18 knows nothing of prepared statements; from 1.21 PgBouncer can track protocol-level
-        # ones, which FlowPilot must not rely on (not every pooler or version does): off, like 1.18.
-        + ("max_prepared_statements = 0\n" if _version(binary) >= (1, 21) else "")
+        "max_client_conn = 200\n" + tracking
     )
     for path in home.iterdir():
         path.chmod(0o644)

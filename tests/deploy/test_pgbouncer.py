@@ -80,9 +80,8 @@ async def test_a_whole_troubleshooting_flow_works_through_pgbouncer_and_tenants_
     question = lane["questions"][0]["id"]
 
     echo.replies.append("Then it is this one machine.")
-    streamed = await http.post(
-        f"{base}/messages", json={"content": "Only mine fails"}, headers={**tenant.headers(), "accept": "text/event-stream"}
-    )
+    sse = {**tenant.headers(), "accept": "text/event-stream"}
+    streamed = await http.post(f"{base}/messages", json={"content": "Only mine fails"}, headers=sse)
     events = sse_events(streamed.text)
     assert [name for name, _ in events][-1] == "done", streamed.text
     assert "".join(data["text"] for name, data in events if name == "delta") == "Then it is this one machine."
