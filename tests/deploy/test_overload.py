@@ -57,6 +57,9 @@ async def test_a_request_that_finds_every_connection_busy_is_a_503_with_retry_af
                 # Answered while the lock is still held: the pool timeout (0.5 s) decides, not the slow query.
                 busy = await asyncio.wait_for(http.get(session_url, headers=tenant.headers()), timeout=10)
                 assert not slow.done()
+                metrics = (await http.get("/metrics")).text
+                assert 'flowpilot_db_pool_connections{state="in_use"} 1.0' in metrics
+                assert "flowpilot_db_pool_limit 1.0" in metrics
                 await lock.rollback()
             finally:
                 await owner.close()
