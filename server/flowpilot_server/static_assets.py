@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from inspect import iscoroutine
 from pathlib import Path, PurePath
 from typing import Any
 
-from litestar import Router, get, head
+from litestar import Request, Router, route
+from litestar.enums import HttpMethod
 from litestar.file_system import BaseLocalFileSystem
 from litestar.params import FromPath
-from litestar.response.file import ASGIFileResponse
+from litestar.response.base import ASGIResponse
+from litestar.response.file import ASGIFileResponse, create_etag_for_file, get_fsspec_mtime_equivalent
 from litestar.static_files.base import StaticFiles
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+_GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 _STATIC_REF = re.compile(rb'((?:href|src)=")/static/')
 
 
@@ -43,7 +47,9 @@ def versioned_html(html: bytes, version: str) -> bytes:
 
 
 def static_router(directory: Path, version: str, *, after_request: Any = None) -> Router:
-    """The /static router: versioned and unversioned asset URLs, served by Litestar's own file handling."""
+    """The /static router: versioned and unversioned asset URLs, served by Litestar's own file handling, plus the
+    conditional GET Litestar's static files lack (a matching ``If-None-Match`` is a 304), so ``no-cache`` costs a
+    round trip and not the file."""
     # Litestar's StaticFiles keeps the path checks (no escaping the directory) and sends ETag/Last-Modified.
     files = {
         cache_control: StaticFiles(
@@ -55,31 +61,44 @@ def static_router(directory: Path, version: str, *, after_request: Any = None) -
         for cache_control in (IMMUTABLE, REVALIDATE)
     }
 
-    async def serve(path: PurePath, cache_control: str, *, is_head: bool) -> ASGIFileResponse:
-        return await files[cache_control].handle(path=path.as_posix(), is_head_response=is_head)
+    async def serve(request: Request[Any, Any, Any], path: PurePath, cache_control: str) -> ASGIResponse:
+        is_head = request.method == "HEAD"
+        response = await files[cache_control].handle(path=path.as_posix(), is_head_response=is_head)
+        etag = await _etag(response)
+        if etag in _etags(request.headers.get("if-none-match")):
+            return ASGIResponse(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
+        return response
 
     def versioned_cache(asset_build: str) -> str:
         return IMMUTABLE if asset_build == version else REVALIDATE
 
-    @get("/v/{asset_build:str}/{file_path:path}", name="static-versioned")
-    async def versioned(asset_build: FromPath[str], file_path: FromPath[PurePath]) -> ASGIFileResponse:
-        return await serve(file_path, versioned_cache(asset_build), is_head=False)
+    @route("/v/{asset_build:str}/{file_path:path}", http_method=_GET_HEAD, name="static-versioned")
+    async def versioned(
+        request: Request[Any, Any, Any], asset_build: FromPath[str], file_path: FromPath[PurePath]
+    ) -> ASGIResponse:
+        return await serve(request, file_path, versioned_cache(asset_build))
 
-    @head("/v/{asset_build:str}/{file_path:path}", name="static-versioned/head")
-    async def versioned_head(asset_build: FromPath[str], file_path: FromPath[PurePath]) -> ASGIFileResponse:
-        return await serve(file_path, versioned_cache(asset_build), is_head=True)
-
-    @get("/{file_path:path}", name="static")
-    async def unversioned(file_path: FromPath[PurePath]) -> ASGIFileResponse:
-        return await serve(file_path, REVALIDATE, is_head=False)
-
-    @head("/{file_path:path}", name="static/head")
-    async def unversioned_head(file_path: FromPath[PurePath]) -> ASGIFileResponse:
-        return await serve(file_path, REVALIDATE, is_head=True)
+    @route("/{file_path:path}", http_method=_GET_HEAD, name="static")
+    async def unversioned(request: Request[Any, Any, Any], file_path: FromPath[PurePath]) -> ASGIResponse:
+        return await serve(request, file_path, REVALIDATE)
 
     return Router(
         "/static",
-        route_handlers=[versioned, versioned_head, unversioned, unversioned_head],
+        route_handlers=[versioned, unversioned],
         include_in_schema=False,
         after_request=after_request,
     )
+
+
+async def _etag(response: ASGIFileResponse) -> str:
+    """The ETag Litestar will send for this file (from its path, size and modification time)."""
+    info = response.file_info
+    if iscoroutine(info):
+        info = response.file_info = await info
+    assert isinstance(info, dict)
+    mtime = get_fsspec_mtime_equivalent(info)  # type: ignore[arg-type]
+    return create_etag_for_file(path=response.file_path, modified_time=mtime, file_size=info["size"])
+
+
+def _etags(header: str | None) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in (header or "").split(",") if tag.strip()}

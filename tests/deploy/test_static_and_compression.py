@@ -42,7 +42,12 @@ async def test_unversioned_and_other_versions_are_served_but_revalidated(client:
     plain = await client.get("/static/js/pilot.js")
     assert plain.status_code == 200
     assert plain.headers["cache-control"] == "no-cache"
-    assert plain.headers.get("etag")
+    etag = plain.headers["etag"]
+    revalidated = await client.get("/static/js/pilot.js", headers={"If-None-Match": etag})
+    assert (revalidated.status_code, revalidated.content) == (304, b"")
+    assert revalidated.headers["etag"] == etag and revalidated.headers["cache-control"] == "no-cache"
+    head = await client.head("/static/js/pilot.js")
+    assert head.status_code == 200 and head.headers["etag"] == etag and head.content == b""
     # A page from a replica of another release asks for its version: it still loads, but nothing keeps it.
     other = await client.get("/static/v/0123456789abcdef/js/pilot.js")
     assert other.status_code == 200 and other.content == plain.content
