@@ -60,16 +60,17 @@ def flowpilot_env(**values: str) -> dict[str, str]:
     return env
 
 
-def stop(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
-    """Ctrl+C, as a terminal sends it; killed if it does not end in ``timeout`` seconds."""
+def stop(proc: subprocess.Popen[str], timeout: float = 30, signum: int = signal.SIGINT) -> tuple[str, str]:
+    """Ctrl+C as a terminal sends it (or ``signum``: SIGTERM, as an orchestrator does); killed if it does not end
+    in ``timeout`` seconds."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-        raise AssertionError(f"flowpilot did not stop on Ctrl+C in {timeout:.0f}s: {err}") from None
+        raise AssertionError(f"flowpilot did not stop on signal {signum} in {timeout:.0f}s: {err}") from None
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ embedded PostgreSQL the command started is stopped once, when it ends."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def _postmaster_alive(data_dir: Path) -> int | None:
 
 
 @pytest.mark.slow
-def test_workers_share_one_embedded_database_migrated_once_and_stopped_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", (signal.SIGINT, signal.SIGTERM), ids=("ctrl-c", "sigterm"))
+def test_workers_share_one_embedded_database_migrated_once_and_stopped_once(tmp_path: Path, signum: int) -> None:
     env = flowpilot_env(FLOWPILOT_DATA_DIR=str(tmp_path))  # no database URL, no secret key: both generated
     with flowpilot_serve(env, "--workers", "2", timeout=180) as (url, proc):
         workers = _workers_of(proc)
@@ -58,7 +60,7 @@ def test_workers_share_one_embedded_database_migrated_once_and_stopped_once(tmp_
             auth = {"Authorization": f"Bearer {token}", "Connection": "close"}
             statuses = {http.get("/api/v1/ai-sessions", headers=auth).status_code for _ in range(20)}
         assert statuses == {200}
-        _, err = stop(proc)
+        _, err = stop(proc, signum=signum)
 
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err, err
