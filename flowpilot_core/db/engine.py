@@ -50,8 +50,9 @@ def create_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncE
 
     ``pgbouncer``: ``url`` is PgBouncer in transaction mode, where consecutive transactions of one client
     connection run on different server connections. A prepared statement then must neither be reused after its
-    transaction (SQLAlchemy's and asyncpg's statement caches are off) nor collide by name with another client's
-    on the same server connection (asyncpg numbers them per client: ``__asyncpg_stmt_1__`` twice fails).
+    transaction (SQLAlchemy's and asyncpg's statement caches are off) nor collide by name with another process's
+    on the same server connection (asyncpg numbers them per process, so two workers or replicas would both
+    prepare ``__asyncpg_stmt_1__``; here every name is unique).
     """
     kwargs.setdefault("pool_recycle", 1800)
     if pgbouncer:
