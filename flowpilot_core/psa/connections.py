@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,17 @@ class CreatePsaConnection(msgspec.Struct, forbid_unknown_fields=True):
     is_default: bool = False
 
 
+class UpdatePsaConnection(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``PATCH /api/v1/psa-connections/{id}``: what is omitted (or null) stays as it is."""
+
+    name: Name | None = None
+    config: dict[str, Any] | None = None
+    """Keys to change in the stored config (a null value removes the key); the provider validates the result."""
+    statuses: StatusMapping | None = None
+    """The whole mapping (``resolved``, and ``escalated`` or none)."""
+    is_default: bool | None = None
+
+
 class PsaConnectionOut(msgspec.Struct):
     id: uuid.UUID
     provider: str
@@ -53,6 +64,7 @@ class PsaConnectionOut(msgspec.Struct):
     statuses: StatusMapping
     is_default: bool
     created_at: datetime
+    updated_at: datetime
     """The config (credentials) is never returned."""
 
 
@@ -73,6 +85,7 @@ def _out(row: PsaConnection, secret_key: str) -> PsaConnectionOut:
         statuses=_stored(row, secret_key).statuses,
         is_default=row.is_default,
         created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -91,17 +104,12 @@ async def create_connection(
     secret_key: str,
     providers: Mapping[str, PsaProviderFactory],
 ) -> PsaConnectionOut:
-    factory = _factory(providers, data.provider)
-    try:
-        factory(dict(data.config))  # the provider validates its config before anything is stored
-    except (TypeError, ValueError, msgspec.ValidationError) as exc:
-        raise InvalidInput(f"config for {data.provider}: {exc}", field="config") from None
-    plain = msgspec.json.encode(_Stored(config=data.config, statuses=data.statuses)).decode()
+    await _validate(providers, data.provider, data.config)
     row = PsaConnection(
         account_id=account_id,
         provider=data.provider,
         name=data.name,
-        config_encrypted=encrypt_text(secret_key, PURPOSE, plain),
+        config_encrypted=_encrypt(secret_key, _Stored(config=data.config, statuses=data.statuses)),
         is_default=data.is_default,
     )
     try:
@@ -110,6 +118,65 @@ async def create_connection(
             await db.flush()
     except IntegrityError:
         raise Conflict(f"a PSA connection named {data.name!r} exists already", field="name") from None
+    if data.is_default:
+        await _only_default(db, account_id, row.id)
+    await db.refresh(row)
+    return _out(row, secret_key)
+
+
+async def _validate(providers: Mapping[str, PsaProviderFactory], provider: str, config: dict[str, Any]) -> None:
+    """The provider validates the config before anything is stored (its typed Config, for the built-ins)."""
+    factory = _factory(providers, provider)
+    try:
+        built = factory(dict(config))
+    except (TypeError, ValueError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"config for {provider}: {exc}", field="config") from None
+    closer = getattr(built, "aclose", None)
+    if callable(closer):
+        await closer()  # nothing was sent; release the HTTP client the provider may have made
+
+
+def _encrypt(secret_key: str, stored: _Stored) -> str:
+    return encrypt_text(secret_key, PURPOSE, msgspec.json.encode(stored).decode())
+
+
+async def _only_default(db: AsyncSession, account_id: uuid.UUID, connection_id: uuid.UUID) -> None:
+    """One default connection per account: marking one clears the others."""
+    await db.execute(
+        update(PsaConnection)
+        .where(PsaConnection.account_id == account_id, PsaConnection.id != connection_id, PsaConnection.is_default)
+        .values(is_default=False)
+    )
+
+
+async def update_connection(
+    db: AsyncSession,
+    account_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    data: UpdatePsaConnection,
+    secret_key: str,
+    providers: Mapping[str, PsaProviderFactory],
+) -> PsaConnectionOut:
+    """Change a connection; a changed config is merged into the stored one and validated before it is stored."""
+    row = await get_connection_row(db, account_id, connection_id, lock=True)
+    stored = _stored(row, secret_key)
+    config, statuses = stored.config, data.statuses or stored.statuses
+    if data.config is not None:
+        config = {k: v for k, v in {**stored.config, **data.config}.items() if v is not None}
+        await _validate(providers, row.provider, config)
+    if data.config is not None or data.statuses is not None:
+        row.config_encrypted = _encrypt(secret_key, _Stored(config=config, statuses=statuses))
+    if data.name is not None:
+        row.name = data.name
+    if data.is_default is not None:
+        row.is_default = data.is_default
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        raise Conflict(f"a PSA connection named {data.name!r} exists already", field="name") from None
+    if data.is_default:
+        await _only_default(db, account_id, row.id)
     await db.refresh(row)
     return _out(row, secret_key)
 
@@ -121,12 +188,12 @@ async def list_connections(db: AsyncSession, account_id: uuid.UUID, secret_key: 
     return [_out(r, secret_key) for r in rows.scalars()]
 
 
-async def get_connection_row(db: AsyncSession, account_id: uuid.UUID, connection_id: uuid.UUID) -> PsaConnection:
-    row = (
-        await db.execute(
-            select(PsaConnection).where(PsaConnection.id == connection_id, PsaConnection.account_id == account_id)
-        )
-    ).scalar_one_or_none()
+async def get_connection_row(
+    db: AsyncSession, account_id: uuid.UUID, connection_id: uuid.UUID, *, lock: bool = False
+) -> PsaConnection:
+    """The connection, or :class:`NotFound`: another account's connection is indistinguishable from none."""
+    query = select(PsaConnection).where(PsaConnection.id == connection_id, PsaConnection.account_id == account_id)
+    row = (await db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"PSA connection {connection_id} not found")
     return row
@@ -158,3 +225,12 @@ def open_provider(
     if not isinstance(provider, PSAProvider):
         raise TypeError(f"PSA provider {row.provider!r} does not implement PSAProvider")
     return provider, stored.statuses
+
+
+async def connection_named(db: AsyncSession, account_id: uuid.UUID, name: str) -> PsaConnection:
+    """The account's connection called ``name`` (what the CLI names connections by), or :class:`NotFound`."""
+    query = select(PsaConnection).where(PsaConnection.account_id == account_id, PsaConnection.name == name)
+    row = (await db.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"the account has no PSA connection named {name!r}")
+    return row

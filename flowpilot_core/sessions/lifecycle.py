@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from flowpilot_core.sessions.task_lane import TaskLane
 from flowpilot_core.tickets.ticket import Ticket
 
 SessionStatus = Literal["open", "resolved", "escalated"]
+CONNECTION_PATTERN = "^(default|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 MAX_PROBLEM_CHARS = 20_000
 Short = Annotated[str, msgspec.Meta(max_length=500)]
 Long = Annotated[str, msgspec.Meta(max_length=MAX_PROBLEM_CHARS)]
@@ -28,12 +30,30 @@ Long = Annotated[str, msgspec.Meta(max_length=MAX_PROBLEM_CHARS)]
 class CreateSession(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/v1/ai-sessions``."""
 
-    problem_statement: Long
+    problem_statement: Long = ""
+    """Required, unless the ticket is read from the PSA (its description, else its summary, is the default)."""
     title: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     session_type: Annotated[str, msgspec.Meta(pattern="^[a-z_]{1,40}$")] = "chat"
     ticket: Ticket | None = None
     psa_provider: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     ticket_ref: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    psa_connection: Annotated[str, msgspec.Meta(pattern=CONNECTION_PATTERN)] | None = None
+    """A PSA connection id, or ``default`` (the account's default connection): FlowPilot reads ``ticket_ref``
+    from that PSA and snapshots it. An embed token's ticket claim does the same through the account's
+    connection for the claim's provider."""
+    unlinked: bool = False
+    """Open the session without reading or linking a PSA ticket (it then resolves locally), e.g. while the PSA
+    is down. The ticket fields a body or an embed token carries are kept as context."""
+
+
+@dataclass(frozen=True)
+class LinkedTicket:
+    """The ticket as the PSA gave it, read through one connection (see :mod:`flowpilot_core.sessions.from_ticket`)."""
+
+    connection_id: uuid.UUID
+    provider: str
+    ref: str
+    fields: dict[str, Any]
 
 
 class SessionOut(msgspec.Struct):
@@ -45,6 +65,7 @@ class SessionOut(msgspec.Struct):
     psa_provider: str | None
     ticket_ref: str | None
     ticket: dict[str, Any]
+    """The ticket snapshot: read from the PSA when the session is linked to a connection, else as given."""
     pending_task_lane: TaskLane
     state_version: int
     owner_user_id: uuid.UUID | None
@@ -58,6 +79,8 @@ class SessionOut(msgspec.Struct):
     """The note's id in the PSA, when it was posted to one."""
     escalation_package_markdown: str | None = None
     escalation_package_external_id: str | None = None
+    psa_connection_id: uuid.UUID | None = None
+    """The PSA connection the ticket is read from and the notes go to (none: by ``psa_provider``, or local)."""
 
 
 class SessionList(msgspec.Struct):
@@ -79,28 +102,48 @@ def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
     return first_line if len(first_line) <= 80 else first_line[:79].rstrip() + "…"
 
 
-async def create_session(db: AsyncSession, principal: Principal, data: CreateSession) -> SessionOut:
+def _refuse_another_ticket(signed: dict[str, Any], data: CreateSession) -> None:
+    body_ticket = data.ticket or Ticket()
+    for field, sent, claimed in (
+        ("ticket_ref", data.ticket_ref, signed.get("ref")),
+        ("psa_provider", data.psa_provider, signed.get("provider")),
+        ("ticket.ref", body_ticket.ref, signed.get("ref")),
+        ("ticket.provider", body_ticket.provider, signed.get("provider")),
+    ):
+        if sent is not None and sent != claimed:
+            raise Conflict(
+                f"{field} {sent!r} is not the ticket signed into the embed token ({claimed!r}); "
+                "omit it or send the same value",
+                field=field,
+            )
+
+
+def requested_ticket(principal: Principal, data: CreateSession) -> tuple[str | None, str | None]:
+    """The (provider, ref) the session is opened on: the embed token's claim, else the body's.
+    A body naming another ticket than the claim is a :class:`Conflict`."""
+    if principal.ticket is not None:
+        _refuse_another_ticket(principal.ticket, data)
+        return principal.ticket.get("provider"), principal.ticket.get("ref")
+    body_ticket = data.ticket or Ticket()
+    return data.psa_provider or body_ticket.provider, data.ticket_ref or body_ticket.ref
+
+
+async def create_session(
+    db: AsyncSession, principal: Principal, data: CreateSession, *, linked: LinkedTicket | None = None
+) -> SessionOut:
     """Open a session. A ticket signed into the embed token is the session's ticket: its fields win over
     the body's ``ticket`` (which may only add fields the claim lacks), and a body naming another ticket
-    (``ticket_ref``, ``psa_provider``, or ``ticket.ref``/``ticket.provider``) is refused with :class:`Conflict`."""
-    if not data.problem_statement.strip():
+    (``ticket_ref``, ``psa_provider``, or ``ticket.ref``/``ticket.provider``) is refused with :class:`Conflict`.
+    A ticket read from the PSA (``linked``) wins over both; ``unlinked`` keeps the fields but no link."""
+    problem = data.problem_statement.strip()
+    if not problem and linked is not None:
+        problem = (linked.fields.get("description") or linked.fields.get("summary") or "").strip()
+    if not problem:
         raise InvalidInput("problem_statement must not be empty", field="problem_statement")
     body_ticket: dict[str, Any] = msgspec.to_builtins(data.ticket) if data.ticket else {}
     if principal.ticket is not None:
-        signed = dict(principal.ticket)
-        for field, sent, claimed in (
-            ("ticket_ref", data.ticket_ref, signed.get("ref")),
-            ("psa_provider", data.psa_provider, signed.get("provider")),
-            ("ticket.ref", body_ticket.get("ref"), signed.get("ref")),
-            ("ticket.provider", body_ticket.get("provider"), signed.get("provider")),
-        ):
-            if sent is not None and sent != claimed:
-                raise Conflict(
-                    f"{field} {sent!r} is not the ticket signed into the embed token ({claimed!r}); "
-                    "omit it or send the same value",
-                    field=field,
-                )
-        ticket = {**body_ticket, **signed}
+        _refuse_another_ticket(principal.ticket, data)
+        ticket = {**body_ticket, **principal.ticket}
     else:
         ticket = body_ticket
     ticket_provider, ticket_ref_claim = ticket.pop("provider", None), ticket.pop("ref", None)
@@ -109,14 +152,21 @@ async def create_session(db: AsyncSession, principal: Principal, data: CreateSes
     for field, value, limit in (("ticket.provider", provider, 64), ("ticket.ref", ticket_ref, 200)):
         if value is not None and len(value) > limit:  # the body's ticket_ref/psa_provider may be longer
             raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
+    connection_id = None
+    if linked is not None:
+        ticket = {**ticket, **linked.fields}
+        provider, ticket_ref, connection_id = linked.provider, linked.ref, linked.connection_id
+    elif data.unlinked:
+        provider = ticket_ref = None
     row = AiSession(
         account_id=principal.account_id,
         owner_user_id=principal.user_id,
         session_type=data.session_type,
         title=_title(data, ticket),
-        problem_statement=data.problem_statement.strip(),
+        problem_statement=problem[:MAX_PROBLEM_CHARS],
         ticket_snapshot=ticket,
         psa_provider=provider,
+        psa_connection_id=connection_id,
         ticket_ref=ticket_ref,
         pending_task_lane={k: list(v) for k, v in EMPTY_TASK_LANE.items()},
     )

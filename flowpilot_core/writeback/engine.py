@@ -43,8 +43,9 @@ from flowpilot_core.events import (
 )
 from flowpilot_core.hookspecs import PsaProviderFactory
 from flowpilot_core.previews import PreviewService
-from flowpilot_core.psa import PSAError, PSAPermanent, PSAProvider, PSAStatus, StatusMapping
+from flowpilot_core.psa import PSAError, PSAProvider, StatusMapping
 from flowpilot_core.psa.connections import connection_for, get_connection_row, open_provider
+from flowpilot_core.psa.statuses import choose_status
 from flowpilot_core.sessions.lifecycle import get_session_row
 
 WritebackKind = Literal["resolution", "escalation"]
@@ -107,14 +108,6 @@ def line_edit_distance(generated: str, posted: str) -> int:
     """How many lines were changed, added or removed between the preview and what was posted."""
     matcher = difflib.SequenceMatcher(a=generated.splitlines(), b=posted.splitlines(), autojunk=False)
     return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
-
-
-def _find(statuses: list[PSAStatus], wanted: str) -> PSAStatus:
-    for status in statuses:
-        if status.id == wanted or status.name.lower() == wanted.lower():
-            return status
-    names = ", ".join(s.name for s in statuses)
-    raise PSAPermanent(f"the ticket has no status {wanted!r} (its statuses: {names}); fix the connection's mapping")
 
 
 @dataclass(frozen=True)
@@ -291,7 +284,9 @@ class WritebackService:
         error: str | None = None
         if wanted is not None:
             try:
-                expected = _find(await provider.list_statuses(work.ref), wanted)
+                listed = await provider.list_statuses(work.ref)
+                choice = await choose_status(provider, work.ref, wanted, listed, resolving=work.kind == "resolution")
+                expected = choice.status
                 before = await provider.get_status(work.ref)
                 if before.id != expected.id:
                     await provider.set_status(work.ref, expected.id)

@@ -264,7 +264,7 @@ class ConnectWiseHttp:
                 f"{suffix}"
             )
         if code == 404:
-            return PSANotFound(f"{what} does not exist in ConnectWise (HTTP 404)")
+            return PSANotFound(f"{what} does not exist in ConnectWise (HTTP 404){suffix}")
         if code == 429:
             retry_after = _retry_after(response)
             return PSARateLimited(f"ConnectWise is rate-limiting FlowPilot (HTTP 429){suffix}", retry_after=retry_after)

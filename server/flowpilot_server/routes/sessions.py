@@ -8,19 +8,58 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import JSONBody, Parameter, PathParameter
 
+from flowpilot_core.sessions import from_ticket
 from flowpilot_core.sessions import lifecycle as engine
-from flowpilot_server.deps import Ctx
+from flowpilot_server.deps import CallerDep, Ctx
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id", description="A FlowPilot session id")]
+_CREATE = (
+    "With `psa_connection` (a connection id, or `default`) and `ticket_ref`, FlowPilot reads the ticket from "
+    "that PSA and snapshots it; an embed token whose ticket claim names a provider the account has a connection "
+    "for does the same. A ticket the PSA does not have is a 404 in the PSA's words; a PSA that is down is a 503 "
+    'with Retry-After, and `"unlinked": true` opens the session without the PSA (it resolves locally).'
+)
 
 
 class SessionController(Controller):
     path = "/api/v1/ai-sessions"
     tags = ["sessions"]
 
-    @post("/", operation_id="createSession", summary="Open a FlowPilot session", status_code=201)
-    async def create(self, ctx: Ctx, data: JSONBody[engine.CreateSession]) -> engine.SessionOut:
-        return await engine.create_session(ctx.db, ctx.principal, data)
+    @post(
+        "/",
+        operation_id="createSession",
+        summary="Open a FlowPilot session, optionally on a ticket read from the PSA",
+        description=_CREATE,
+        status_code=201,
+    )
+    async def create(self, caller: CallerDep, data: JSONBody[engine.CreateSession]) -> engine.SessionOut:
+        runtime = caller.runtime
+        return await from_ticket.open_session(
+            runtime.sessionmaker,
+            caller.principal,
+            data,
+            secret_key=runtime.secret_key,
+            providers=runtime.plugins.psa_providers,
+        )
+
+    @post(
+        "/{session_id:uuid}/ticket/refresh",
+        operation_id="refreshSessionTicket",
+        summary="Re-read the session's ticket from its PSA",
+        description="Replaces the ticket snapshot's PSA fields with the PSA's current ones and bumps "
+        "`state_version` (previews follow). A ticket the PSA no longer has is a 404 in the PSA's words; a PSA "
+        "that is down is a 503 with Retry-After. A closed or unlinked session is a 409.",
+        status_code=200,
+    )
+    async def refresh_ticket(self, caller: CallerDep, session_id: SessionId) -> engine.SessionOut:
+        runtime = caller.runtime
+        return await from_ticket.refresh_ticket(
+            runtime.sessionmaker,
+            caller.principal,
+            session_id,
+            secret_key=runtime.secret_key,
+            providers=runtime.plugins.psa_providers,
+        )
 
     @get("/", operation_id="listSessions", summary="List sessions, most recently updated first, a page at a time")
     async def list(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter
 
 from flowpilot_core import psa
+from flowpilot_core.errors import Forbidden
+from flowpilot_core.psa.check import CheckConnection, ConnectionCheck, check_connection
 from flowpilot_core.writeback import PostNote, WritebackResult
 from flowpilot_core.writeback.quality import NoteQualityReport, note_quality
 from flowpilot_server.deps import CallerDep, Ctx, require_api_key
@@ -73,6 +75,44 @@ class PsaConnectionController(Controller):
         return await psa.create_connection(
             ctx.db, ctx.principal.account_id, data, ctx.runtime.secret_key, ctx.runtime.plugins.psa_providers
         )
+
+    @patch(
+        "/{connection_id:uuid}",
+        operation_id="updatePsaConnection",
+        summary="Change a PSA connection; API key only",
+        description="Omitted fields stay as they are. `config` holds the keys to change (null removes one); the "
+        "merged config is validated by the provider before it is stored, encrypted. `statuses` replaces the "
+        "mapping. `is_default: true` makes it the account's one default connection.",
+    )
+    async def update(
+        self, ctx: Ctx, connection_id: ConnectionId, data: JSONBody[psa.UpdatePsaConnection]
+    ) -> psa.PsaConnectionOut:
+        require_api_key(ctx)
+        return await psa.update_connection(
+            ctx.db, ctx.principal.account_id, connection_id, data, ctx.runtime.secret_key,
+            ctx.runtime.plugins.psa_providers,
+        )  # fmt: skip
+
+    @post(
+        "/{connection_id:uuid}/test",
+        operation_id="testPsaConnection",
+        status_code=200,
+        summary="Test a PSA connection: authenticate, read a ticket's statuses, show the mapped ones; API key only",
+        description="Writes nothing. The body may be `{}`. With `ticket_ref`, reads that ticket and the statuses it can take, and shows "
+        "the status a resolution and an escalation would get (`ok` is false when the mapping names none of them). "
+        "A PSA failure is its problem (rejected credentials, unreachable, rate-limited with Retry-After); a ticket "
+        "the PSA does not have is a 404.",
+    )
+    async def test(
+        self, caller: CallerDep, connection_id: ConnectionId, data: JSONBody[CheckConnection]
+    ) -> ConnectionCheck:
+        if caller.principal.via != "api_key":
+            raise Forbidden("this endpoint is for server-to-server calls with an API key, not for embed tokens")
+        runtime = caller.runtime
+        return await check_connection(
+            runtime.sessionmaker, caller.principal.account_id, connection_id, data,
+            secret_key=runtime.secret_key, providers=runtime.plugins.psa_providers,
+        )  # fmt: skip
 
     @delete("/{connection_id:uuid}", operation_id="deletePsaConnection", summary="Remove a PSA connection")
     async def remove(self, ctx: Ctx, connection_id: ConnectionId) -> None:
