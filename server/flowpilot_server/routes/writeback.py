@@ -98,8 +98,9 @@ class PsaConnectionController(Controller):
         operation_id="testPsaConnection",
         status_code=200,
         summary="Test a PSA connection: authenticate, read a ticket's statuses, show the mapped ones; API key only",
-        description="Writes nothing. The body may be `{}`. With `ticket_ref`, reads that ticket and the statuses it can take, and shows "
-        "the status a resolution and an escalation would get (`ok` is false when the mapping names none of them). "
+        description="Writes nothing. The body may be `{}`. With `ticket_ref`, reads that ticket and the statuses "
+        "it can take, and shows the status a resolution and an escalation would get (`ok` is false when the "
+        "mapping names none of them). "
         "A PSA failure is its problem (rejected credentials, unreachable, rate-limited with Retry-After); a ticket "
         "the PSA does not have is a 404.",
     )
