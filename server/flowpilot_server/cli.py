@@ -1,4 +1,4 @@
-"""The ``flowpilot`` command: serve, demo, database, accounts, API keys, plugins, model checks.
+"""The ``flowpilot`` command: serve, demo, database, accounts, API keys, plugins, PSA connections, model checks.
 
 Errors end in one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -417,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = p_sub.add_parser("list", help="each plugin and the hooks it implements")
     p_list.add_argument("--json", action="store_true", help="print the result as JSON")
     plugins.set_defaults(func=cmd_plugins)
+
+    from flowpilot_server import psa_cli
+
+    psa_cli.add_parser(sub)
 
     models = sub.add_parser("models", help="model providers")
     m_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
