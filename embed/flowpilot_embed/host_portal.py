@@ -8,6 +8,11 @@ Run it on its own with ``python -m flowpilot_embed.host_portal`` (reads FLOWPILO
 FLOWPILOT_ACCOUNT_ID, FLOWPILOT_EMBED_SECRET, and optionally HOST_PORTAL_HOST / HOST_PORTAL_PORT);
 ``flowpilot demo`` starts it through :func:`make_host_portal_server`. The portal's origin must be
 one of the account's allowed embedding origins, or the browser refuses to frame FlowPilot.
+
+On its own it shows one fixed ticket. Given a :class:`TicketSource` (``flowpilot demo`` gives it
+the ConnectWise fake), it is that PSA's ticket pages: every ticket at ``/tickets/{ref}`` with its
+status and notes as the PSA has them now, the embed token signed for the ticket on screen, and
+the page re-reading the ticket when FlowPilot reports it resolved or escalated.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from flowpilot_embed import STATIC_DIR
 
@@ -46,6 +51,29 @@ DEMO_TICKET: dict[str, str] = {
 
 DEMO_USER: dict[str, str] = {"user_id": "demo-tech", "name": "Dana Tech", "email": "dana.tech@demo-msp.example"}
 
+DEMO_NOTES: list[dict[str, Any]] = [
+    # The fixed ticket's notes (without a TicketSource).
+    {"id": 1, "text": "It keeps asking for my password. I typed it in again but it comes back after a few minutes.",
+     "created": "08:42", "sections": ["Discussion"], "by": "James Chen"},
+    {"id": 2, "text": "Assigned to Dana Tech.", "created": "08:55", "sections": ["Internal"], "by": "Service Desk"},
+]  # fmt: skip
+
+
+class TicketSource(Protocol):
+    """The PSA behind the portal's pages: its tickets as they are now."""
+
+    provider: str
+    """The FlowPilot PSA provider the tickets live in (signed into the embed token's ticket claim)."""
+
+    def refs(self) -> list[str]:
+        """Every ticket's number, in queue order."""
+        ...
+
+    def ticket(self, ref: str) -> dict[str, Any] | None:
+        """``ref``, ``summary``, ``description``, ``company``, ``contact``, ``board``, ``status`` and ``notes``
+        (each ``id``, ``text``, ``created``, ``sections``), or ``None`` for a ticket that does not exist."""
+        ...
+
 _ASSETS = {"/portal.css": "text/css; charset=utf-8", "/portal.js": "text/javascript; charset=utf-8"}
 
 
@@ -59,8 +87,11 @@ def make_host_portal_server(
     ticket: Mapping[str, str] | None = None,
     user: Mapping[str, str] | None = None,
     ttl_seconds: int = 900,
+    tickets: TicketSource | None = None,
 ) -> ThreadingHTTPServer:
-    """A ready-to-serve portal (call ``serve_forever()``); ``port=0`` picks a free port (see ``server_address``)."""
+    """A ready-to-serve portal (call ``serve_forever()``); ``port=0`` picks a free port (see ``server_address``).
+
+    With ``tickets``, the pages show that PSA's tickets and ``ticket`` is not used."""
     flowpilot_origin = _origin(flowpilot_url)
     config = _PortalConfig(
         flowpilot_url=flowpilot_url.rstrip("/"),
@@ -70,6 +101,7 @@ def make_host_portal_server(
         ticket=dict(DEMO_TICKET if ticket is None else ticket),
         user=dict(DEMO_USER if user is None else user),
         ttl_seconds=ttl_seconds,
+        tickets=tickets,
     )
     handler = type("HostPortalHandler", (_HostPortalHandler,), {"config": config})
     server = ThreadingHTTPServer((host, port), handler)
@@ -100,6 +132,7 @@ class _PortalConfig:
         self.ticket: dict[str, str] = values["ticket"]
         self.user: dict[str, str] = values["user"]
         self.ttl_seconds: int = values["ttl_seconds"]
+        self.tickets: TicketSource | None = values["tickets"]
 
 
 class _HostPortalHandler(BaseHTTPRequestHandler):
@@ -112,8 +145,19 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
-        if path in ("/", "/index.html"):
-            self._send(HTTPStatus.OK, self._page(), "text/html; charset=utf-8", csp=True)
+        source = self.config.tickets
+        if path in ("/", "/index.html") or (source is not None and path.startswith("/tickets/")):
+            ticket = self._ticket(unquote(path.removeprefix("/tickets/")) if path.startswith("/tickets/") else None)
+            if ticket is None:
+                self._send(HTTPStatus.NOT_FOUND, b"no such ticket", "text/plain; charset=utf-8")
+            else:
+                self._send(HTTPStatus.OK, self._page(ticket), "text/html; charset=utf-8", csp=True)
+        elif source is not None and path.startswith("/api/tickets/"):
+            found = source.ticket(unquote(path.removeprefix("/api/tickets/")))
+            if found is None:
+                self._send(HTTPStatus.NOT_FOUND, b'{"error": "no such ticket"}', "application/json")
+            else:
+                self._send(HTTPStatus.OK, json.dumps(found).encode(), "application/json")
         elif path in ("/favicon.svg", "/favicon.ico"):  # browsers ask for /favicon.ico when a page names none
             self._send(HTTPStatus.OK, (STATIC_DIR / "favicon.svg").read_bytes(), "image/svg+xml")
         elif path in _ASSETS:
@@ -131,23 +175,46 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
         from flowpilot_core.accounts.embed_tokens import mint_embed_token
 
         cfg = self.config
+        claim: dict[str, str] = cfg.ticket
+        if cfg.tickets is not None:
+            # The ticket on the page the user is looking at; FlowPilot reads the rest of it from the PSA.
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                asked = json.loads(self.rfile.read(length) or b"{}").get("ticket")
+            except (ValueError, AttributeError):
+                asked = None
+            found = cfg.tickets.ticket(str(asked)) if asked else None
+            if found is None:
+                self._send(HTTPStatus.BAD_REQUEST, b'{"error": "name a ticket of this portal"}', "application/json")
+                return
+            claim = {"provider": cfg.tickets.provider, "ref": found["ref"], "summary": found["summary"]}
         token = mint_embed_token(
             account_id=cfg.account_id,
             secret=cfg.secret,
             user_id=cfg.user["user_id"],
             name=cfg.user.get("name"),
             email=cfg.user.get("email"),
-            ticket=cfg.ticket,
+            ticket=claim,
             ttl_seconds=cfg.ttl_seconds,
         )
         body = json.dumps({"token": token, "expires_in": cfg.ttl_seconds}).encode()
         self._send(HTTPStatus.OK, body, "application/json")
 
-    def _page(self) -> bytes:
+    def _ticket(self, ref: str | None) -> dict[str, Any] | None:
+        """The ticket a page shows: the source's (its first one for ``/``), or the fixed one."""
+        source = self.config.tickets
+        if source is None:
+            return {**self.config.ticket, "notes": DEMO_NOTES}
+        if ref is None:
+            refs = source.refs()
+            ref = refs[0] if refs else None
+        return source.ticket(ref) if ref else None
+
+    def _page(self, ticket: dict[str, Any]) -> bytes:
         cfg = self.config
-        ticket = cfg.ticket
         values = {
             "FLOWPILOT_URL": cfg.flowpilot_url,
+            "TICKET_PROVIDER": cfg.tickets.provider if cfg.tickets else "",
             "TICKET_REF": ticket.get("ref", ""),
             "TICKET_SUMMARY": ticket.get("summary", ""),
             "TICKET_DESCRIPTION": ticket.get("description", ""),
@@ -160,8 +227,26 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
         }
         page = (PORTAL_DIR / "index.html").read_text(encoding="utf-8")
         for key, value in values.items():
-            page = page.replace(f"{{{{{key}}}}}", html.escape(value, quote=True))
-        return page.encode("utf-8")
+            page = page.replace(f"{{{{{key}}}}}", html.escape(str(value), quote=True))
+        page = page.replace("<!--NOTES-->", _notes_html(ticket.get("notes") or []))
+        return page.replace("<!--QUEUE-->", self._queue_html(ticket.get("ref", ""))).encode("utf-8")
+
+    def _queue_html(self, current: str) -> str:
+        source = self.config.tickets
+        if source is None:
+            return ""
+        items = []
+        for ref in source.refs():
+            ticket = source.ticket(ref)
+            if ticket is None:
+                continue
+            here = ' aria-current="page"' if ref == current else ""
+            items.append(
+                f'<li><a href="/tickets/{html.escape(ref)}"{here}><span class="psa-ref">#{html.escape(ref)}</span> '
+                f'{html.escape(ticket["summary"])} <span class="psa-queue__status">{html.escape(ticket["status"])}'
+                "</span></a></li>"
+            )
+        return f'<nav class="psa-queue" aria-label="Service Desk queue"><ol>{"".join(items)}</ol></nav>'
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, csp: bool = False) -> None:
         self.send_response(status)
@@ -180,6 +265,20 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
             )
         self.end_headers()
         self.wfile.write(body)
+
+
+def _notes_html(notes: list[dict[str, Any]]) -> str:
+    """The notes as the page first shows them (portal.js renders the same markup from ``/api/tickets/{ref}``)."""
+    if not notes:
+        return '<li class="psa-notes__empty">No notes yet.</li>'
+    items = []
+    for note in notes:
+        where = " · ".join([*note.get("sections", []), str(note.get("created") or "")]).strip(" ·")
+        items.append(
+            f'<li data-note-id="{html.escape(str(note["id"]))}"><strong>{html.escape(str(note.get("by") or "Note"))}'
+            f"</strong> <span>{html.escape(where)}</span><p>{html.escape(str(note['text']))}</p></li>"
+        )
+    return "".join(items)
 
 
 def main() -> int:

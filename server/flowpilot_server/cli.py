@@ -164,7 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from flowpilot_server.demo import prepare_demo, start_host_portal
+    from flowpilot_server.demo import DemoPsa, prepare_demo, start_host_portal
+    from flowpilot_server.demo_psa import CONNECTION_NAME
 
     settings = _settings(args)
     if "offline" not in settings.ai:  # let the demo's offline replies visibly stream in
@@ -173,21 +174,29 @@ def cmd_demo(args: argparse.Namespace) -> None:
         settings = replace(settings, ai={**settings.ai, "offline": {"stream_delay_ms": 25}})
     urls = _database(settings)
     asyncio.run(_migrate(settings, urls))
-    _progress("Preparing the demo account, technician and sample tickets")
-    demo = asyncio.run(prepare_demo(settings, urls, portal_port=args.portal_port))
-    portal_url = start_host_portal(settings, demo, args.portal_port)
-    print()
-    print("  FlowPilot demo is ready.")
-    print(f"  Open FlowPilot (signed in as {demo.user_name}):")
-    print(f"    {settings.base_url}/pilot#token={demo.token}")
-    if portal_url:
-        print("  FlowPilot embedded in an example PSA portal:")
-        print(f"    {portal_url}")
-    print(f"  Demo account id: {demo.account_id}")
-    print(f"  API key for it:  flowpilot api-keys create --account {demo.account_id}")
-    print(f"  API docs: {settings.base_url}/schema")
-    print()
-    _serve(settings, urls)
+    _progress("Preparing the demo account, technician and sample tickets (in a local ConnectWise fake)")
+    demo_psa = DemoPsa.start()
+    try:
+        demo = asyncio.run(prepare_demo(settings, urls, portal_port=args.portal_port, psa=demo_psa))
+        portal = start_host_portal(settings, demo, args.portal_port, demo_psa)
+        portal_url = f"http://{settings.host}:{args.portal_port}/" if portal else None
+        first = min(demo_psa.samples, key=int)
+        print()
+        print("  FlowPilot demo is ready.")
+        print(f"  Open FlowPilot (signed in as {demo.user_name}):")
+        print(f"    {settings.base_url}/pilot#token={demo.token}")
+        if portal_url:
+            print("  FlowPilot embedded in an example PSA portal (its tickets live in the ConnectWise fake):")
+            print(f"    {portal_url}")
+        print(f"  PSA: a ConnectWise fake at {demo_psa.fake.url}, tickets {', '.join(sorted(demo_psa.samples))}")
+        print(f"    flowpilot psa test {json.dumps(CONNECTION_NAME)} --ticket {first}")
+        print(f"  Demo account id: {demo.account_id}")
+        print(f"  API key for it:  flowpilot api-keys create --account {demo.account_id}")
+        print(f"  API docs: {settings.base_url}/schema")
+        print()
+        _serve(settings, urls)
+    finally:
+        demo_psa.close()
 
 
 def cmd_db(args: argparse.Namespace) -> None:
