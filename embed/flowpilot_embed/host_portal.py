@@ -222,7 +222,7 @@ class _HostPortalHandler(BaseHTTPRequestHandler):
             "TICKET_CONTACT": ticket.get("contact", ""),
             "TICKET_BOARD": ticket.get("board", ""),
             "TICKET_STATUS": ticket.get("status", ""),
-            "TICKET_PRIORITY": ticket.get("priority", ""),
+            "TICKET_PRIORITY": ticket.get("priority") or "not set",
             "USER_NAME": cfg.user.get("name", ""),
         }
         page = (PORTAL_DIR / "index.html").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
-from tests.browser.conftest import PageErrors
+from tests.browser.conftest import PageErrors, axe_violations
 from tests.browser.test_embed import wait_for_event
 from tests.conftest import LiveServer, _free_port
 from tests.pg import run_sync
@@ -89,6 +89,7 @@ def test_confirm_and_post_puts_the_note_and_the_closed_status_on_the_portals_tic
 
     # The portal re-reads its ticket from the PSA when FlowPilot says it is resolved.
     expect(page.locator("#psa-status")).to_have_text("Closed")
+    expect(page.locator(".psa-queue a[aria-current=page] .psa-queue__status")).to_have_text("Closed")
     note = page.locator("#psa-notes li")
     expect(note).to_have_count(1)
     expect(note).to_contain_text("Internal · Resolution")
@@ -101,4 +102,5 @@ def test_confirm_and_post_puts_the_note_and_the_closed_status_on_the_portals_tic
     expect(page.locator("#psa-status")).to_have_text("Closed")
     expect(page.locator("#psa-notes li")).to_have_count(1)
     expect(page.locator(".psa-queue a[aria-current=page]")).to_contain_text("Closed")
+    assert axe_violations(page, include=".psa-ticket") == []
     assert page_errors.errors == []

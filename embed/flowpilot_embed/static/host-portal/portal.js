@@ -71,6 +71,8 @@
       })
       .then(function (ticket) {
         document.getElementById("psa-status").textContent = ticket.status;
+        var queued = document.querySelector(".psa-queue a[aria-current=page] .psa-queue__status");
+        if (queued) queued.textContent = ticket.status;
         renderNotes(ticket.notes);
         log("ticket-reread", { status: ticket.status, notes: ticket.notes.length });
       })
