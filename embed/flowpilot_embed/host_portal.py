@@ -74,6 +74,7 @@ class TicketSource(Protocol):
         (each ``id``, ``text``, ``created``, ``sections``), or ``None`` for a ticket that does not exist."""
         ...
 
+
 _ASSETS = {"/portal.css": "text/css; charset=utf-8", "/portal.js": "text/javascript; charset=utf-8"}
 
 

@@ -1,6 +1,6 @@
 """The demo's PSA: the ConnectWise fake (:mod:`flowpilot_connectwise.testing`) holding the sample tickets.
 
-``flowpilot demo`` starts it on a free local port (no network, a few milliseconds), connects
+``flowpilot demo`` starts it in its own process on a free local port (no network), connects
 the demo account to it like any ConnectWise tenant, and the example host portal shows its
 tickets, notes and statuses by reading it, so a Confirm & post in FlowPilot shows up on the
 portal's ticket. It keeps its tickets in memory: every ``flowpilot demo`` starts them afresh,
