@@ -4,6 +4,7 @@ by connection id, by the default connection and by an embed token's ticket claim
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,6 +22,12 @@ from tests.plugins.support import client_for, manager_with
 Client = AsyncTestClient[Litestar]
 SESSIONS = "/api/v1/ai-sessions"
 DESCRIPTION = "Nobody on floor 2 can print since the driver update. Jobs stay in the queue."
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -113,7 +120,7 @@ async def test_a_claim_for_a_provider_without_a_connection_keeps_the_signed_tick
 
 
 async def test_a_ticket_the_psa_does_not_have_is_a_404_in_its_words_and_nothing_is_stored(
-    client: Client, tenant: Tenant, cw: FakeConnectWise
+    client: Client, tenant: Tenant, other_tenant: Tenant, cw: FakeConnectWise
 ) -> None:
     connection = await _connect(client, tenant, cw)
     missing = await client.post(SESSIONS, json={"psa_connection": connection["id"], "ticket_ref": "4242"},
@@ -123,6 +130,11 @@ async def test_a_ticket_the_psa_does_not_have_is_a_404_in_its_words_and_nothing_
     assert problem["title"] == "PSA ticket not found" and problem["errors"][0]["field"] == "ticket_ref"
     assert "Ticket ID 4242 not found" in problem["detail"] and "'ConnectWise'" in problem["detail"]
     assert (await client.get(SESSIONS, headers=tenant.headers())).json()["items"] == []
+
+    theirs = await client.post(SESSIONS, json={"psa_connection": connection["id"], "ticket_ref": "4242"},
+                               headers=other_tenant.headers())  # fmt: skip
+    assert theirs.status_code == 404 and theirs.json()["errors"][0]["field"] == "psa_connection"
+    assert "Ticket ID" not in theirs.text  # another account's connection is never used, nor confirmed
 
     nonsense = await client.post(SESSIONS, json={"psa_connection": "mine", "ticket_ref": "1"}, headers=tenant.headers())
     assert nonsense.status_code in (400, 422) and nonsense.json()["errors"][0]["field"] == "psa_connection"
@@ -149,6 +161,17 @@ async def test_a_psa_that_is_down_is_a_503_with_retry_after_and_the_session_can_
     limited = await client.post(SESSIONS, json=body, headers=tenant.headers())
     assert limited.status_code == 503 and limited.headers["retry-after"] == "45"
     assert (await client.get(SESSIONS, headers=tenant.headers())).json()["items"] == []
+
+    unreachable = await _connect(client, tenant, cw, name="Gone")
+    moved = await client.patch(
+        f"/api/v1/psa-connections/{unreachable['id']}",
+        json={"config": {"site": f"http://127.0.0.1:{_closed_port()}"}},
+        headers=tenant.api_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    gone = await client.post(SESSIONS, json=body | {"psa_connection": unreachable["id"]}, headers=tenant.headers())
+    assert gone.status_code == 503 and gone.headers["retry-after"] == "30", gone.text
+    assert "'Gone'" in gone.json()["detail"]
 
     asked = len(cw.requests)
     unlinked = await client.post(SESSIONS, json=body | {"unlinked": True}, headers=tenant.headers())
