@@ -124,3 +124,21 @@ def test_without_an_account_it_says_how_to_name_one(env: Path, capsys: pytest.Ca
     assert capsys.readouterr().err.strip() == (
         "flowpilot: error: name the account: --account ID (flowpilot accounts create prints it)"
     )
+
+
+def test_every_registered_provider_is_added_by_its_name_and_validates_its_own_config(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowpilot_core.plugins import collect, load_plugins
+
+    load_plugins()
+    names = sorted(collect().psa_providers)
+    assert {"connectwise", "autotask", "halopsa"} <= set(names)
+    for name in names:
+        args = ["add", name, f"{name} main", "--config", '{"unknown_key": 1}', "--resolved", "Closed"]
+        capsys.readouterr()
+        if main(["psa", *args, "--account", run.account]) == 0:  # a provider that takes any config (none to check)
+            assert f"{name} main" in run("list")[0]
+            continue
+        err = capsys.readouterr().err
+        assert err.startswith(f"flowpilot: error: config for {name}: ") and err.count("\n") == 1, err
