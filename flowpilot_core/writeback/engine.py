@@ -342,4 +342,6 @@ class WritebackService:
             session.status, session.escalated_at = "escalated", now
             session.escalation_package_markdown, session.escalation_package_posted_at = row.markdown, now
             session.escalation_package_external_id, session.escalation_package_post_result = note_id, summary
+        if row.status_after:  # the ticket as the PSA now reads it, not as it was when the session opened
+            session.ticket_snapshot = {**(session.ticket_snapshot or {}), "status": row.status_after}
         session.updated_at = now

@@ -124,6 +124,8 @@ async def test_a_resolution_is_posted_once_as_an_internal_note_and_the_status_ve
     assert f"[FlowPilot resolution {result['id']}]" in note.text
     assert fake.tickets["T-100"].status_id == "4"
     assert await _status(client, tenant, sid) == "resolved"
+    session = (await client.get(f"/api/v1/ai-sessions/{sid}", headers=tenant.headers())).json()
+    assert session["ticket"]["status"] == "Closed", "the session shows the status the PSA verified, not the old one"
     retry = await _post(client, tenant, sid, version)
     assert retry.json()["state"] == "done" and len(fake.tickets["T-100"].notes) == 1
     names = [type(e).__name__ for e in recorder.events]
