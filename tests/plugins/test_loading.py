@@ -25,7 +25,9 @@ from tests.conftest import TEST_SECRET_KEY, Tenant
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
-BUILTINS = ["anthropic", "autotask", "connectwise", "halopsa", "marker_effects", "markers", "offline", "openai_compat"]
+BUILTINS = [
+    "anthropic", "autotask", "connectwise", "halopsa", "local", "marker_effects", "markers", "offline", "openai_compat"
+]  # fmt: skip
 
 MY_PSA = """
     import json, os
