@@ -57,6 +57,7 @@ PREVIEW_OF: dict[str, Literal["resolution_note", "escalation_package"]] = {
     "escalation": "escalation_package",
 }
 MAX_NOTE_CHARS = 60_000
+IDEMPOTENCY_KEY = "^[A-Za-z0-9_.:-]+$"
 
 
 class PostNote(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,7 +67,7 @@ class PostNote(msgspec.Struct, forbid_unknown_fields=True):
     """The note as the technician edited it."""
     state_version: int
     """The ``state_version`` of the preview the technician edited; a newer state is a 409 (review it first)."""
-    idempotency_key: Annotated[str, msgspec.Meta(min_length=8, max_length=100, pattern="^[A-Za-z0-9_.:-]+$")]
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=8, max_length=100, pattern=IDEMPOTENCY_KEY)]
     """Any unique string per confirmation; a retry with the same key never posts a second note."""
 
 
@@ -111,6 +112,21 @@ def result_out(row: Writeback) -> WritebackResult:
     result = msgspec.convert(row, WritebackResult, from_attributes=True, strict=False)
     posted = row.external_note_id is not None and row.provider != local.PROVIDER_NAME
     return msgspec.structs.replace(result, posted_to_psa=posted)
+
+
+async def get_writeback(db: AsyncSession, principal: Principal, session_id: uuid.UUID, key: str) -> WritebackResult:
+    """Where one confirmation stands, readable while its POST runs: ``pending`` (posting the note), ``posted``
+    (the note is on the ticket; setting and verifying the status), then its end state."""
+    await get_session_row(db, principal, session_id)  # another account's session reads as none
+    query = select(Writeback).where(
+        Writeback.account_id == principal.account_id,
+        Writeback.session_id == session_id,
+        Writeback.idempotency_key == key,
+    )
+    row = (await db.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"session {session_id} has no confirmation with idempotency key {key!r}")
+    return result_out(row)
 
 
 def line_edit_distance(generated: str, posted: str) -> int:

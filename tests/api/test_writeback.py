@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
+from flowpilot_server.app import create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +29,7 @@ from flowpilot_core.psa.provider import PsaContext
 from flowpilot_core.testing.fake_psa import FakePSA
 from flowpilot_core.writeback import PostNote, WritebackService
 from flowpilot_core.writeback.reconcile import reconcile_abandoned
-from tests.conftest import Tenant
+from tests.conftest import Tenant, _free_port
 from tests.plugins.support import EventRecorder, client_for, manager_with
 
 Client = AsyncTestClient[Litestar]
@@ -432,3 +439,90 @@ async def test_another_accounts_session_is_not_found_and_nothing_is_posted_or_re
     assert own.status_code == 200 and own.json()["attempts"] == 1
     assert fake.tickets["T-100"].notes[0].text.startswith("## Problem\nPrinting was down.")
     assert await _status(client, tenant, unlinked) == "open"
+
+
+
+class Gate:
+    """Holds one FakePSA operation (on the server's loop) until the test opens it; says when it was reached."""
+
+    def __init__(self, fake: FakePSA, operation: str) -> None:
+        self.reached, self.open = threading.Event(), threading.Event()
+        original = getattr(fake, operation)
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            setattr(fake, operation, original)
+            self.reached.set()
+            await asyncio.to_thread(self.open.wait, 10)
+            return await original(*args, **kwargs)
+
+        setattr(fake, operation, held)
+
+
+@contextmanager
+def serving(settings: Settings, db_urls: DatabaseUrls, fake: FakePSA) -> Iterator[httpx.Client]:
+    """The server on a real socket (uvicorn on a thread): the test reads it while one of its requests runs."""
+    app = create_app(settings, urls=db_urls, plugin_manager=manager_with(("fakepsa", FakePsaPlugin(fake))))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="writeback-server", daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            deadline = time.monotonic() + 30
+            while not getattr(app.state, "runtime", None) or not server.started:
+                assert time.monotonic() < deadline, "the server did not start in 30s"
+                time.sleep(0.05)
+            app.state.runtime.writeback.verify_delay = 0.01
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_confirmation_in_flight_reads_as_posting_then_verifying_then_its_result(
+    settings: Settings, db_urls: DatabaseUrls, tenant: Tenant, other_tenant: Tenant, fake: FakePSA
+) -> None:
+    with serving(settings, db_urls, fake) as http:
+        connection = {"provider": "fakepsa", "name": "Main PSA", "config": {"api_key": "k-1"},
+                      "statuses": {"resolved": "Closed"}}  # fmt: skip
+        assert http.post("/api/v1/psa-connections", json=connection, headers=tenant.api_headers).status_code == 201
+        session = http.post(
+            "/api/v1/ai-sessions",
+            json={"problem_statement": "Printing is down", "ticket_ref": "T-100", "psa_provider": "fakepsa"},
+            headers=tenant.headers(),
+        ).json()
+        base = f"/api/v1/ai-sessions/{session['id']}"
+        path = f"{base}/writebacks/confirm-0001"
+        unknown = http.get(path, headers=tenant.headers())
+        assert unknown.status_code == 404 and "confirm-0001" in unknown.json()["detail"]
+        bad_key = http.get(f"{base}/writebacks/no%20spaces%20here", headers=tenant.headers())
+        assert bad_key.status_code == 400
+
+        listing, setting = Gate(fake, "list_notes"), Gate(fake, "set_status")
+        body = {"markdown": "## Problem\nPrinting was down.\n", "state_version": session["state_version"],
+                "idempotency_key": "confirm-0001"}  # fmt: skip
+        outcome: dict[str, httpx.Response] = {}
+
+        def technician_confirms() -> None:
+            outcome["done"] = http.post(f"{base}/resolution-note/post", json=body, headers=tenant.headers())
+
+        confirming = threading.Thread(target=technician_confirms)
+        confirming.start()
+        try:
+            assert listing.reached.wait(10)
+            before = http.get(path, headers=tenant.headers()).json()
+            assert (before["state"], before["external_note_id"], before["attempts"]) == ("pending", None, 1)
+            listing.open.set()
+            assert setting.reached.wait(10)
+            during = http.get(path, headers=tenant.headers()).json()
+            assert (during["state"], during["posted_to_psa"], during["status_after"]) == ("posted", True, None)
+            assert during["external_note_id"] == fake.tickets["T-100"].notes[0].id
+            for headers in (other_tenant.headers(), other_tenant.api_headers):
+                assert http.get(path, headers=headers).status_code == 404
+        finally:
+            listing.open.set()
+            setting.open.set()
+            confirming.join(20)
+        done = outcome["done"]
+        assert done.status_code == 200 and done.json()["state"] == "done"
+        assert http.get(path, headers=tenant.headers()).json() == done.json()
