@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -158,7 +157,7 @@ class LocalPSA:
             raise PSAPermanent(f"status {status_id!r} is not a status of FlowPilot's local tickets ({names})")
         async with self._unit() as db:
             ticket = await self._ticket(db, ref, lock=True)
-            ticket.status_id, ticket.updated_at = status_id, datetime.now(UTC)
+            ticket.status_id = status_id
 
     async def get_status(self, ref: str) -> PSAStatus:
         async with self._unit() as db:

@@ -245,10 +245,11 @@ class WritebackService:
 
     async def _work(self, db: AsyncSession, principal: Principal, session: AiSession, row: Writeback) -> _Work:
         if not session.ticket_ref:  # no PSA ticket: the session's own ticket in FlowPilot's record
-            row.provider, row.ticket_ref = local.PROVIDER_NAME, await local.ticket_for_session(db, session)
+            ref = await local.ticket_for_session(db, session)
+            row.provider, row.ticket_ref = local.PROVIDER_NAME, ref
             row.attempts += 1
             await db.flush()
-            return _Work(row.id, row.kind, row.ticket_ref, row.marker, self._text(row), row.provider, None,  # type: ignore[arg-type]
+            return _Work(row.id, row.kind, ref, row.marker, self._text(row), local.PROVIDER_NAME, None,  # type: ignore[arg-type]
                          row.external_note_id)  # fmt: skip
         connection = (
             await get_connection_row(db, principal.account_id, row.connection_id)
@@ -355,6 +356,7 @@ class WritebackService:
                                posted_to_psa=not work.local))
             else:
                 row.state = "status_unverified"
+            if not verified and not work.local:
                 emit(db, StatusVerificationFailed(
                     account_id=principal.account_id, session_id=session_id, provider=work.provider,
                     ticket_ref=work.ref, expected_status=row.status_expected or "", actual_status=row.status_after,
