@@ -14,8 +14,9 @@
 
 A session without a PSA ticket goes the same way through the built-in ``local`` provider
 (:mod:`flowpilot_core.psa.local`): the note and the status land on the session's ticket in
-FlowPilot's own record, nothing is posted to a PSA, and the result says so (state ``local``,
-``posted_to_psa`` false; no ``NotePosted`` event, which is about PSAs).
+FlowPilot's own record (made on first use, or the local ticket a session with
+``psa_provider="local"`` names), nothing is posted to a PSA, and the result says so (state
+``local``, ``posted_to_psa`` false; no ``NotePosted`` event, which is about PSAs).
 """
 
 from __future__ import annotations
@@ -244,8 +245,9 @@ class WritebackService:
         return row
 
     async def _work(self, db: AsyncSession, principal: Principal, session: AiSession, row: Writeback) -> _Work:
-        if not session.ticket_ref:  # no PSA ticket: the session's own ticket in FlowPilot's record
-            ref = await local.ticket_for_session(db, session)
+        if not session.ticket_ref or session.psa_provider == local.PROVIDER_NAME:
+            # No PSA ticket: the session's own ticket in FlowPilot's record (or the local ticket it names).
+            ref = session.ticket_ref or await local.ticket_for_session(db, session)
             row.provider, row.ticket_ref = local.PROVIDER_NAME, ref
             row.attempts += 1
             await db.flush()

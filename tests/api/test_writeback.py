@@ -526,3 +526,29 @@ def test_a_confirmation_in_flight_reads_as_posting_then_verifying_then_its_resul
         done = outcome["done"]
         assert done.status_code == 200 and done.json()["state"] == "done"
         assert http.get(path, headers=tenant.headers()).json() == done.json()
+
+
+async def test_a_session_naming_a_local_ticket_resolves_on_that_ticket_without_a_connection(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, other_tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:  # fmt: skip
+    client, _ = psa_client
+    context = PsaContext(account_id=tenant.account_id, sessionmaker=sessionmaker)
+    ref = await local.add_ticket(context, "Scanner jams", description="Floor 3 scanner")
+    body = {"problem_statement": "Scanner jams", "ticket_ref": ref, "psa_provider": "local"}
+    created = (await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())).json()
+    response = await _post(client, tenant, str(created["id"]), int(created["state_version"]))
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["state"], result["ticket_ref"], result["posted_to_psa"]) == ("local", ref, False)
+    (note,) = await _local_provider(sessionmaker, tenant).list_notes(ref)
+    assert note.id == result["external_note_id"]
+
+    # Another account's local ticket is not this account's to post to: it reads as missing, nothing changes.
+    theirs = await local.add_ticket(PsaContext(account_id=other_tenant.account_id, sessionmaker=sessionmaker), "X")
+    created = (await client.post("/api/v1/ai-sessions", json=body | {"ticket_ref": theirs},
+                                 headers=tenant.headers())).json()  # fmt: skip
+    refused = await _post(client, tenant, str(created["id"]), int(created["state_version"]))
+    assert refused.status_code == 502 and theirs in refused.json()["detail"]
+    assert await _status(client, tenant, str(created["id"])) == "open"
+    assert await _local_provider(sessionmaker, other_tenant).list_notes(theirs) == []
