@@ -74,6 +74,9 @@ def test_the_allowlist_filters_third_party_plugins_and_flowpilot_starts(
         FLOWPILOT_PORT=str(port),
         MY_PSA_EVENTS=str(events),
         OTHER_IMPORTED=str(other_imported),
+        # The shared test database holds other tests' unfinished writebacks: this server must not finish them
+        # (their events would reach this test's plugin).
+        FLOWPILOT_WRITEBACK_RECONCILE_AFTER="86400",
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "flowpilot_server.cli", "serve", "--no-migrate"],
