@@ -63,6 +63,9 @@ class Settings:
     (asyncpg's and SQLAlchemy's statement caches off, every statement uniquely named)."""
     ai: dict[str, Any] = field(default_factory=dict)
     """The ``[ai]`` table of flowpilot.toml: model tiers, MCP flags, prices (see docs/ai-layer.md)."""
+    writeback_reconcile_after: float = 60.0
+    """Seconds a writeback must have been untouched before the start-up reconciler finishes it (one a crash
+    abandoned); younger ones may be in flight on another replica. 0 takes every unfinished one (one replica)."""
 
     @property
     def base_url(self) -> str:
@@ -165,6 +168,9 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     ai = file_values.get("ai", {})
     if not isinstance(ai, dict):
         raise ConfigError("ai: must be a TOML table")
+    reconcile_after = _number(
+        get("writeback_reconcile_after"), "FLOWPILOT_WRITEBACK_RECONCILE_AFTER", float, 60.0, minimum=0, maximum=86400
+    )
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -184,6 +190,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         db_pool_timeout=float(pool_timeout),
         database_pgbouncer=_flag(get("database_pgbouncer"), "FLOWPILOT_DATABASE_PGBOUNCER"),
         ai=ai,
+        writeback_reconcile_after=float(reconcile_after),
     )
 
 

@@ -90,7 +90,9 @@ def register_psa_providers(register: RegisterPsaProvider) -> None:
     ``name`` is the id stored on ``psa_connections.provider`` (``"connectwise"``) and
     ``factory(config)`` builds a :class:`flowpilot_core.psa.PSAProvider` from a
     connection's decrypted config (raising ``ValueError`` for a config it cannot use).
-    The writeback engine posts notes and sets statuses through it.
+    The writeback engine posts notes and sets statuses through it. (The built-in ``local``
+    provider, FlowPilot's own record, is the one factory also given a keyword-only
+    ``context``: :class:`flowpilot_core.psa.provider.PsaContext`.)
     """
 
 

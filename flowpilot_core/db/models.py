@@ -151,6 +151,8 @@ class Writeback(Base):
         UUID(as_uuid=True), ForeignKey("psa_connections.id", ondelete="SET NULL")
     )
     ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    """The PSA provider the note goes to (``local``: FlowPilot's own record, nothing leaves)."""
     external_note_id: Mapped[str | None] = mapped_column(String(200))
     status_before: Mapped[str | None] = mapped_column(String(200))
     status_expected: Mapped[str | None] = mapped_column(String(200))
@@ -161,6 +163,49 @@ class Writeback(Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+
+LOCAL_TICKET_STATUSES = ("new", "in_progress", "escalated", "resolved")
+LOCAL_NOTE_KINDS = ("resolution", "escalation", "internal")
+
+
+class LocalTicket(Base):
+    """A ticket of the built-in ``local`` PSA: FlowPilot's own record (a session without a PSA ticket gets one)."""
+
+    __tablename__ = "local_tickets"
+    __table_args__ = (
+        UniqueConstraint("session_id", name="uq_local_tickets_session"),
+        CheckConstraint(_in("status_id", LOCAL_TICKET_STATUSES), name="ck_local_tickets_status"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE")
+    )
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    status_id: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'in_progress'"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class LocalTicketNote(Base):
+    """A note on a ``local`` ticket."""
+
+    __tablename__ = "local_ticket_notes"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LOCAL_NOTE_KINDS), name="ck_local_ticket_notes_kind"),
+        Index("ix_local_ticket_notes_ticket", "ticket_id", "created_at"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("local_tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # last: it shadows sqlalchemy's text() in this body
 
 
 class McpServer(Base):

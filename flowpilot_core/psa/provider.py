@@ -10,9 +10,12 @@ appears in an error and every failure says whether a retry may help.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 NoteKind = Literal["resolution", "escalation", "internal"]
 
@@ -37,6 +40,18 @@ class PSATicket(msgspec.Struct, frozen=True, kw_only=True):
     company: str | None = None
     contact: str | None = None
     board: str | None = None
+
+
+@dataclass(frozen=True)
+class PsaContext:
+    """What FlowPilot hands a provider whose record is FlowPilot's own database (the built-in ``local``): the
+    account, and a sessionmaker whose units of work :func:`~flowpilot_core.db.engine.tenant_session` scopes to it.
+
+    PSA plugins that talk to a remote PSA never get it: their factory takes the connection's config only.
+    """
+
+    account_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession]
 
 
 @runtime_checkable

@@ -6,6 +6,7 @@ from flowpilot_core.writeback.engine import (
     WritebackKind,
     WritebackResult,
     WritebackService,
+    get_writeback,
     line_edit_distance,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "WritebackKind",
     "WritebackResult",
     "WritebackService",
+    "get_writeback",
     "line_edit_distance",
 ]

@@ -12,7 +12,11 @@
    the caller gets a problem with the partial result, and a retry with the same key
    re-does only the status.
 
-A session without a ticket resolves locally: the markdown is stored, nothing is posted.
+A session without a PSA ticket goes the same way through the built-in ``local`` provider
+(:mod:`flowpilot_core.psa.local`): the note and the status land on the session's ticket in
+FlowPilot's own record (made on first use, or the local ticket a session with
+``psa_provider="local"`` names), nothing is posted to a PSA, and the result says so (state
+``local``, ``posted_to_psa`` false; no ``NotePosted`` event, which is about PSAs).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from flowpilot_core.events import (
 )
 from flowpilot_core.hookspecs import PsaProviderFactory
 from flowpilot_core.previews import PreviewService
-from flowpilot_core.psa import PSAError, PSAProvider, StatusMapping
+from flowpilot_core.psa import PSAError, PSAProvider, StatusMapping, local
 from flowpilot_core.psa.connections import connection_for, get_connection_row, open_provider
+from flowpilot_core.psa.provider import PsaContext
 from flowpilot_core.psa.statuses import choose_status
 from flowpilot_core.sessions.lifecycle import get_session_row
 
@@ -54,6 +59,7 @@ PREVIEW_OF: dict[str, Literal["resolution_note", "escalation_package"]] = {
     "escalation": "escalation_package",
 }
 MAX_NOTE_CHARS = 60_000
+IDEMPOTENCY_KEY = "^[A-Za-z0-9_.:-]+$"
 
 
 class PostNote(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +69,7 @@ class PostNote(msgspec.Struct, forbid_unknown_fields=True):
     """The note as the technician edited it."""
     state_version: int
     """The ``state_version`` of the preview the technician edited; a newer state is a 409 (review it first)."""
-    idempotency_key: Annotated[str, msgspec.Meta(min_length=8, max_length=100, pattern="^[A-Za-z0-9_.:-]+$")]
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=8, max_length=100, pattern=IDEMPOTENCY_KEY)]
     """Any unique string per confirmation; a retry with the same key never posts a second note."""
 
 
@@ -71,10 +77,13 @@ class WritebackResult(msgspec.Struct):
     id: uuid.UUID
     kind: WritebackKind
     state: Literal["pending", "posted", "done", "status_unverified", "local"]
-    """``done``: posted and verified; ``local``: resolved without a PSA; ``status_unverified``: the note is on
-    the ticket but its status did not read back as set (retry with the same key)."""
+    """``done``: posted and verified; ``local``: done on FlowPilot's own record, without a PSA;
+    ``status_unverified``: the note is on the ticket but its status did not read back as set (retry with the
+    same key)."""
     ticket_ref: str | None
+    """The ticket the note went to (for ``local``, the session's ticket in FlowPilot's own record)."""
     external_note_id: str | None
+    """The note's id on that ticket."""
     status_before: str | None
     status_expected: str | None
     status_after: str | None
@@ -85,7 +94,9 @@ class WritebackResult(msgspec.Struct):
     edit_distance: int
     """Lines the technician changed, added or removed in FlowPilot's preview before posting."""
     posted_to_psa: bool = False
-    """The note is on the PSA ticket (it has an external id)."""
+    """The note is on a PSA ticket (never for ``local``)."""
+    provider: str | None = None
+    """The PSA provider the note went to: ``local`` is FlowPilot's own record."""
 
 
 class StatusNotVerified(FlowPilotError):
@@ -101,7 +112,23 @@ class StatusNotVerified(FlowPilotError):
 
 def result_out(row: Writeback) -> WritebackResult:
     result = msgspec.convert(row, WritebackResult, from_attributes=True, strict=False)
-    return msgspec.structs.replace(result, posted_to_psa=row.external_note_id is not None)
+    posted = row.external_note_id is not None and row.provider != local.PROVIDER_NAME
+    return msgspec.structs.replace(result, posted_to_psa=posted)
+
+
+async def get_writeback(db: AsyncSession, principal: Principal, session_id: uuid.UUID, key: str) -> WritebackResult:
+    """Where one confirmation stands, readable while its POST runs: ``pending`` (posting the note), ``posted``
+    (the note is on the ticket; setting and verifying the status), then its end state."""
+    await get_session_row(db, principal, session_id)  # another account's session reads as none
+    query = select(Writeback).where(
+        Writeback.account_id == principal.account_id,
+        Writeback.session_id == session_id,
+        Writeback.idempotency_key == key,
+    )
+    row = (await db.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"session {session_id} has no confirmation with idempotency key {key!r}")
+    return result_out(row)
 
 
 def line_edit_distance(generated: str, posted: str) -> int:
@@ -117,8 +144,14 @@ class _Work:
     ref: str
     marker: str
     text: str
-    connection_id: uuid.UUID
+    provider: str
+    connection_id: uuid.UUID | None
+    """``None`` for ``local``, which needs no connection."""
     note_id: str | None
+
+    @property
+    def local(self) -> bool:
+        return self.provider == local.PROVIDER_NAME
 
 
 class WritebackService:
@@ -149,8 +182,6 @@ class WritebackService:
                 raise Conflict(f"this session is {session.status} already")
             if row is None:
                 row = await self._record(db, principal, session, kind, request)
-            if not session.ticket_ref:
-                return await self._resolve_locally(db, principal, session, row)
             work = await self._work(db, principal, session, row)
         return await self._deliver(principal, session_id, work)
 
@@ -168,7 +199,7 @@ class WritebackService:
         return await self._deliver(principal, row.session_id, work)
 
     async def _deliver(self, principal: Principal, session_id: uuid.UUID, work: _Work) -> WritebackResult:
-        provider, statuses = await self._provider(principal, work.connection_id)
+        provider, statuses = await self._provider(principal, work)
         try:
             note_id = work.note_id or await self._post_note(principal, session_id, provider, work)
             return await self._set_and_verify(principal, session_id, provider, statuses, work, note_id)
@@ -206,19 +237,15 @@ class WritebackService:
         await db.flush()
         return row
 
-    async def _resolve_locally(
-        self, db: AsyncSession, principal: Principal, session: AiSession, row: Writeback
-    ) -> WritebackResult:
-        row.state = "local"
-        self._close_session(session, row, note_id=None)
-        event = SessionResolved if row.kind == "resolution" else SessionEscalated
-        emit(db, event(account_id=principal.account_id, session_id=session.id, user_id=principal.user_id,
-                       posted_to_psa=False))
-        await db.flush()
-        await db.refresh(row)
-        return result_out(row)
-
     async def _work(self, db: AsyncSession, principal: Principal, session: AiSession, row: Writeback) -> _Work:
+        if not session.ticket_ref or session.psa_provider == local.PROVIDER_NAME:
+            # No PSA ticket: the session's own ticket in FlowPilot's record (or the local ticket it names).
+            ref = session.ticket_ref or await local.ticket_for_session(db, session)
+            row.provider, row.ticket_ref = local.PROVIDER_NAME, ref
+            row.attempts += 1
+            await db.flush()
+            return _Work(row.id, row.kind, ref, row.marker, self._text(row), local.PROVIDER_NAME, None,  # type: ignore[arg-type]
+                         row.external_note_id)  # fmt: skip
         connection = (
             await get_connection_row(db, principal.account_id, row.connection_id)
             if row.connection_id
@@ -231,16 +258,29 @@ class WritebackService:
                 f"this session's ticket {session.ticket_ref} is in {session.psa_provider or 'a PSA'}, but the account "
                 "has no PSA connection for it: add one (POST /api/v1/psa-connections)"
             )
-        row.connection_id = connection.id
+        row.connection_id, row.provider = connection.id, connection.provider
         row.attempts += 1
         await db.flush()
-        assert session.ticket_ref is not None
-        text = f"{row.markdown.rstrip()}\n\n{row.marker}"
-        return _Work(row.id, row.kind, session.ticket_ref, row.marker, text, connection.id, row.external_note_id)  # type: ignore[arg-type]
+        return _Work(row.id, row.kind, session.ticket_ref, row.marker, self._text(row), connection.provider,  # type: ignore[arg-type]
+                     connection.id, row.external_note_id)  # fmt: skip
 
-    async def _provider(self, principal: Principal, connection_id: uuid.UUID) -> tuple[PSAProvider, StatusMapping]:
+    @staticmethod
+    def _text(row: Writeback) -> str:
+        return f"{row.markdown.rstrip()}\n\n{row.marker}"
+
+    async def _provider(self, principal: Principal, work: _Work) -> tuple[PSAProvider, StatusMapping]:
+        if work.local:
+            factory: Any = self.psa_providers.get(local.PROVIDER_NAME)
+            if factory is None:
+                raise Conflict(
+                    "this session has no PSA ticket, and the built-in 'local' PSA provider that resolves it in "
+                    "FlowPilot's own record is not loaded (load FlowPilot's built-in plugins)"
+                )
+            context = PsaContext(account_id=principal.account_id, sessionmaker=self.sessionmaker)
+            return factory({}, context=context), local.STATUS_MAPPING
+        assert work.connection_id is not None
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
-            connection = await get_connection_row(db, principal.account_id, connection_id)
+            connection = await get_connection_row(db, principal.account_id, work.connection_id)
             return open_provider(connection, self.secret_key, self.psa_providers)
 
     async def _post_note(
@@ -256,9 +296,9 @@ class WritebackService:
             row = await db.get(Writeback, work.writeback_id, with_for_update=True)
             assert row is not None
             row.state, row.external_note_id, row.posted_at, row.error = "posted", note.id, datetime.now(UTC), None
-            provider_name = (await get_connection_row(db, principal.account_id, work.connection_id)).provider
-            emit(db, NotePosted(account_id=principal.account_id, session_id=session_id, provider=provider_name,
-                                ticket_ref=work.ref, kind=work.kind, external_id=note.id))
+            if not work.local:
+                emit(db, NotePosted(account_id=principal.account_id, session_id=session_id, provider=work.provider,
+                                    ticket_ref=work.ref, kind=work.kind, external_id=note.id))
         return note.id
 
     async def _failed(self, principal: Principal, session_id: uuid.UUID, work: _Work, exc: PSAError) -> None:
@@ -266,9 +306,9 @@ class WritebackService:
             row = await db.get(Writeback, work.writeback_id, with_for_update=True)
             assert row is not None
             row.error = exc.detail
-            provider_name = (await get_connection_row(db, principal.account_id, work.connection_id)).provider
-            emit(db, NotePostFailed(account_id=principal.account_id, session_id=session_id, provider=provider_name,
-                                    ticket_ref=work.ref, kind=work.kind, error=exc.detail))
+            if not work.local:
+                emit(db, NotePostFailed(account_id=principal.account_id, session_id=session_id, provider=work.provider,
+                                        ticket_ref=work.ref, kind=work.kind, error=exc.detail))
 
     async def _set_and_verify(
         self,
@@ -291,7 +331,7 @@ class WritebackService:
                 if before.id != expected.id:
                     await provider.set_status(work.ref, expected.id)
                 after = await provider.get_status(work.ref)
-                if after.id == expected.id and self.verify_delay:
+                if after.id == expected.id and self.verify_delay and not work.local:  # local: no workflow rules
                     await asyncio.sleep(self.verify_delay)  # a workflow rule may change it right after
                     after = await provider.get_status(work.ref)
             except PSAError as exc:
@@ -305,17 +345,17 @@ class WritebackService:
             row.status_expected = expected.name if expected else None
             row.status_after = after.name if after else None
             row.error = None if verified else (error or f"the ticket shows {row.status_after!r}")
-            provider_name = (await get_connection_row(db, principal.account_id, work.connection_id)).provider
             if verified:
-                row.state, row.verified_at = "done", datetime.now(UTC)
-                self._close_session(session, row, note_id=note_id)
+                row.state, row.verified_at = ("local" if work.local else "done"), datetime.now(UTC)
+                self._close_session(session, row, note_id=None if work.local else note_id)
                 event = SessionResolved if work.kind == "resolution" else SessionEscalated
                 emit(db, event(account_id=principal.account_id, session_id=session_id, user_id=principal.user_id,
-                               posted_to_psa=True))
+                               posted_to_psa=not work.local))
             else:
                 row.state = "status_unverified"
+            if not verified and not work.local:
                 emit(db, StatusVerificationFailed(
-                    account_id=principal.account_id, session_id=session_id, provider=provider_name,
+                    account_id=principal.account_id, session_id=session_id, provider=work.provider,
                     ticket_ref=work.ref, expected_status=row.status_expected or "", actual_status=row.status_after,
                 ))
             await db.flush()

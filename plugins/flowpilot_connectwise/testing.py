@@ -215,6 +215,7 @@ class FakeConnectWise:
         self._note_ids = itertools.count(90001)
         self._lock = threading.RLock()
         self._release = threading.Event()
+        self._applied: dict[str, threading.Event] = {}
         self._host, self._port = host, port
         self._http: LocalServer | None = None
 
@@ -330,6 +331,18 @@ class FakeConnectWise:
         """The next request to ``route`` is applied, then its answer is held back for :attr:`hang_seconds`."""
         self._queue(route, _Fault("hang"), 1)
 
+    def signal_when_applied(self, route: str) -> threading.Event:
+        """An event set the moment the next request to ``route`` has been applied, before its answer is sent
+        (with :meth:`timeout_after_write` queued too, the answer is then held back): the instant a crash loses it."""
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r} (routes: {', '.join(ROUTES)})")
+        with self._lock:
+            return self._applied.setdefault(route, threading.Event())
+
+    def release(self) -> None:
+        """Send every held-back answer now (to a client that may be gone)."""
+        self._release.set()
+
     def workflow_sets(self, status_id: int | None) -> None:
         """A workflow rule that moves a ticket to ``status_id`` right after every status PATCH (``None``: no rule)."""
         self.workflow_status = status_id
@@ -411,6 +424,9 @@ class FakeConnectWise:
             with self._lock:
                 self._current_member = member if route == "my_account" else None
                 status, extra, answer = getattr(self, f"_{route}")(query, payload, *args)
+                applied = self._applied.pop(route, None) if status < 400 else None
+            if applied is not None:
+                applied.set()
         except _Answer as error:
             status, extra, answer = error.status, error.headers, error.body()
         record.status = status

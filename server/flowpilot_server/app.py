@@ -71,7 +71,11 @@ def create_app(
         app.state.runtime = runtime
         if reconcile_writebacks:
             # Writebacks a crash left half-way end with exactly one note; in the background, not delaying start-up.
-            app.state.reconciler = asyncio.create_task(reconcile_abandoned(runtime.writeback, runtime.urls.owner))
+            app.state.reconciler = asyncio.create_task(
+                reconcile_abandoned(
+                    runtime.writeback, runtime.urls.owner, stale_after=settings.writeback_reconcile_after
+                )
+            )
 
     async def stop(app: Litestar) -> None:
         reconciler: asyncio.Task[Any] | None = getattr(app.state, "reconciler", None)

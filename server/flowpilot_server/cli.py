@@ -136,7 +136,7 @@ def _reconcile_in_background(settings: Settings, urls: Any) -> threading.Thread:
     async def reconcile() -> None:
         runtime = FlowPilot.start(settings, urls)
         try:
-            await reconcile_abandoned(runtime.writeback, urls.owner)
+            await reconcile_abandoned(runtime.writeback, urls.owner, stale_after=settings.writeback_reconcile_after)
         finally:
             await runtime.close()
 

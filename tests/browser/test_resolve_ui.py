@@ -7,8 +7,10 @@ provider ``fakepsa``; ``FakePSA.workflow_sets("2")`` makes the status verificati
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -367,6 +369,40 @@ def test_confirm_and_post_puts_the_edited_note_on_the_ticket_and_resolves_the_se
     page.locator(".fp-session__header [data-action=posted-note]").click()
     expect(preview.locator(".fp-preview__posted")).to_contain_text("printing works again")
     expect(preview.locator("[data-note-id]")).to_have_text(f"External note id: {note.id}")
+    assert page_errors.errors == []
+
+
+def test_the_post_shows_verifying_once_the_server_has_the_note_on_the_ticket(
+    open_pilot: OpenPilot, tech: Technician, fake_psa: FakePSA, page_errors: PageErrors
+) -> None:
+    ref = tech.ticket()
+    sid, _ = tech.with_facts_and_fix(ticket=ref)
+    page = open_pilot(sid)
+    reached, release = threading.Event(), threading.Event()
+    set_status = fake_psa.set_status
+
+    async def held_set_status(ticket_ref: str, status_id: str) -> None:  # the PSA is slow to change the status
+        reached.set()
+        await asyncio.to_thread(release.wait, 15)
+        await set_status(ticket_ref, status_id)
+
+    fake_psa.set_status = held_set_status  # type: ignore[method-assign]
+    try:
+        preview = open_preview(page)
+        preview.locator("[data-action=confirm]").click()
+        status = preview.locator(".fp-preview__status")
+        assert reached.wait(15), "the server never got to the status"
+        (note,) = fake_psa.tickets[ref].notes
+        expect(status).to_have_attribute("data-state", "verifying")
+        expect(status).to_have_text(f"Note #{note.id} is on the ticket. Verifying the ticket's status…")
+        expect(preview.locator("[data-action=confirm]")).to_be_disabled()
+        release.set()
+        expect(preview).to_have_attribute("data-state", "done")
+        expect(status).to_contain_text("the ticket's status is now Closed")
+    finally:
+        release.set()
+        fake_psa.set_status = set_status  # type: ignore[method-assign]
+    assert len(fake_psa.tickets[ref].notes) == 1
     assert page_errors.errors == []
 
 

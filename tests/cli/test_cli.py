@@ -127,5 +127,6 @@ def test_load_plugins_allowlist(tmp_path: Path) -> None:
     env["FLOWPILOT_LOAD_PLUGINS"] = ""  # no third-party plugins; the built-ins always load
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == (
-        "['anthropic', 'autotask', 'connectwise', 'halopsa', 'marker_effects', 'markers', 'offline', 'openai_compat']"
+        "['anthropic', 'autotask', 'connectwise', 'halopsa', 'local', 'marker_effects', 'markers', 'offline', "
+        "'openai_compat']"
     )

@@ -39,8 +39,10 @@ async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_ur
             "script_templates",
             "script_generations",
             "ai_usage",
+            "local_tickets",
+            "local_ticket_notes",
         } <= set(first)
-        assert await migrate.current(url) == ("0005", "0005")
+        assert await migrate.current(url) == ("0007", "0007")
 
         await migrate.downgrade(url, "base")
         assert await _tables(url) == []

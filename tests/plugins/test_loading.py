@@ -25,7 +25,9 @@ from tests.conftest import TEST_SECRET_KEY, Tenant
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
-BUILTINS = ["anthropic", "autotask", "connectwise", "halopsa", "marker_effects", "markers", "offline", "openai_compat"]
+BUILTINS = [
+    "anthropic", "autotask", "connectwise", "halopsa", "local", "marker_effects", "markers", "offline", "openai_compat"
+]  # fmt: skip
 
 MY_PSA = """
     import json, os
@@ -72,6 +74,9 @@ def test_the_allowlist_filters_third_party_plugins_and_flowpilot_starts(
         FLOWPILOT_PORT=str(port),
         MY_PSA_EVENTS=str(events),
         OTHER_IMPORTED=str(other_imported),
+        # The shared test database holds other tests' unfinished writebacks: this server must not finish them
+        # (their events would reach this test's plugin).
+        FLOWPILOT_WRITEBACK_RECONCILE_AFTER="86400",
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "flowpilot_server.cli", "serve", "--no-migrate"],

@@ -1,8 +1,10 @@
-"""The PSA conformance kit, run the way a vendor runs it: against the in-memory FakePSA and against the
-ConnectWise and HaloPSA providers talking HTTP to their fakes."""
+"""The PSA conformance kit, run the way a vendor runs it: against the in-memory FakePSA, against the
+ConnectWise and HaloPSA providers talking HTTP to their fakes, and against the built-in ``local`` provider
+on the test database (as the application role, under RLS)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +14,15 @@ from flowpilot_connectwise.testing import ConnectWiseFaults, FakeConnectWise
 from flowpilot_halopsa import create_provider as create_halo_provider
 from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import FakeHaloPSA, HaloFaults
+from sqlalchemy.pool import NullPool
 
+from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker
+from flowpilot_core.psa import local
+from flowpilot_core.psa.provider import PsaContext
 from flowpilot_core.testing.fake_psa import FakePSA
-from flowpilot_core.testing.psa_conformance import ExpectedTicket, PSAContract, PSATarget
+from flowpilot_core.testing.psa_conformance import ExpectedTicket, FaultUnsupported, PSAContract, PSATarget
+from tests.conftest import Tenant
+from tests.pg import run_sync
 
 
 class FakePSAFaults:
@@ -121,4 +129,54 @@ class TestHaloPSA(PSAContract):
             ),
             secrets=halopsa.secrets,  # grows with every token the fake issues
             faults=HaloFaults(halopsa),
+        )
+
+
+def local_context(db_urls: DatabaseUrls, account_id: uuid.UUID) -> PsaContext:
+    """A context on the calling event loop (the kit runs each contract on a loop of its own)."""
+    return PsaContext(
+        account_id=account_id, sessionmaker=make_sessionmaker(create_engine(db_urls.app, poolclass=NullPool))
+    )
+
+
+class LocalFaults:
+    """What can go wrong with FlowPilot's own record: its ticket can be deleted; the rest has no counterpart."""
+
+    def __init__(self, db_urls: DatabaseUrls, account_id: uuid.UUID) -> None:
+        self.db_urls, self.account_id = db_urls, account_id
+
+    def rate_limit(self, operation: str, retry_after: int) -> None:
+        raise FaultUnsupported("FlowPilot's own record is not rate-limited: there is no remote API")
+
+    def server_error(self, operation: str, times: int) -> None:
+        raise FaultUnsupported("there is no remote server; a database that cannot be reached is the API's 503")
+
+    def timeout_after_write(self, operation: str) -> None:
+        raise FaultUnsupported(
+            "a write to FlowPilot's own record has no answer to lose (a crash after it is the kill -9 test)"
+        )
+
+    def workflow_overwrite(self, ref: str, status_id: str) -> None:
+        raise FaultUnsupported("FlowPilot's local tickets have no workflow rules")
+
+    def revoke_credentials(self) -> None:
+        raise FaultUnsupported("the local provider has no credentials")
+
+    def delete_ticket(self, ref: str) -> None:
+        run_sync(lambda: local.delete_ticket(local_context(self.db_urls, self.account_id), ref))
+
+
+class TestLocal(PSAContract):
+    @pytest.fixture
+    def psa_target(self, db_urls: DatabaseUrls, tenant: Tenant, other_tenant: Tenant) -> PSATarget:
+        def add(account: Tenant, summary: str) -> str:
+            context = local_context(db_urls, account.account_id)
+            return run_sync(lambda: local.add_ticket(context, summary, description="Floor 2 cannot print"))
+
+        ref = add(tenant, "Printer offline")
+        return PSATarget(
+            connect=lambda: local.create_provider({}, context=local_context(db_urls, tenant.account_id)),
+            ticket=ExpectedTicket(ref=ref, summary="Printer offline", description="Floor 2 cannot print"),
+            faults=LocalFaults(db_urls, tenant.account_id),
+            missing_ref=add(other_tenant, "Another MSP's ticket"),  # it exists, but RLS hides it from this account
         )

@@ -95,3 +95,14 @@ def test_a_bad_pool_setting_names_itself(tmp_path: Path, name: str, raw: str, me
     with pytest.raises(ConfigError) as raised:
         load_settings(env={name: raw}, config_file=tmp_path / "none.toml")
     assert str(raised.value) == message
+
+
+def test_the_writeback_reconcile_delay_is_seconds_and_a_bad_value_names_the_setting(tmp_path: Path) -> None:
+    none = tmp_path / "none.toml"
+    assert load_settings(env={}, config_file=none).writeback_reconcile_after == 60.0
+    assert (
+        load_settings(env={"FLOWPILOT_WRITEBACK_RECONCILE_AFTER": "0"}, config_file=none).writeback_reconcile_after == 0
+    )
+    for raw in ("soon", "-1", "nan", "inf", "90000"):
+        with pytest.raises(ConfigError, match="FLOWPILOT_WRITEBACK_RECONCILE_AFTER"):
+            load_settings(env={"FLOWPILOT_WRITEBACK_RECONCILE_AFTER": raw}, config_file=none)

@@ -22,6 +22,7 @@ PACKAGES = (
     "flowpilot_core.plugins",
     "flowpilot_core.previews",
     "flowpilot_core.psa",
+    "flowpilot_core.psa.local",
     "flowpilot_core.sessions",
     "flowpilot_core.sessions.chat",
     "flowpilot_core.testing.fake_psa",

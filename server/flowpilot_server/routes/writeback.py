@@ -11,12 +11,18 @@ from litestar.params import JSONBody, PathParameter
 from flowpilot_core import psa
 from flowpilot_core.errors import Forbidden
 from flowpilot_core.psa.check import CheckConnection, ConnectionCheck, check_connection
-from flowpilot_core.writeback import PostNote, WritebackResult
+from flowpilot_core.writeback import PostNote, WritebackResult, get_writeback
+from flowpilot_core.writeback.engine import IDEMPOTENCY_KEY
 from flowpilot_core.writeback.quality import NoteQualityReport, note_quality
 from flowpilot_server.deps import CallerDep, Ctx, require_api_key
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
 ConnectionId = Annotated[uuid.UUID, PathParameter(title="PSA connection id")]
+IdempotencyKey = Annotated[
+    str,
+    PathParameter(title="Idempotency key", description="The `idempotency_key` the confirmation was posted with",
+                  min_length=8, max_length=100, pattern=IDEMPOTENCY_KEY),
+]  # fmt: skip
 _POST = (
     "Stores the markdown and a writeback record first, then posts it to the session's PSA ticket as an internal "
     "note carrying an idempotency marker, sets the ticket's status from the connection's mapping and re-reads it "
@@ -49,6 +55,19 @@ class WritebackController(Controller):
     )
     async def escalate(self, caller: CallerDep, session_id: SessionId, data: JSONBody[PostNote]) -> WritebackResult:
         return await caller.runtime.writeback.post(caller.principal, session_id, "escalation", data)
+
+    @get(
+        "/writebacks/{idempotency_key:str}",
+        operation_id="getWriteback",
+        summary="Where a confirm & post stands, by its idempotency key (readable while the post runs)",
+        description=(
+            "`pending`: the note is being posted; `posted`: the note is on the ticket and its status is being set "
+            "and verified; then `done`, `local` or `status_unverified`. The widget polls it while its POST runs to "
+            "show posting → verifying."
+        ),
+    )
+    async def get_writeback(self, ctx: Ctx, session_id: SessionId, idempotency_key: IdempotencyKey) -> WritebackResult:
+        return await get_writeback(ctx.db, ctx.principal, session_id, idempotency_key)
 
 
 @get(

@@ -7,7 +7,9 @@
 // it never refreshes by itself; a newer state_version shows "the session changed" instead.
 // "Confirm & post" (or "Resolve locally" / "Escalate locally" for a session without a ticket) posts
 // the markdown with the state_version of the preview shown and a fresh idempotency key, which
-// "Retry status" reuses so the note is never posted twice.
+// "Retry status" reuses so the note is never posted twice. While the post runs it reads
+// GET …/writebacks/{key} every PROGRESS_POLL_MS: once the server says the note is on the PSA ticket
+// (`posted`), "posting" becomes "verifying", truthfully.
 //
 // A native manual popover (not light-dismissed: the technician edits facts in the lane while it is
 // open); Escape and the × close it. Events: `fp-focus-item` {id} and `fp-focus-problem` (to jump to a
@@ -20,6 +22,7 @@ import { ApiError } from "../api.js";
 import { renderMarkdown } from "../markdown.js";
 
 export const REFRESH_DELAY_MS = 500;
+export const PROGRESS_POLL_MS = 400;
 
 export const KINDS = {
   resolution: {
@@ -531,6 +534,7 @@ export class FpNotePreview extends FpElement {
     const post = this.post;
     post.state = post.result?.external_note_id ? "verifying" : "posting";
     this.render();
+    const stopWatching = this.#watchProgress(post);
     try {
       const result = await store.write(`${KINDS[kind].path}/post`, {
         body: { markdown: post.markdown, state_version: post.stateVersion, idempotency_key: post.key },
@@ -557,7 +561,36 @@ export class FpNotePreview extends FpElement {
           : `Couldn't ${KINDS[kind].action.toLowerCase()}`;
       post.error = error.message;
       this.render();
+    } finally {
+      stopWatching();
     }
+  }
+
+  /** While `post` is posting, read where the server stands; the note on a PSA ticket turns it into "verifying". */
+  #watchProgress(post) {
+    const store = this.store;
+    const path = `/writebacks/${encodeURIComponent(post.key)}`;
+    let timer = null;
+    let stopped = false;
+    const tick = async () => {
+      if (stopped || this.post !== post || post.state !== "posting") return;
+      try {
+        const progress = await store.read(path);
+        if (!stopped && this.post === post && post.state === "posting" && progress?.posted_to_psa) {
+          post.state = "verifying";
+          post.result = progress;
+          this.render();
+        }
+      } catch {
+        // Not recorded yet (404), the network, or the store closed: the POST's own answer decides.
+      }
+      if (!stopped) timer = setTimeout(tick, PROGRESS_POLL_MS);
+    };
+    timer = setTimeout(tick, PROGRESS_POLL_MS);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   /** After a post: the note that went out, read-only, with where it went. */
