@@ -13,6 +13,8 @@ contract need.
   :mod:`flowpilot_offline.synthesis`.
 * ``resolution_note`` / ``escalation_package``: the fixed Markdown sections, filled from
   the stored facts and suggested fix in the context.
+* ``script_generation``: ``{"name", "script"}``, a playbook's script with the facts' values
+  (:mod:`flowpilot_offline.scripts`).
 * anything else: a plain-text account of what the call asked for and what it knows.
 """
 
@@ -29,6 +31,7 @@ from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 from flowpilot_offline.conversation import reply
 from flowpilot_offline.playbooks import find_playbook
+from flowpilot_offline.scripts import write_script
 from flowpilot_offline.synthesis import synthesize_fact
 from flowpilot_offline.ticket_parse import parse_ticket_text
 from flowpilot_offline.wording import reword
@@ -217,4 +220,5 @@ _HANDLERS = {
     "fact_synthesis": _fact_synthesis,
     "resolution_note": _resolution_note,
     "escalation_package": _escalation_package,
+    "script_generation": write_script,
 }

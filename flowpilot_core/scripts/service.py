@@ -1,0 +1,126 @@
+"""``ScriptService``: the no-template options, whose one-off script the model writes.
+
+Like the chat turn, the work runs in short transactions around the model call: read the
+session, fix, facts and ticket; call the model with no transaction open; then, in one
+transaction, re-check that the fix is still the active one, record the technician's
+decision and its side effects together, so a failure half-way leaves neither:
+
+- ``one_off``: the script is stored as a generation (path ``one_off``);
+- ``draft_template``: the generation (path ``draft_template``) and a pending draft template
+  from the deterministic extraction of the script;
+- ``build_template``: nothing is stored but the decision; the extraction is returned for the
+  template editor, and saving it (``POST /api/v1/script-templates`` with
+  ``source_session_id``) creates the template with its provenance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flowpilot_core.accounts import Principal
+from flowpilot_core.ai.gateway import AIGateway
+from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.db.models import DraftTemplate
+from flowpilot_core.errors import Conflict
+from flowpilot_core.facts import crud as facts_engine
+from flowpilot_core.fixes.suggested import SuggestedFixOut, decide_fix
+from flowpilot_core.scripts.drafts import DraftOut, draft_out
+from flowpilot_core.scripts.extraction import ExtractionResult, TemplateExtractionService, redact_secret_literals
+from flowpilot_core.scripts.generations import GenerationOut, fix_of_session, generation_out, store_generation
+from flowpilot_core.scripts.generator import build_script_call, parse_script_reply
+from flowpilot_core.scripts.schema import Language, schema_builtins
+from flowpilot_core.sessions.lifecycle import get_session_row
+
+NoTemplateDecision = Literal["one_off", "draft_template", "build_template"]
+
+
+class NoTemplateChoice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of ``POST .../suggested-fixes/{fix_id}/no-template``."""
+
+    decision: NoTemplateDecision
+    language: Language = "powershell"
+
+
+class NoTemplateOutcome(msgspec.Struct, kw_only=True):
+    fix: SuggestedFixOut
+    generation: GenerationOut | None
+    """``one_off`` and ``draft_template``: the script to copy (and its unknown commands)."""
+    draft: DraftOut | None
+    """``draft_template``: the pending draft the templatize prompt offers after resolve."""
+    extraction: ExtractionResult | None
+    """``draft_template`` and ``build_template``: the proposed schema and templated body."""
+
+
+class ScriptService:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ai: AIGateway) -> None:
+        self.sessionmaker = sessionmaker
+        self.ai = ai
+        self.extraction = TemplateExtractionService()
+
+    async def choose_no_template(
+        self, principal: Principal, session_id: uuid.UUID, fix_id: uuid.UUID, choice: NoTemplateChoice
+    ) -> NoTemplateOutcome:
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            session = await get_session_row(db, principal, session_id)
+            fix = await fix_of_session(db, session_id, fix_id)
+            if fix.status != "active":
+                raise Conflict(f"suggested fix {fix_id} was superseded by a newer fix; decide on the active one")
+            facts = [f.text for f in await facts_engine.live_facts(db, session_id)]
+            spec = build_script_call(
+                language=choice.language,
+                fix={"title": fix.title, "root_cause": fix.root_cause or "", "body": fix.body},
+                facts=facts,
+                ticket=dict(session.ticket_snapshot or {}),
+                account_id=str(principal.account_id),
+                session_id=str(session_id),
+            )
+            bound = await self.ai.bind(db, principal.account_id)
+            fix_title = fix.title
+        completion = await bound.call(spec)
+        name, script = parse_script_reply(completion.text, fix_title)
+        extraction = self.extraction.extract(script, choice.language) if choice.decision != "one_off" else None
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            decided = await decide_fix(db, principal, session_id, fix_id, choice.decision)
+            generation: GenerationOut | None = None
+            draft: DraftOut | None = None
+            if choice.decision in ("one_off", "draft_template"):
+                # The model was told to read secrets at run time; should it write one into the script
+                # anyway, the stored copy has it redacted and only this response carries it.
+                stored = redact_secret_literals(script, choice.language)
+                row, version = await store_generation(
+                    db,
+                    principal,
+                    session_id,
+                    path=choice.decision,
+                    name=name,
+                    language=choice.language,
+                    stored_script=stored,
+                    parameters={},
+                    sensitive=[],
+                    fix_id=fix_id,
+                )
+                generation = generation_out(row, script=script, state_version=version)
+            if choice.decision == "draft_template" and extraction is not None:
+                draft_row = DraftTemplate(
+                    account_id=principal.account_id,
+                    session_id=session_id,
+                    suggested_fix_id=fix_id,
+                    script_generation_id=generation.id if generation else None,
+                    name=name,
+                    description=f"From the fix: {fix_title}"[:5000],
+                    language=choice.language,
+                    body=extraction.body,
+                    parameter_schema=schema_builtins(extraction.parameter_schema),
+                )
+                db.add(draft_row)
+                await db.flush()
+                await db.refresh(draft_row)
+                draft = draft_out(draft_row)
+            return NoTemplateOutcome(fix=decided, generation=generation, draft=draft, extraction=extraction)
+
+    async def extract(self, script: str, language: Language) -> ExtractionResult:
+        return self.extraction.extract(script, language)
