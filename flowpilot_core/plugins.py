@@ -23,7 +23,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
@@ -32,9 +32,6 @@ from flowpilot_core.config import ConfigError
 from flowpilot_core.hookspecs import ModelProviderFactory, PsaProviderFactory, Redactor
 from flowpilot_core.markers.effects import MarkerEffect
 from flowpilot_core.markers.grammar import MarkerParser
-
-if TYPE_CHECKING:  # the scripts engine imports the database layer, which imports this module
-    from flowpilot_core.scripts.matching import TemplateMatcher
 
 log = logging.getLogger("flowpilot.plugins")
 
@@ -59,7 +56,9 @@ class PluginRegistry:
     model_providers: dict[str, ModelProviderFactory] = field(default_factory=dict)
     marker_parsers: dict[str, MarkerParser] = field(default_factory=dict)
     marker_effects: dict[str, MarkerEffect] = field(default_factory=dict)
-    template_matchers: dict[str, TemplateMatcher] = field(default_factory=dict)
+    template_matchers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    """:class:`flowpilot_core.scripts.matching.TemplateMatcher` callables (not imported here: the scripts
+    engine imports the database layer, which imports this module)."""
     redactors: dict[str, Redactor] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     """``(kind, name) -> plugin name``, e.g. ``("model provider", "offline") -> "offline"``."""

@@ -258,12 +258,22 @@ def _powershell(code: str) -> list[tuple[str, int]]:
     return found
 
 
+_PREFIX_COMMANDS = frozenset("sudo nohup time exec xargs env command nice timeout".split())
+_NEXT_WORD = re.compile(r"(?:\s+(?:-\S+|\d+[smh]?))*\s+([^\s;|&()<>`]+)")
+
+
 def _bash(code: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     for match in _BASH_STARTS.finditer(code):
-        word = match.group(2)
-        if _WORD.fullmatch(word) and word not in _BASH_KEYWORDS and not word.endswith("()"):
-            found.append((word, _line_of(code, match.start(2))))
+        word, end = match.group(2), match.end(2)
+        while True:
+            if not (_WORD.fullmatch(word) and word not in _BASH_KEYWORDS and not word.endswith("()")):
+                break
+            found.append((word, _line_of(code, end - len(word))))
+            following = _NEXT_WORD.match(code, end) if word in _PREFIX_COMMANDS else None
+            if following is None:  # sudo systemctl ...: the command sudo runs is checked too
+                break
+            word, end = following.group(1), following.end(1)
     return found
 
 

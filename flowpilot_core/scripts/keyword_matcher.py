@@ -4,7 +4,7 @@ A plugin like any other (entry point ``script_matchers``). Fields are weighted b
 repeating their words (name 3 times, tags and description twice, body once), words are split at
 case and hyphen boundaries so ``Restart-PrintSpooler`` reads as "restart print spooler",
 and a trailing plural ``s`` is dropped. The raw BM25 score ``s`` (unbounded) becomes
-``s / (s + 2)`` in [0, 1]; the reason names the shared words that weighed most.
+``s / (s + 3)`` in [0, 1]; the reason names the shared words that weighed most.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from flowpilot_core.scripts.matching import FixQuery, TemplateDoc, TemplateScore
 
 K1 = 1.2
 B = 0.75
-SQUASH = 2.0
+SQUASH = 3.0
 FIELD_WEIGHTS = (("name", 3), ("tags", 2), ("description", 2), ("body", 1))
 STOP_WORDS = frozenset(
     [
