@@ -258,7 +258,7 @@ def _powershell(code: str) -> list[tuple[str, int]]:
     return found
 
 
-_PREFIX_COMMANDS = frozenset("sudo nohup time exec xargs env command nice timeout".split())
+_PREFIX_COMMANDS = frozenset(("sudo", "nohup", "time", "exec", "xargs", "env", "command", "nice", "timeout"))
 _NEXT_WORD = re.compile(r"(?:\s+(?:-\S+|\d+[smh]?))*\s+([^\s;|&()<>`]+)")
 
 

@@ -204,6 +204,8 @@ def _whole(value: str, type_: ParameterType, hint: str, pattern: str | None = No
 def _looks_like_fqdn(text: str) -> bool:
     if text.count(".") < 1 or not is_hostname(text):
         return False
+    if any(label != label.lower() and label != label.upper() for label in text.split(".")):
+        return False  # CamelCase labels are identifiers (scopes, .NET types), not host names
     labels = text.lower().split(".")
     tld = labels[-1]
     return tld.isalpha() and len(tld) >= 2 and tld not in _FILE_EXTENSIONS and not all(len(x) == 1 for x in labels)

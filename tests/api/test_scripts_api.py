@@ -77,7 +77,9 @@ async def _fact(client: Client, tenant: Tenant, sid: str, fact: str) -> str:
 async def _fix(sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant, sid: str, title: str, body: str) -> str:
     principal = Principal(account_id=tenant.account_id, via="api_key")
     async with tenant_session(sessionmaker, tenant.account_id) as db:
-        fix, _ = await propose_fix(db, principal, uuid.UUID(sid), title=title, root_cause="The spooler stopped", body=body)
+        fix, _ = await propose_fix(
+            db, principal, uuid.UUID(sid), title=title, root_cause="The spooler stopped", body=body
+        )
     return str(fix.id)
 
 
@@ -108,9 +110,7 @@ async def _rows_containing(db_urls: DatabaseUrls, needle: str) -> list[str]:
     engine = create_engine(db_urls.owner, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            tables = (
-                await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-            ).scalars()
+            tables = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars()
             found = []
             for table in list(tables):
                 hit = await conn.execute(
@@ -140,12 +140,18 @@ async def test_templates_crud_search_and_provenance(client: Client, tenant: Tena
     assert [t["name"] for t in listed["items"]] == ["Reset-LocalPassword", "Restart-PrintSpooler"]
     assert listed["pending_drafts"] == 0
     assert listed["items"][1]["parameter_count"] == 2
-    found = (await client.get("/api/v1/script-templates", params={"q": "spooler PRINTING"}, headers=tenant.headers())).json()
+    found = (
+        await client.get("/api/v1/script-templates", params={"q": "spooler PRINTING"}, headers=tenant.headers())
+    ).json()
     assert [t["name"] for t in found["items"]] == ["Restart-PrintSpooler"]
-    assert (await client.get("/api/v1/script-templates", params={"q": "50%_"}, headers=tenant.headers())).json()["items"] == []
+    assert (await client.get("/api/v1/script-templates", params={"q": "50%_"}, headers=tenant.headers())).json()[
+        "items"
+    ] == []
 
     url = f"/api/v1/script-templates/{made['id']}"
-    patched = await client.patch(url, json={"description": "Restarts the spooler", "tags": ["print"]}, headers=tenant.headers())
+    patched = await client.patch(
+        url, json={"description": "Restarts the spooler", "tags": ["print"]}, headers=tenant.headers()
+    )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["description"], patched.json()["tags"]) == ("Restarts the spooler", ["print"])
     assert (await client.get(url, headers=tenant.headers())).json()["body"] == SPOOLER_TEMPLATE["body"]
@@ -158,8 +164,16 @@ async def test_templates_crud_search_and_provenance(client: Client, tenant: Tena
     (
         ({"body": "Restart-Computer {{ host }}"}, 422, "body"),
         ({"body": "{% if %}"}, 422, "body"),
-        ({"parameter_schema": {"parameters": [{"name": "computer", "type": "enum"}]}}, 422, "parameter_schema.parameters[0].choices"),
-        ({"parameter_schema": {"parameters": [{"name": "computer", "type": "secret", "default": "x"}]}}, 422, "parameter_schema.parameters[0].default"),
+        (
+            {"parameter_schema": {"parameters": [{"name": "computer", "type": "enum"}]}},
+            422,
+            "parameter_schema.parameters[0].choices",
+        ),
+        (
+            {"parameter_schema": {"parameters": [{"name": "computer", "type": "secret", "default": "x"}]}},
+            422,
+            "parameter_schema.parameters[0].default",
+        ),
         ({"language": "cobol"}, 400, "language"),
         ({"parameter_schema": {"parameters": [{"name": "1bad"}]}}, 400, "parameter_schema.parameters[0].name"),
     ),
@@ -167,7 +181,9 @@ async def test_templates_crud_search_and_provenance(client: Client, tenant: Tena
 async def test_a_template_that_cannot_work_is_a_422_naming_the_field(
     client: Client, tenant: Tenant, change: dict[str, Any], status: int, field: str
 ) -> None:
-    response = await client.post("/api/v1/script-templates", json={**SPOOLER_TEMPLATE, **change}, headers=tenant.headers())
+    response = await client.post(
+        "/api/v1/script-templates", json={**SPOOLER_TEMPLATE, **change}, headers=tenant.headers()
+    )
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert field in [e["field"] for e in response.json()["errors"]]
@@ -224,7 +240,9 @@ async def test_a_generation_renders_quoted_values_links_the_session_and_bumps_st
         f"/api/v1/ai-sessions/{sid}/script-generations", json={"template_id": template["id"]}, headers=tenant.headers()
     )
     assert required.status_code == 422
-    assert required.json()["errors"] == [{"field": "parameters.computer", "message": "parameter 'computer' (Computer) is required"}]
+    assert required.json()["errors"] == [
+        {"field": "parameters.computer", "message": "parameter 'computer' (Computer) is required"}
+    ]
     assert await _state_version(client, tenant, sid) == before + 1  # refused generations store nothing
 
 
@@ -250,7 +268,9 @@ async def test_a_secret_is_returned_once_and_never_stored_logged_previewed_or_se
         assert SECRET not in json.dumps(stored)
         assert "ConvertTo-SecureString '[redacted]'" in stored["script"] and stored["redacted"] is True
 
-        preview = (await client.get(f"/api/v1/ai-sessions/{sid}/resolution-note/preview", headers=tenant.headers())).json()
+        preview = (
+            await client.get(f"/api/v1/ai-sessions/{sid}/resolution-note/preview", headers=tenant.headers())
+        ).json()
         assert "- Ran script: Reset-LocalPassword (powershell, user=jdoe, password=[redacted])" in preview["markdown"]
         assert SECRET not in preview["markdown"]
 
@@ -283,10 +303,15 @@ async def test_a_one_off_script_that_holds_a_password_is_stored_without_it(
 ) -> None:
     sid = await _session(client, tenant)
     fix = await _fix_via_chat(client, tenant, sid, echo)
-    script = f"$password = '{SECRET}'\nSet-LocalUser -Name jdoe -Password (ConvertTo-SecureString $password -AsPlainText -Force)\n"
+    script = (
+        f"$password = '{SECRET}'\n"
+        "Set-LocalUser -Name jdoe -Password (ConvertTo-SecureString $password -AsPlainText -Force)\n"
+    )
     echo.replies.append(json.dumps({"name": "Reset.ps1", "script": script}))
     chosen = await client.post(
-        f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template", json={"decision": "one_off"}, headers=tenant.headers()
+        f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template",
+        json={"decision": "one_off"},
+        headers=tenant.headers(),
     )
     assert chosen.status_code == 200, chosen.text
     assert chosen.json()["generation"]["script"] == script
@@ -306,7 +331,10 @@ async def test_prefill_reads_facts_ticket_and_account_and_names_each_source(clie
         tenant,
         {
             "name": "Prefill probe",
-            "body": "x {{ computer }} {{ printer_ip }} {{ upn }} {{ company }} {{ requester_contact }} {{ msp_name }} {{ pw }} {{ mode }} {{ share }}",
+            "body": (
+                "x {{ computer }} {{ printer_ip }} {{ upn }} {{ company }} {{ requester_contact }} {{ msp_name }} "
+                "{{ pw }} {{ mode }} {{ share }}"
+            ),
             "parameter_schema": {
                 "parameters": [
                     {"name": "computer", "type": "hostname"},
@@ -322,14 +350,22 @@ async def test_prefill_reads_facts_ticket_and_account_and_names_each_source(clie
             },
         },
     )
-    response = await client.get(f"/api/v1/ai-sessions/{sid}/script-templates/{template['id']}/prefill", headers=tenant.headers())
+    response = await client.get(
+        f"/api/v1/ai-sessions/{sid}/script-templates/{template['id']}/prefill", headers=tenant.headers()
+    )
     assert response.status_code == 200, response.text
     values = {v["name"]: (v["value"], v["source"]) for v in response.json()["values"]}
     assert values["computer"][0] == "PC-042" and values["computer"][1]["kind"] == "fact"
     assert values["computer"][1]["id"] == host_fact
     assert values["printer_ip"][0] == "10.0.5.20" and values["printer_ip"][1]["kind"] == "fact"
-    assert values["upn"] == ("jdoe@contoso.com", {"kind": "fact", "id": user_fact, "field": None, "excerpt": "User jdoe@contoso.com sees the error."})
-    assert values["company"] == ("Contoso Ltd", {"kind": "ticket", "id": sid, "field": "company", "excerpt": "Contoso Ltd"})
+    assert values["upn"] == (
+        "jdoe@contoso.com",
+        {"kind": "fact", "id": user_fact, "field": None, "excerpt": "User jdoe@contoso.com sees the error."},
+    )
+    assert values["company"] == (
+        "Contoso Ltd",
+        {"kind": "ticket", "id": sid, "field": "company", "excerpt": "Contoso Ltd"},
+    )
     assert values["requester_contact"][0] == "Jane Doe" and values["requester_contact"][1]["field"] == "contact"
     assert values["msp_name"][0] == "Tenant A" and values["msp_name"][1]["kind"] == "account"
     assert values["pw"] == (None, None)  # a secret is never prefilled
@@ -372,7 +408,9 @@ async def test_run_as_one_off_stores_the_offline_models_script_as_a_generation(
     sid, fix = await _printing_session(client, tenant, sessionmaker)
     before = await _state_version(client, tenant, sid)
     response = await client.post(
-        f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template", json={"decision": "one_off"}, headers=tenant.headers()
+        f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template",
+        json={"decision": "one_off"},
+        headers=tenant.headers(),
     )
     assert response.status_code == 200, response.text
     outcome = response.json()
@@ -407,7 +445,9 @@ async def test_run_now_templatize_after_resolve_then_accept_creates_the_template
     assert (param["name"], param["type"], param["default"]) == ("computer_name", "hostname", "PC-042")
     listed = (await client.get("/api/v1/script-templates", headers=tenant.headers())).json()
     assert listed["pending_drafts"] == 1
-    pending = (await client.get("/api/v1/draft-templates", params={"status": "pending"}, headers=tenant.headers())).json()
+    pending = (
+        await client.get("/api/v1/draft-templates", params={"status": "pending"}, headers=tenant.headers())
+    ).json()
     assert [d["id"] for d in pending["items"]] == [draft["id"]]
 
     prompt_url = f"/api/v1/ai-sessions/{sid}/templatize-prompt"
@@ -427,7 +467,11 @@ async def test_run_now_templatize_after_resolve_then_accept_creates_the_template
     accepted = await client.post(f"/api/v1/draft-templates/{draft['id']}/accept", json=edits, headers=tenant.headers())
     assert accepted.status_code == 201, accepted.text
     template = accepted.json()
-    assert (template["name"], template["tags"], template["description"]) == (edits["name"], ["printing"], edits["description"])
+    assert (template["name"], template["tags"], template["description"]) == (
+        edits["name"],
+        ["printing"],
+        edits["description"],
+    )
     assert template["source_session_id"] == sid  # (the ticket ref comes with it: see the build-as-template test)
     assert template["source_user_id"] is not None
     assert template["body"] == draft["body"]
@@ -486,12 +530,17 @@ async def test_skip_creates_nothing_and_dont_ask_again_is_respected_until_an_adm
     sid, draft = await draft_session()
     skipped = await client.post(f"/api/v1/draft-templates/{draft}/skip", json={}, headers=tenant.headers())
     assert skipped.status_code == 200 and skipped.json()["status"] == "rejected"
-    assert (await client.get("/api/v1/script-templates", headers=tenant.headers())).json() == {"items": [], "pending_drafts": 0}
+    assert (await client.get("/api/v1/script-templates", headers=tenant.headers())).json() == {
+        "items": [],
+        "pending_drafts": 0,
+    }
 
     sid, draft = await draft_session()
     prompt = (await client.get(f"/api/v1/ai-sessions/{sid}/templatize-prompt", headers=tenant.headers())).json()
     assert prompt["show"] is True
-    never = await client.post(f"/api/v1/draft-templates/{draft}/skip", json={"dont_ask_again": True}, headers=tenant.headers())
+    never = await client.post(
+        f"/api/v1/draft-templates/{draft}/skip", json={"dont_ask_again": True}, headers=tenant.headers()
+    )
     assert never.status_code == 200
     settings = (await client.get("/api/v1/account/settings", headers=tenant.headers())).json()
     assert settings["templatize_prompt_enabled"] is False
@@ -501,7 +550,9 @@ async def test_skip_creates_nothing_and_dont_ask_again_is_respected_until_an_adm
     assert prompt["show"] is False and prompt["conditions"]["prompt_enabled"] is False
     assert prompt["conditions"]["has_pending_drafts"] is True
 
-    turned_on = await client.patch("/api/v1/account/settings", json={"templatize_prompt_enabled": True}, headers=tenant.api_headers)
+    turned_on = await client.patch(
+        "/api/v1/account/settings", json={"templatize_prompt_enabled": True}, headers=tenant.api_headers
+    )
     assert turned_on.status_code == 200
     prompt = (await client.get(f"/api/v1/ai-sessions/{sid}/templatize-prompt", headers=tenant.headers())).json()
     assert prompt["show"] is True
@@ -539,7 +590,11 @@ async def test_another_accounts_ids_are_404_on_every_script_endpoint(
         ("GET", f"/api/v1/ai-sessions/{sid}/script-templates/{tid}/prefill", None),
         ("GET", f"/api/v1/ai-sessions/{own_sid}/script-templates/{tid}/prefill", None),
         ("POST", f"/api/v1/ai-sessions/{sid}/script-generations", {"template_id": own_template["id"]}),
-        ("POST", f"/api/v1/ai-sessions/{own_sid}/script-generations", {"template_id": tid, "parameters": {"computer": "PC-1"}}),
+        (
+            "POST",
+            f"/api/v1/ai-sessions/{own_sid}/script-generations",
+            {"template_id": tid, "parameters": {"computer": "PC-1"}},
+        ),
         ("GET", f"/api/v1/ai-sessions/{sid}/script-generations", None),
         ("GET", f"/api/v1/ai-sessions/{sid}/templatize-prompt", None),
     ]
@@ -547,7 +602,9 @@ async def test_another_accounts_ids_are_404_on_every_script_endpoint(
         response = await client.request(method, url, json=body, headers=other)
         assert response.status_code == 404, (method, url, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
-    source = await client.post("/api/v1/script-templates", json={**SPOOLER_TEMPLATE, "name": "x", "source_session_id": sid}, headers=other)
+    source = await client.post(
+        "/api/v1/script-templates", json={**SPOOLER_TEMPLATE, "name": "x", "source_session_id": sid}, headers=other
+    )
     assert source.status_code == 404
     listed = (await client.get("/api/v1/script-templates", headers=other)).json()
     assert [t["id"] for t in listed["items"]] == [own_template["id"]] and listed["pending_drafts"] == 0

@@ -25,7 +25,7 @@ from tests.conftest import TEST_SECRET_KEY, Tenant
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
-BUILTINS = ["anthropic", "connectwise", "marker_effects", "markers", "offline", "openai_compat"]
+BUILTINS = ["anthropic", "connectwise", "marker_effects", "markers", "offline", "openai_compat", "script_matchers"]
 
 MY_PSA = """
     import json, os
@@ -118,7 +118,16 @@ def test_the_allowlist_filters_third_party_plugins_and_flowpilot_starts(
     listing = run_flowpilot("plugins", "list", "--json", env=env, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     names = [p["name"] for p in json.loads(listing.stdout)["plugins"]]
-    assert names == ["anthropic", "connectwise", "marker_effects", "markers", "my_psa", "offline", "openai_compat"]
+    assert names == [
+        "anthropic",
+        "connectwise",
+        "marker_effects",
+        "markers",
+        "my_psa",
+        "offline",
+        "openai_compat",
+        "script_matchers",
+    ]
 
 
 def test_an_allowlisted_name_that_is_not_installed_is_logged_not_fatal(tmp_path: Path) -> None:
@@ -129,9 +138,7 @@ def test_an_allowlisted_name_that_is_not_installed_is_logged_not_fatal(tmp_path:
     assert "FLOWPILOT_LOAD_PLUGINS names 'my_psa', but no installed plugin has that entry-point name" in listing.stderr
 
 
-def test_installed_third_party_plugins_do_not_load_under_test(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_installed_third_party_plugins_do_not_load_under_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_plugin(tmp_path, "flowpilot-leaky", "leaky", "leaky_plugin", "from flowpilot_core import hookimpl\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     isolated = new_manager()
@@ -142,7 +149,16 @@ def test_installed_third_party_plugins_do_not_load_under_test(
     everything = new_manager()
     assert load_plugins(everything) == []
     names = [row["name"] for row in plugin_summaries(everything)]
-    assert names == ["anthropic", "connectwise", "leaky", "marker_effects", "markers", "offline", "openai_compat"]
+    assert names == [
+        "anthropic",
+        "connectwise",
+        "leaky",
+        "marker_effects",
+        "markers",
+        "offline",
+        "openai_compat",
+        "script_matchers",
+    ]
 
 
 async def test_a_plugin_model_provider_is_selected_by_name(

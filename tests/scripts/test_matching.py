@@ -20,7 +20,9 @@ SPOOLER = doc("Restart-PrintSpooler", "Restarts the Print Spooler service on a P
 OUTLOOK = doc("New-OutlookProfile", "Creates a fresh Outlook profile", "New-Item HKCU:\\Software\\Microsoft\\Office")
 DNS = doc("Set-DnsServers", "Points a network adapter at the right DNS servers", "Set-DnsClientServerAddress", ("dns",))
 LIBRARY = (SPOOLER, OUTLOOK, DNS)
-FIX = FixQuery(title="Restart the Print Spooler service", root_cause="The spooler stopped", body="Start-Service Spooler")
+FIX = FixQuery(
+    title="Restart the Print Spooler service", root_cause="The spooler stopped", body="Start-Service Spooler"
+)
 
 
 def test_the_keyword_matcher_ranks_the_template_sharing_the_fixes_words_first_and_says_why() -> None:

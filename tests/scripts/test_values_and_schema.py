@@ -78,13 +78,19 @@ def test_enum_and_pattern() -> None:
         ([{"name": "Host"}, {"name": "host"}], "parameter_schema.parameters[1].name", "used twice"),
         ([{"name": "mode", "type": "enum"}], "parameter_schema.parameters[0].choices", "needs choices"),
         ([{"name": "n", "choices": ["a"]}], "parameter_schema.parameters[0].choices", "only enum"),
-        ([{"name": "pw", "type": "secret", "default": "hunter2"}], "parameter_schema.parameters[0].default", "in clear"),
+        (
+            [{"name": "pw", "type": "secret", "default": "hunter2"}],
+            "parameter_schema.parameters[0].default",
+            "in clear",
+        ),
         ([{"name": "t", "sensitive": True, "default": "x"}], "parameter_schema.parameters[0].default", "in clear"),
         ([{"name": "s", "pattern": "("}], "parameter_schema.parameters[0].pattern", "not a regular expression"),
         ([{"name": "ip", "type": "ip", "default": "nope"}], "parameter_schema.parameters[0].default", "IPv4"),
     ),
 )
-def test_a_schema_that_cannot_work_is_refused_naming_the_field(parameters: list[dict], field: str, message: str) -> None:
+def test_a_schema_that_cannot_work_is_refused_naming_the_field(
+    parameters: list[dict], field: str, message: str
+) -> None:
     import msgspec
 
     schema = msgspec.convert({"parameters": parameters}, ParameterSchema)

@@ -1,0 +1,64 @@
+"""Template extraction: a concrete script becomes a schema and a body that renders back to it.
+
+Quality is measured on two labelled splits (``tests/scripts/extraction_scoring.py``; numbers
+with ``bench/script_extraction.py``): the held-out split was written after the rules and never
+changed them, so its gate is a threshold, not perfection.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flowpilot_core.scripts import TemplateExtractionService, render_template
+from tests.scripts.extraction_scoring import cases, score
+
+SERVICE = TemplateExtractionService()
+
+
+@pytest.mark.parametrize(("split", "precision", "recall"), (("tuning", 0.95, 0.95), ("heldout", 0.85, 0.75)))
+def test_extraction_quality_on_each_split(split: str, precision: float, recall: float) -> None:
+    result = score(split)
+    assert result.precision >= precision, result.line() + "\n" + "\n".join(result.wrong)
+    assert result.recall >= recall, result.line() + "\n" + "\n".join(result.missed)
+    assert result.kept_share >= 0.95, result.line() + "\n" + "\n".join(result.wrong)
+
+
+@pytest.mark.parametrize("case", cases("tuning") + cases("heldout"), ids=lambda c: c["id"])
+def test_every_extracted_body_is_a_valid_template_that_renders_with_its_defaults(case: dict) -> None:
+    extraction = SERVICE.extract(case["script"], case["language"])
+    secrets = {p.name: "s3cret" for p in extraction.parameter_schema.parameters if p.is_sensitive}
+    script, stored, _ = render_template(case["language"], extraction.body, extraction.parameter_schema, secrets)
+    for must in case["must"]:
+        if not must.get("secret") and must["value"] not in extraction.body:
+            assert must["value"] in script  # the default puts the value back where it was
+    if secrets:
+        assert "s3cret" in script and "s3cret" not in stored
+
+
+def test_a_secret_becomes_a_required_secret_parameter_without_its_value() -> None:
+    extraction = SERVICE.extract("$pw = ConvertTo-SecureString 'Winter2026!' -AsPlainText -Force\n", "powershell")
+    (param,) = extraction.parameter_schema.parameters
+    assert (param.type, param.default, param.required) == ("secret", None, True)
+    assert "Winter2026!" not in extraction.body and "Winter2026!" not in str(extraction.literals)
+
+
+def test_a_literal_inside_a_string_is_spliced_in_the_languages_own_syntax() -> None:
+    ps = SERVICE.extract("Write-Host 'Done for jdoe@contoso.com on 10.1.2.3'\n", "powershell")
+    assert ps.body == "Write-Host ('Done for ' + {{ email }} + ' on ' + {{ ip_address }})\n"
+    sh = SERVICE.extract("curl -s 'http://10.0.5.20/status'\n", "bash")
+    assert sh.body == "curl -s 'http://'{{ ip_address }}'/status'\n"
+    rendered, _, _ = render_template("bash", sh.body, sh.parameter_schema, {"ip_address": "10.9.9.9"})
+    assert rendered == "curl -s 'http://''10.9.9.9''/status'\n"
+
+
+def test_a_string_that_interpolates_is_left_alone_rather_than_changed() -> None:
+    extraction = SERVICE.extract('Write-Host "Mail for $user goes to jdoe@contoso.com"\n', "powershell")
+    assert extraction.parameter_schema.parameters == []
+    assert extraction.body == 'Write-Host "Mail for $user goes to jdoe@contoso.com"\n'
+
+
+def test_jinja_syntax_already_in_a_script_is_escaped_and_unknown_commands_are_flagged() -> None:
+    extraction = SERVICE.extract("Write-Host '{{ not a slot }}'\nInvoke-Magic -Host PC-042\n", "powershell")
+    rendered, _, _ = render_template("powershell", extraction.body, extraction.parameter_schema, {})
+    assert rendered == "Write-Host '{{ not a slot }}'\nInvoke-Magic -Host 'PC-042'\n"
+    assert extraction.unknown_commands == ["Invoke-Magic"]
