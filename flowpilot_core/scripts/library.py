@@ -137,6 +137,8 @@ def _summary(row: ScriptTemplate) -> TemplateSummary:
 
 
 def validate_template(body: str, schema: ParameterSchema) -> None:
+    if not body.strip():
+        raise InvalidInput("the template body is empty", field="body")
     check_schema(schema)
     check_body(body, schema)
 

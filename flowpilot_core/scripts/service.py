@@ -11,6 +11,10 @@ decision and its side effects together, so a failure half-way leaves neither:
 - ``build_template``: nothing is stored but the decision; the extraction is returned for the
   template editor, and saving it (``POST /api/v1/script-templates`` with
   ``source_session_id``) creates the template with its provenance.
+
+The same choice again on the same fix (a retry after a lost response, a second click) returns
+what the first one stored instead of a second script and draft. A retried one-off returns the
+stored (redacted) copy of its script.
 """
 
 from __future__ import annotations
@@ -19,15 +23,16 @@ import uuid
 from typing import Literal
 
 import msgspec
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts import Principal
 from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.db.engine import tenant_session
-from flowpilot_core.db.models import DraftTemplate
+from flowpilot_core.db.models import DraftTemplate, ScriptGeneration
 from flowpilot_core.errors import Conflict
 from flowpilot_core.facts import crud as facts_engine
-from flowpilot_core.fixes.suggested import SuggestedFixOut, decide_fix
+from flowpilot_core.fixes.suggested import SuggestedFixOut, decide_fix, fix_out
 from flowpilot_core.scripts.drafts import DraftOut, draft_out
 from flowpilot_core.scripts.extraction import ExtractionResult, TemplateExtractionService, redact_secret_literals
 from flowpilot_core.scripts.generations import GenerationOut, fix_of_session, generation_out, store_generation
@@ -55,6 +60,36 @@ class NoTemplateOutcome(msgspec.Struct, kw_only=True):
     """``draft_template`` and ``build_template``: the proposed schema and templated body."""
 
 
+async def _earlier_outcome(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID, fix_id: uuid.UUID, choice: NoTemplateChoice
+) -> NoTemplateOutcome | None:
+    """What an earlier identical choice on this fix stored, if anything (``build_template`` stores nothing)."""
+    if choice.decision == "build_template":
+        return None
+    query = (
+        select(ScriptGeneration)
+        .where(ScriptGeneration.suggested_fix_id == fix_id, ScriptGeneration.path == choice.decision)
+        .order_by(ScriptGeneration.created_at)
+        .limit(1)
+    )
+    generation = (await db.execute(query)).scalar_one_or_none()
+    if generation is None:
+        return None
+    fix = await fix_of_session(db, session_id, fix_id)
+    draft_row = (
+        await db.execute(select(DraftTemplate).where(DraftTemplate.script_generation_id == generation.id).limit(1))
+    ).scalar_one_or_none()
+    extraction = None
+    if draft_row is not None:
+        extraction = TemplateExtractionService().extract(generation.script, generation.language)  # type: ignore[arg-type]
+    return NoTemplateOutcome(
+        fix=fix_out(fix),
+        generation=generation_out(generation),
+        draft=draft_out(draft_row) if draft_row is not None else None,
+        extraction=extraction,
+    )
+
+
 class ScriptService:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ai: AIGateway) -> None:
         self.sessionmaker = sessionmaker
@@ -69,6 +104,9 @@ class ScriptService:
             fix = await fix_of_session(db, session_id, fix_id)
             if fix.status != "active":
                 raise Conflict(f"suggested fix {fix_id} was superseded by a newer fix; decide on the active one")
+            earlier = await _earlier_outcome(db, principal, session_id, fix_id, choice)
+            if earlier is not None:  # a retry (or a second click) returns what the first one stored
+                return earlier
             facts = [f.text for f in await facts_engine.live_facts(db, session_id)]
             spec = build_script_call(
                 language=choice.language,

@@ -116,14 +116,21 @@ def tokenize(text: str, language: Language) -> list[Token]:
                 out.append(Token("word", start, j, value, command, None, name))
             i = j
             continue
-        if not ps and j < len(text) and text[j] in "'\"" and "=" in word and re.match(r"^[A-Za-z_]\w*=$", word):
-            variable = word[:-1]  # NAME="value": the quoted value comes next
+        if not ps and j < len(text) and text[j] in "'\"" and word.endswith("="):
+            # A quoted value glued to the word is part of the same shell word: NAME="value" assigns it,
+            # -o user=x,password='value' gives it to the key before it.
+            if re.match(r"^[A-Za-z_]\w*=$", word) and at_start:
+                variable = word[:-1]
+            else:
+                out.append(Token("word", i, j, word, command, option, variable))  # its own key=value pairs
+                key = re.search(r"([A-Za-z][\w-]*)=$", word)
+                option = key.group(1).lower() if key else option
             i = j
             continue
         if at_start and not word.startswith("$"):
             command, at_start, option = word, False, None
         elif word.startswith("-") and len(word) > 1 and not word[1:2].isdigit():
-            option = word.lstrip("-").lower()
+            option = word.lstrip("-").rstrip(":").lower()  # -Password:'x' names its option too
         else:
             out.append(Token("word", i, j, word, command, option, variable))
             option = None

@@ -611,3 +611,20 @@ async def test_another_accounts_ids_are_404_on_every_script_endpoint(
     assert (await client.get("/api/v1/draft-templates", headers=other)).json() == {"items": [], "pending": 0}
     mine = (await client.get(f"/api/v1/script-templates/{tid}", headers=tenant.headers())).json()
     assert mine["description"] == SPOOLER_TEMPLATE["description"]  # untouched by the other account
+
+
+async def test_the_same_choice_again_returns_what_the_first_stored_instead_of_a_second_script(
+    client: Client, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    sid, fix = await _printing_session(client, tenant, sessionmaker)
+    url = f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template"
+    first = (await client.post(url, json={"decision": "draft_template"}, headers=tenant.headers())).json()
+    version = await _state_version(client, tenant, sid)
+    again = (await client.post(url, json={"decision": "draft_template"}, headers=tenant.headers())).json()
+    assert again["generation"]["id"] == first["generation"]["id"]
+    assert again["draft"]["id"] == first["draft"]["id"]
+    assert again["extraction"]["body"] == first["extraction"]["body"]
+    assert await _state_version(client, tenant, sid) == version
+    listed = (await client.get(f"/api/v1/ai-sessions/{sid}/script-generations", headers=tenant.headers())).json()
+    assert len(listed) == 1
+    assert (await client.get("/api/v1/draft-templates", headers=tenant.headers())).json()["pending"] == 1

@@ -62,3 +62,22 @@ def test_jinja_syntax_already_in_a_script_is_escaped_and_unknown_commands_are_fl
     rendered, _, _ = render_template("powershell", extraction.body, extraction.parameter_schema, {})
     assert rendered == "Write-Host '{{ not a slot }}'\nInvoke-Magic -Host 'PC-042'\n"
     assert extraction.unknown_commands == ["Invoke-Magic"]
+
+
+@pytest.mark.parametrize(
+    ("script", "language"),
+    (
+        ("mount -t cifs //nas/x /mnt/x -o username=bob,password='pa ss;word'\n", "bash"),
+        ('curl -u "admin:x" --data password="pa ss;word" https://example.net\n', "bash"),
+        ("Connect-Thing -Credential $c -Password:'pa ss;word'\n", "powershell"),
+        ('$ApiToken = "pa ss;word"\n', "powershell"),
+    ),
+)
+def test_a_password_in_any_position_never_survives_extraction_or_the_stored_one_off(script: str, language: str) -> None:
+    from flowpilot_core.scripts import redact_secret_literals
+
+    extraction = SERVICE.extract(script, language)  # type: ignore[arg-type]
+    assert "pa ss;word" not in extraction.body
+    assert any(p.type == "secret" and p.default is None for p in extraction.parameter_schema.parameters)
+    stored = redact_secret_literals(script, language)  # type: ignore[arg-type]
+    assert "pa ss;word" not in stored and "[redacted]" in stored
