@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from flowpilot_core.accounts import Principal
+from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, tenant_session
+from flowpilot_core.events import DraftTemplateDecided, FixDecided, TemplateCreated
 from flowpilot_core.fixes import propose_fix
 from tests.conftest import Tenant
 from tests.echo_model import EchoProvider
+from tests.plugins.support import EventRecorder, client_for, manager_with
 
 Client = AsyncTestClient[Litestar]
 SECRET = "Tr0ub4dor&3-never-stored"
@@ -628,3 +631,35 @@ async def test_the_same_choice_again_returns_what_the_first_stored_instead_of_a_
     listed = (await client.get(f"/api/v1/ai-sessions/{sid}/script-generations", headers=tenant.headers())).json()
     assert len(listed) == 1
     assert (await client.get("/api/v1/draft-templates", headers=tenant.headers())).json()["pending"] == 1
+
+
+async def test_creating_and_deciding_templates_reach_plugins_as_events(
+    settings: Settings, db_urls: DatabaseUrls, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    recorder = EventRecorder()
+    async with client_for(settings, db_urls, manager_with(("recorder", recorder))) as events_client:
+        sid, fix = await _printing_session(events_client, tenant, sessionmaker, ref=None)
+        made = await _template(events_client, tenant, SPOOLER_TEMPLATE, source_session_id=sid)
+        outcome = await events_client.post(
+            f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template",
+            json={"decision": "draft_template"},
+            headers=tenant.headers(),
+        )
+        draft = outcome.json()["draft"]["id"]
+        accepted = await events_client.post(
+            f"/api/v1/draft-templates/{draft}/accept", json={"name": "From the draft"}, headers=tenant.headers()
+        )
+        assert accepted.status_code == 201, accepted.text
+    created = [e for e in recorder.events if isinstance(e, TemplateCreated)]
+    assert [(str(e.template_id), e.draft_id) for e in created] == [
+        (made["id"], None),
+        (accepted.json()["id"], uuid.UUID(draft)),
+    ]
+    assert all(str(e.session_id) == sid for e in created)
+    (decided,) = [e for e in recorder.events if isinstance(e, DraftTemplateDecided)]
+    assert (str(decided.draft_id), decided.decision, str(decided.template_id)) == (
+        draft,
+        "accepted",
+        accepted.json()["id"],
+    )
+    assert [e.decision for e in recorder.events if isinstance(e, FixDecided)] == ["draft_template"]
