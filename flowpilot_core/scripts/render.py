@@ -47,14 +47,17 @@ def body_variables(body: str) -> set[str]:
     return set(meta.find_undeclared_variables(parsed))
 
 
-def check_body(body: str, schema: ParameterSchema) -> None:
-    """A body may use only the parameters its schema declares."""
+def check_body(body: str, schema: ParameterSchema, language: Language) -> None:
+    """A body may use only the parameters its schema declares, each where its value stays inert."""
     if len(body) > MAX_BODY_CHARS:
         raise InvalidInput(f"the template body is longer than {MAX_BODY_CHARS} characters", field="body")
     unknown = sorted(body_variables(body) - set(schema.names))
     if unknown:
         used = ", ".join("{{ " + name + " }}" for name in unknown)
         raise InvalidInput(f"the body uses {used}, which the parameter schema does not declare", field="body")
+    from flowpilot_core.scripts.slots import check_slots  # slots tokenizes with quoting's rules
+
+    check_slots(body, language)
 
 
 def resolve_values(schema: ParameterSchema, given: Mapping[str, object]) -> dict[str, Value]:

@@ -167,6 +167,7 @@ async def test_templates_crud_search_and_provenance(client: Client, tenant: Tena
     (
         ({"body": "Restart-Computer {{ host }}"}, 422, "body"),
         ({"body": "{% if %}"}, 422, "body"),
+        ({"body": 'Write-Host "Restarting on {{ computer }}"'}, 422, "body"),
         (
             {"parameter_schema": {"parameters": [{"name": "computer", "type": "enum"}]}},
             422,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from flowpilot_core.scripts import TemplateExtractionService, render_template
+from flowpilot_core.scripts.library import validate_template
 from tests.scripts.extraction_scoring import cases, score
 
 SERVICE = TemplateExtractionService()
@@ -26,6 +27,7 @@ def test_extraction_quality_on_each_split(split: str, precision: float, recall: 
 @pytest.mark.parametrize("case", cases("tuning") + cases("heldout"), ids=lambda c: c["id"])
 def test_every_extracted_body_is_a_valid_template_that_renders_with_its_defaults(case: dict) -> None:
     extraction = SERVICE.extract(case["script"], case["language"])
+    validate_template(extraction.body, extraction.parameter_schema, case["language"])  # storable as it is
     secrets = {p.name: "s3cret" for p in extraction.parameter_schema.parameters if p.is_sensitive}
     script, stored, _ = render_template(case["language"], extraction.body, extraction.parameter_schema, secrets)
     for must in case["must"]:
