@@ -7,6 +7,8 @@ changed them, so its gate is a threshold, not perfection.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flowpilot_core.scripts import TemplateExtractionService, render_template
@@ -83,3 +85,24 @@ def test_a_password_in_any_position_never_survives_extraction_or_the_stored_one_
     assert any(p.type == "secret" and p.default is None for p in extraction.parameter_schema.parameters)
     stored = redact_secret_literals(script, language)  # type: ignore[arg-type]
     assert "pa ss;word" not in stored and "[redacted]" in stored
+
+
+def test_malformed_model_suggestions_add_nothing() -> None:
+    from flowpilot_core.scripts.model_extraction import parse_suggestions
+
+    assert parse_suggestions("I could not find anything.") == []
+    assert parse_suggestions('{"parameters": "none"}') == []
+    usable = parse_suggestions(
+        json.dumps(
+            {
+                "parameters": [
+                    {"literal": "PRN-07", "name": "printer", "type": "string"},
+                    {"literal": "x", "name": "1bad", "type": "string"},
+                    {"literal": "y", "name": "ok", "type": "secret"},
+                    {"literal": "z", "name": "ok2", "type": "nonsense"},
+                    {"name": "no_literal"},
+                ]
+            }
+        )
+    )
+    assert [(s.literal, s.name) for s in usable] == [("PRN-07", "printer")]
