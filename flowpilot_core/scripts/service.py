@@ -143,6 +143,7 @@ class ScriptService:
                     stored_script=stored,
                     parameters={},
                     sensitive=[],
+                    redacted=stored != script,
                     fix_id=fix_id,
                 )
                 generation = generation_out(row, script=script, state_version=version)

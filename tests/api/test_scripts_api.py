@@ -320,6 +320,8 @@ async def test_a_one_off_script_that_holds_a_password_is_stored_without_it(
     assert chosen.status_code == 200, chosen.text
     assert chosen.json()["generation"]["script"] == script
     assert await _rows_containing(db_urls, SECRET) == []
+    (stored,) = (await client.get(f"/api/v1/ai-sessions/{sid}/script-generations", headers=tenant.headers())).json()
+    assert stored["redacted"] is True and "$password = '[redacted]'" in stored["script"]
 
 
 # -- prefill and matching ----------------------------------------------------------------------------
