@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from flowpilot_offline.brain import respond
+
 from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.scripts import check_commands
-from flowpilot_offline.brain import respond
 
 
 def _script(title: str, facts: list[str], summary: str = "", language: str = "powershell") -> dict:
