@@ -159,3 +159,10 @@ def test_required_values_are_checked_before_rendering_and_defaults_fill_the_rest
     assert resolve_values(schema, {"host": "PC-1"}) == {"host": "PC-1", "mode": "a", "note": ""}
     with pytest.raises(InvalidInput, match="unknown parameter 'hots'"):
         resolve_values(schema, {"hots": "PC-1"})
+
+
+def test_a_loop_inside_a_loop_is_refused_when_the_template_is_written() -> None:
+    schema = ParameterSchema(parameters=[ParameterSpec(name="host")])
+    check_body("{% for i in range(3) %}ping -c1 {{ host }}\n{% endfor %}", schema, "bash")
+    with pytest.raises(InvalidInput, match="loop inside a loop"):
+        check_body("{% for i in range(9) %}{% for j in range(9) %}x{% endfor %}{% endfor %}", schema, "bash")
