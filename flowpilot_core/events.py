@@ -154,7 +154,7 @@ class StatusVerificationFailed(Event, frozen=True, kw_only=True, tag="status_ver
 
 
 class TemplateCreated(Event, frozen=True, kw_only=True, tag="template_created"):
-    """A script template was created. Not emitted yet: phases 5 and 6 emit it."""
+    """A script template was created (from the library API, or by accepting a draft)."""
 
     template_id: uuid.UUID
     session_id: uuid.UUID | None
@@ -165,7 +165,7 @@ class TemplateCreated(Event, frozen=True, kw_only=True, tag="template_created"):
 
 
 class DraftTemplateDecided(Event, frozen=True, kw_only=True, tag="draft_template_decided"):
-    """A technician accepted or rejected a draft template. Not emitted yet: phase 6 emits it."""
+    """A technician accepted or rejected a draft template (the templatize prompt)."""
 
     draft_id: uuid.UUID
     session_id: uuid.UUID

@@ -32,6 +32,7 @@ from flowpilot_core.markers.grammar import MarkerParser
 if TYPE_CHECKING:
     from flowpilot_core.events import Event
     from flowpilot_core.markers.effects import MarkerEffect
+    from flowpilot_core.scripts.matching import TemplateMatcher
 
 hookspec = pluggy.HookspecMarker("flowpilot")
 
@@ -47,7 +48,7 @@ RegisterModelProvider: TypeAlias = Callable[[str, ModelProviderFactory], None]
 RegisterMarkerParser: TypeAlias = Callable[[MarkerParser], None]
 RegisterMarkerEffect: TypeAlias = Callable[[str, "MarkerEffect"], None]
 RegisterPsaProvider: TypeAlias = Callable[[str, PsaProviderFactory], None]
-RegisterTemplateMatcher: TypeAlias = Callable[[str, object], None]
+RegisterTemplateMatcher: TypeAlias = Callable[[str, "TemplateMatcher"], None]
 RegisterRedactor: TypeAlias = Callable[[str, Redactor], None]
 
 
@@ -98,7 +99,16 @@ def register_psa_providers(register: RegisterPsaProvider) -> None:
 
 @hookspec
 def register_template_matchers(register: RegisterTemplateMatcher) -> None:
-    """Contribute script-template matchers: ``register(name, matcher)``; not consumed yet: a later release uses it."""
+    """Contribute script-template matchers: ``register(name, matcher)``.
+
+    ``matcher(fix, templates)`` is a :class:`flowpilot_core.scripts.matching.TemplateMatcher`:
+    given the active fix (a ``FixQuery``: title, root cause, steps, the session's problem) and
+    the account's templates (``TemplateDoc``: id, name, description, tags, body, language), it
+    returns ``TemplateScore(template_id, score, reasons)`` items, ``score`` in [0, 1]. Every
+    matcher scores every request; FlowPilot keeps each template's best score with every
+    matcher's reasons, best first. A matcher that raises is logged and left out. The built-in
+    ``keywords`` matcher (BM25) is one such plugin.
+    """
 
 
 @hookspec

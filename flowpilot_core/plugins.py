@@ -1,8 +1,8 @@
 """The plugin manager: built-in and third-party plugins from one entry-point group.
 
 Built-in plugins are the ``flowpilot`` entry points of FlowPilot's own distribution
-(``markers``, ``marker_effects``, ``offline``, ``anthropic``, ``openai_compat``,
-``connectwise``, ...); third-party plugins are the ``flowpilot``
+(``markers``, ``marker_effects``, ``script_matchers``, ``offline``, ``anthropic``,
+``openai_compat``, ``connectwise``, ...); third-party plugins are the ``flowpilot``
 entry points of any other installed distribution. Both register the same way.
 
 The loading rule:
@@ -56,7 +56,9 @@ class PluginRegistry:
     model_providers: dict[str, ModelProviderFactory] = field(default_factory=dict)
     marker_parsers: dict[str, MarkerParser] = field(default_factory=dict)
     marker_effects: dict[str, MarkerEffect] = field(default_factory=dict)
-    template_matchers: dict[str, object] = field(default_factory=dict)
+    template_matchers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    """:class:`flowpilot_core.scripts.matching.TemplateMatcher` callables (not imported here: the scripts
+    engine imports the database layer, which imports this module)."""
     redactors: dict[str, Redactor] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     """``(kind, name) -> plugin name``, e.g. ``("model provider", "offline") -> "offline"``."""
@@ -172,7 +174,7 @@ def collect(manager: pluggy.PluginManager | None = None) -> PluginRegistry:
         def register(name: str, contribution: Any) -> None:
             if not isinstance(name, str) or not name.strip():
                 raise ContributionError(f"plugin {plugin_name!r} registered a {kind} named {name!r}: not a name")
-            if kind != "template matcher" and not callable(contribution):
+            if not callable(contribution):
                 raise ContributionError(f"plugin {plugin_name!r} registered {kind} {name!r}, which is not callable")
             claim(kind, name, plugin_name)
             table[name] = contribution

@@ -408,11 +408,21 @@ class ScriptTemplate(Base):
     updated_at: Mapped[datetime] = _updated()
 
 
+SCRIPT_PATHS = ("template", "one_off", "draft_template")
+
+
 class ScriptGeneration(Base):
-    """A script generated in (or outside) a session; ``ai_session_id`` links it back."""
+    """A script generated in (or outside) a session; ``ai_session_id`` links it back.
+
+    ``script`` and ``parameters`` are stored with every sensitive value redacted: the script
+    in clear is returned to the technician once, when it is generated.
+    """
 
     __tablename__ = "script_generations"
-    __table_args__ = (Index("ix_script_generations_session", "ai_session_id"),)
+    __table_args__ = (
+        Index("ix_script_generations_session", "ai_session_id"),
+        CheckConstraint(_in("path", SCRIPT_PATHS), name="ck_script_generations_path"),
+    )
     id: Mapped[uuid.UUID] = _uuid_pk()
     account_id: Mapped[uuid.UUID] = _account_fk()
     ai_session_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -425,6 +435,8 @@ class ScriptGeneration(Base):
         UUID(as_uuid=True), ForeignKey("session_suggested_fixes.id", ondelete="SET NULL")
     )
     path: Mapped[str] = mapped_column(String(40), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, server_default=text("''"))
+    language: Mapped[str] = mapped_column(String(40), nullable=False, server_default=text("'powershell'"))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     script: Mapped[str] = mapped_column(Text, nullable=False)
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -453,6 +465,8 @@ class DraftTemplate(Base):
         UUID(as_uuid=True), ForeignKey("script_generations.id", ondelete="SET NULL")
     )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
+    language: Mapped[str] = mapped_column(String(40), nullable=False, server_default=text("'powershell'"))
     body: Mapped[str] = mapped_column(Text, nullable=False)
     parameter_schema: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'pending'"))

@@ -20,7 +20,7 @@ import msgspec
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-SourceKind = Literal["session", "ticket", "fact", "fix", "item", "template"]
+SourceKind = Literal["session", "ticket", "fact", "fix", "item", "script", "template"]
 TEMPLATES = Path(__file__).with_name("templates")
 _OPEN, _CLOSE = "\x1e", "\x1f"  # record / unit separators: never typed, stripped from every input
 _TAG = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")

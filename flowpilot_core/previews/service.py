@@ -67,6 +67,7 @@ def _context(sources: PreviewSources) -> dict[str, Any]:
 
     return {
         "session": {"id": str(session.id), "problem_statement": session.problem_statement, "title": session.title},
+        "scripts": [script_line(g) for g in sources.scripts],
         "ticket": {"summary": (session.ticket_snapshot or {}).get("summary")},
         "facts": [{"id": str(f.id), "text": f.text} for f in sources.facts],
         "fix": fix(sources.active_fix),
@@ -76,6 +77,13 @@ def _context(sources: PreviewSources) -> dict[str, Any]:
         "open_questions": items("question", False),
         "open_checks": items("check", False),
     }
+
+
+def script_line(generation: Any) -> dict[str, str]:
+    """A stored generation as the Resolution section names it: its values are the stored (redacted) ones."""
+    values = (generation.parameters or {}).get("values") or {}
+    shown = ", ".join(f"{name}={value}" for name, value in values.items())
+    return {"id": str(generation.id), "name": generation.name, "language": generation.language, "values": shown}
 
 
 class PreviewMetrics:
@@ -160,13 +168,16 @@ def _row_texts(sources: PreviewSources) -> dict[tuple[str, str], list[str]]:
     for fix in [sources.active_fix, *sources.earlier_fixes]:
         if fix is not None:
             texts[("fix", str(fix.id))] = [fix.title, fix.root_cause or "", fix.body]
+    for script in sources.scripts:
+        line = script_line(script)
+        texts[("script", line["id"])] = [line["name"], line["language"], line["values"]]
     for item in sources.lane.items():
         texts[("item", item.id)] = [item.text, item.command or "", item.answer or "", item.output or ""]
     return texts
 
 
 class WordingService:
-    """"Improve wording": the model rephrases a preview's lines; the literal check decides what is kept."""
+    """ "Improve wording": the model rephrases a preview's lines; the literal check decides what is kept."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], previews: PreviewService, ai: AIGateway) -> None:
         self.sessionmaker = sessionmaker
@@ -181,9 +192,7 @@ class WordingService:
         content = content_lines(preview.lines)
         spec = build_wording_call(kind, content, account_id=str(principal.account_id), session_id=str(session_id))
         completion = await bound.call(spec)
-        worded, reworded, refused = apply_wording(
-            content, completion.text, source_texts(content, _row_texts(sources))
-        )
+        worded, reworded, refused = apply_wording(content, completion.text, source_texts(content, _row_texts(sources)))
         by_number = {line.number: line for line in worded}
         lines = [by_number.get(line.number, line) for line in preview.lines]
         return WordedPreview(

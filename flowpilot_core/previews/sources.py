@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal
-from flowpilot_core.db.models import AiSession, SessionFact, SessionSuggestedFix
+from flowpilot_core.db.models import AiSession, ScriptGeneration, SessionFact, SessionSuggestedFix
 from flowpilot_core.facts import crud as facts_engine
 from flowpilot_core.sessions.lifecycle import get_session_row
 from flowpilot_core.sessions.task_lane import TaskLane, lane_of
@@ -25,6 +25,8 @@ class PreviewSources:
     earlier_fixes: list[SessionSuggestedFix]
     """Superseded and dismissed fixes, oldest first: what was proposed and set aside."""
     lane: TaskLane
+    scripts: list[ScriptGeneration]
+    """The session's script generations, oldest first, as stored: sensitive parameters already redacted."""
 
 
 def lane_digest(session: AiSession) -> str:
@@ -49,4 +51,15 @@ async def load_sources(db: AsyncSession, session: AiSession) -> PreviewSources:
     )
     active = next((f for f in fixes if f.status == "active" and f.user_decision != "dismissed"), None)
     earlier = [f for f in fixes if f is not active]
-    return PreviewSources(session=session, facts=facts, active_fix=active, earlier_fixes=earlier, lane=lane_of(session))
+    scripts = list(
+        (
+            await db.execute(
+                select(ScriptGeneration)
+                .where(ScriptGeneration.ai_session_id == session.id)
+                .order_by(ScriptGeneration.created_at, ScriptGeneration.id)
+            )
+        ).scalars()
+    )
+    return PreviewSources(
+        session=session, facts=facts, active_fix=active, earlier_fixes=earlier, lane=lane_of(session), scripts=scripts
+    )

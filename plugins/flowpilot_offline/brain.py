@@ -13,6 +13,10 @@ contract need.
   :mod:`flowpilot_offline.synthesis`.
 * ``resolution_note`` / ``escalation_package``: the fixed Markdown sections, filled from
   the stored facts and suggested fix in the context.
+* ``script_generation``: ``{"name", "script"}``, a playbook's script with the facts' values
+  (:mod:`flowpilot_offline.scripts`).
+* ``template_extraction``: ``{"parameters": []}`` (the deterministic rules ran first);
+  ``script_prefill``: ``{"values": {}}`` (prefill's rules ran first).
 * anything else: a plain-text account of what the call asked for and what it knows.
 """
 
@@ -29,6 +33,7 @@ from flowpilot_core.ai.types import CallSpec
 from flowpilot_core.markers import defuse_markers
 from flowpilot_offline.conversation import reply
 from flowpilot_offline.playbooks import find_playbook
+from flowpilot_offline.scripts import write_script
 from flowpilot_offline.synthesis import synthesize_fact
 from flowpilot_offline.ticket_parse import parse_ticket_text
 from flowpilot_offline.wording import reword
@@ -217,4 +222,9 @@ _HANDLERS = {
     "fact_synthesis": _fact_synthesis,
     "resolution_note": _resolution_note,
     "escalation_package": _escalation_package,
+    "script_generation": write_script,
+    # The rules already found what the offline model could: it suggests nothing more.
+    "template_extraction": lambda spec: '{"parameters": []}',
+    # Prefill already read the facts with the same rules the offline model knows: nothing to add.
+    "script_prefill": lambda spec: '{"values": {}}',
 }

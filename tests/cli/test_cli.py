@@ -128,5 +128,5 @@ def test_load_plugins_allowlist(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == (
         "['anthropic', 'autotask', 'connectwise', 'halopsa', 'local', 'marker_effects', 'markers', 'offline', "
-        "'openai_compat']"
+        "'openai_compat', 'script_matchers']"
     )

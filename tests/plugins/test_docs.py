@@ -24,7 +24,7 @@ from .support import manager_with
 REPO = Path(__file__).resolve().parents[2]
 DOCS = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
 HOOK_TESTS = (REPO / "tests" / "plugins" / "test_hooks.py").read_text(encoding="utf-8")
-UNCONSUMED = {"register_template_matchers", "register_redactors"}
+UNCONSUMED = {"register_redactors"}
 
 
 def _hookspecs() -> dict[str, list[str]]:

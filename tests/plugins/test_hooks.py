@@ -1,26 +1,36 @@
 """One test per hook (``test_hook_<name>``): a plugin implementing it, and the effect a user sees.
 
-Hooks without a consumer yet (PSA providers, template matchers, redactors) are checked where
-a user can see them today: ``flowpilot plugins list`` shows the contribution of an installed
-plugin, and a name two plugins contribute is refused naming both.
+Hooks whose effect needs a service out of reach (PSA providers) or that have no consumer yet
+(redactors) are checked where a user can see them today: ``flowpilot plugins list`` shows the
+contribution of an installed plugin, and a name two plugins contribute is refused naming both.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.pool import NullPool
 
 from flowpilot_core import hookimpl
+from flowpilot_core.accounts import Principal
 from flowpilot_core.config import Settings
-from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, tenant_session
 from flowpilot_core.events import SessionCreated
-from flowpilot_core.hookspecs import RegisterMarkerEffect, RegisterMarkerParser, RegisterModelProvider
+from flowpilot_core.fixes import propose_fix
+from flowpilot_core.hookspecs import (
+    RegisterMarkerEffect,
+    RegisterMarkerParser,
+    RegisterModelProvider,
+    RegisterTemplateMatcher,
+)
 from flowpilot_core.markers.grammar import Marker
 from flowpilot_core.plugins import DuplicateContributionError, collect
+from flowpilot_core.scripts import FixQuery, TemplateDoc, TemplateScore
 from tests.conftest import Tenant
 
 from .support import (
@@ -134,7 +144,7 @@ async def test_hook_track_event(settings: Settings, db_urls: DatabaseUrls, tenan
     assert event.user_id is not None  # the technician of the embed token
 
 
-# -- hooks without a consumer yet: what `flowpilot plugins list` shows ----------------------------
+# -- what `flowpilot plugins list` shows (PSA providers, redactors; template matchers too) ----------------------------
 
 ACME_PLUGIN = """
     from flowpilot_core import hookimpl
@@ -145,7 +155,7 @@ ACME_PLUGIN = """
 
     @hookimpl
     def register_template_matchers(register):
-        register("by_title", object())
+        register("by_title", lambda fix, templates: [])
 
     @hookimpl
     def register_redactors(register):
@@ -162,7 +172,7 @@ RIVAL_PLUGIN = """
 
 RIVALS = {
     "psa_providers": ("acme_psa", "lambda config: object()"),
-    "template_matchers": ("by_title", "object()"),
+    "template_matchers": ("by_title", "lambda fix, templates: []"),
     "redactors": ("card_numbers", "lambda text: text"),
 }
 
@@ -206,13 +216,65 @@ def test_hook_register_psa_providers(plugins_list: dict[str, Any], tmp_path: Pat
     )
 
 
-def test_hook_register_template_matchers(plugins_list: dict[str, Any], tmp_path: Path) -> None:
-    acme = _acme(plugins_list)
-    assert "register_template_matchers" in acme["hooks"]
+async def test_hook_register_template_matchers(
+    settings: Settings, db_urls: DatabaseUrls, tenant: Tenant, plugins_list: dict[str, Any], tmp_path: Path
+) -> None:
+    # A plugin's matcher scores the account's templates for the fix; its scores merge with the built-in
+    # keyword matcher's, best first, each with the matchers' reasons.
+    manager = manager_with(("ticket-history", TicketHistoryPlugin()))
+    async with client_for(settings, db_urls, manager) as client:
+        sid = await _open_session(client, tenant)
+        fix = await _fix_in(settings, db_urls, tenant, sid)
+        ids = {}
+        for name, description in (("Restart-PrintSpooler", "Restarts the print spooler"), ("Rebuild-Profile", "x")):
+            made = await client.post(
+                "/api/v1/script-templates",
+                json={"name": name, "description": description, "body": "Get-Service"},
+                headers=tenant.headers(),
+            )
+            ids[name] = made.json()["id"]
+        found = await client.get(
+            f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/template-matches", headers=tenant.headers()
+        )
+    assert found.status_code == 200, found.text
+    matches = [(m["name"], m["score"], m["matched_by"]) for m in found.json()["matches"]]
+    assert matches[0] == ("Rebuild-Profile", 0.95, ["ticket_history"])
+    assert matches[1][0] == "Restart-PrintSpooler" and matches[1][2] == ["keywords", "ticket_history"]
+    assert "resolved 3 similar tickets" in [r["reason"] for r in found.json()["matches"][0]["reasons"]]
+    acme = _acme(plugins_list)  # and an installed plugin's matcher is listed, a rival's same name refused
     assert "template matcher by_title" in acme["contributes"]
     assert "template matcher 'by_title' is contributed by both plugin 'acme' and plugin 'rival'" in _refused(
         tmp_path, "template_matchers"
     )
+
+
+class TicketHistoryPlugin:
+    """Scores templates by how often they resolved similar tickets (here: a fixed table)."""
+
+    @hookimpl
+    def register_template_matchers(self, register: RegisterTemplateMatcher) -> None:
+        def matcher(fix: FixQuery, templates: Sequence[TemplateDoc]) -> list[TemplateScore]:
+            table = {"Rebuild-Profile": 0.95, "Restart-PrintSpooler": 0.4}
+            return [
+                TemplateScore(template_id=t.id, score=table[t.name], reasons=("resolved 3 similar tickets",))
+                for t in templates
+                if t.name in table
+            ]
+
+        register("ticket_history", matcher)
+
+
+async def _fix_in(settings: Settings, db_urls: DatabaseUrls, tenant: Tenant, sid: str) -> str:
+    engine = create_engine(db_urls.app, poolclass=NullPool)
+    try:
+        async with tenant_session(make_sessionmaker(engine), tenant.account_id) as db:
+            principal = Principal(account_id=tenant.account_id, via="api_key")
+            fix, _ = await propose_fix(
+                db, principal, uuid.UUID(sid), title="Restart the print spooler", root_cause=None, body=""
+            )
+    finally:
+        await engine.dispose()
+    return str(fix.id)
 
 
 def test_hook_register_redactors(plugins_list: dict[str, Any], tmp_path: Path) -> None:

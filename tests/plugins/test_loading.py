@@ -26,8 +26,17 @@ from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
 BUILTINS = [
-    "anthropic", "autotask", "connectwise", "halopsa", "local", "marker_effects", "markers", "offline", "openai_compat"
-]  # fmt: skip
+    "anthropic",
+    "autotask",
+    "connectwise",
+    "halopsa",
+    "local",
+    "marker_effects",
+    "markers",
+    "offline",
+    "openai_compat",
+    "script_matchers",
+]
 
 MY_PSA = """
     import json, os
@@ -134,9 +143,7 @@ def test_an_allowlisted_name_that_is_not_installed_is_logged_not_fatal(tmp_path:
     assert "FLOWPILOT_LOAD_PLUGINS names 'my_psa', but no installed plugin has that entry-point name" in listing.stderr
 
 
-def test_installed_third_party_plugins_do_not_load_under_test(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_installed_third_party_plugins_do_not_load_under_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_plugin(tmp_path, "flowpilot-leaky", "leaky", "leaky_plugin", "from flowpilot_core import hookimpl\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     isolated = new_manager()

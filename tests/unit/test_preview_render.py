@@ -19,6 +19,7 @@ def _context(facts: list[str], root_cause: str, title: str, body: str, summary: 
         "facts": [{"id": f"f{i}", "text": text} for i, text in enumerate(facts)],
         "fix": {"id": "x1", "title": title, "root_cause": root_cause, "body": body, "user_decision": None},
         "earlier_fixes": [],
+        "scripts": [{"id": "g1", "name": title, "language": "powershell", "values": body}],
         "done_checks": [],
         "done_actions": [],
         "open_questions": [],
@@ -56,6 +57,8 @@ def test_every_line_comes_from_its_sources(
             assert not facts and line.text == "Nothing was confirmed during troubleshooting."
         elif key == ("fix", "x1", "body"):
             assert line.text.removeprefix("- ") in fix_steps
+        elif key == ("script", "g1", None):
+            assert line.text == "- " + inline(f"Ran script: {title} (powershell{', ' + body if body else ''})")
         elif key in rows:
             assert line.text.removeprefix("- ") == inline(rows[key])
         else:

@@ -5,7 +5,7 @@ writeback: its note and status land in ``local_tickets`` / ``local_ticket_notes`
 tenant-scoped like every other table.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from flowpilot_migrations.tenancy import enable_tenancy
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
