@@ -25,6 +25,9 @@ from flowpilot_core.accounts.embed_tokens import MAX_TTL_SECONDS, mint_embed_tok
 from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import create_engine, make_sessionmaker, set_account, tenant_session
 from flowpilot_core.db.models import AiSession, PsaConnection
+from flowpilot_core.errors import Conflict
+from flowpilot_core.scripts.library import TemplateIn, create_template
+from flowpilot_core.scripts.schema import ParameterSchema, ParameterSpec
 from flowpilot_core.sessions.from_ticket import open_session
 from flowpilot_core.sessions.lifecycle import CreateSession
 from flowpilot_core.tickets import Ticket
@@ -69,6 +72,49 @@ SAMPLE_TICKETS: tuple[Ticket, ...] = (
 )
 
 
+# The script library a newcomer finds: one template the printing ticket's fix matches (the
+# Outlook ticket has none, so its fix shows the no-template options).
+SAMPLE_TEMPLATES: tuple[TemplateIn, ...] = (
+    TemplateIn(
+        name="Restart the Print Spooler on a computer",
+        description="Restarts the Print Spooler service on a PC or print server, optionally clearing stuck jobs, "
+        "and sets it to start with Windows.",
+        language="powershell",
+        tags=["printing", "print spooler", "print queue"],
+        parameter_schema=ParameterSchema(
+            parameters=[
+                ParameterSpec(
+                    name="computer", label="Computer", type="hostname", description="The affected PC or print server."
+                ),
+                ParameterSpec(
+                    name="clear_queue",
+                    label="Clear stuck jobs",
+                    type="boolean",
+                    required=False,
+                    default=False,
+                    description="Also delete the spooled jobs.",
+                ),
+            ]
+        ),
+        body=(
+            "$ComputerName = {{ computer }}\n"
+            "$ClearQueue = {{ clear_queue }}\n"
+            "Invoke-Command -ComputerName $ComputerName -ScriptBlock {\n"
+            "    param($clear)\n"
+            "    Stop-Service -Name Spooler -Force\n"
+            "    if ($clear) {\n"
+            "        $spool = Join-Path $env:SystemRoot 'System32\\spool\\PRINTERS'\n"
+            "        Remove-Item -Path (Join-Path $spool '*') -Force -ErrorAction SilentlyContinue\n"
+            "    }\n"
+            "    Set-Service -Name Spooler -StartupType Automatic\n"
+            "    Start-Service -Name Spooler\n"
+            "    Get-Service -Name Spooler | Select-Object Status, StartType\n"
+            "} -ArgumentList $ClearQueue\n"
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class DemoAccount:
     account_id: uuid.UUID
@@ -102,7 +148,8 @@ async def prepare_demo(settings: Settings, urls: Any, *, portal_port: int, psa: 
             secret = await accounts.embed_secret(db, account_id, settings.secret_key)
             user = await accounts.upsert_user(db, account_id, *DEMO_USER)
             connection_id = await _connect(db, account_id, settings.secret_key, psa.fake.config())
-        principal = accounts.Principal(account_id=account_id, via="embed_token", user_id=user.id)
+            principal = accounts.Principal(account_id=account_id, via="embed_token", user_id=user.id)
+            await _seed_templates(db, principal)
         await _open_sample_sessions(sessionmaker, principal, connection_id, settings.secret_key, psa)
     finally:
         await engine.dispose()
@@ -133,6 +180,16 @@ class DemoPsa:
 
     def close(self) -> None:
         self.fake.close()
+
+
+async def _seed_templates(db: AsyncSession, principal: accounts.Principal) -> None:
+    """The sample script templates, once: a template the demo's technician renamed or deleted stays so."""
+    for template in SAMPLE_TEMPLATES:
+        try:
+            async with db.begin_nested():
+                await create_template(db, principal, template)
+        except Conflict:
+            pass  # seeded by an earlier run
 
 
 def _providers() -> Any:
