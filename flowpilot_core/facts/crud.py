@@ -13,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
-from flowpilot_core.db.models import SessionFact
+from flowpilot_core.db.models import AiSession, SessionFact
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
 
@@ -79,16 +79,35 @@ def _clean(text: str) -> str:
     return text
 
 
+FACT_COLUMNS = tuple(getattr(SessionFact, name) for name in FactOut.__struct_fields__)
+"""The columns of a :class:`FactOut`, for Core reads straight into the struct."""
+
+
+def live_facts_query(session_id: uuid.UUID) -> Select[Any]:
+    """The session's live facts as :data:`FACT_COLUMNS` rows, in order."""
+    return (
+        select(*FACT_COLUMNS)
+        .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
+        .order_by(SessionFact.created_at, SessionFact.id)
+    )
+
+
 async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
-    session = await get_session_row(db, principal, session_id)
-    rows = (
-        await db.execute(
-            select(SessionFact)
-            .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
-            .order_by(SessionFact.created_at, SessionFact.id)
-        )
-    ).scalars()
-    return FactList(items=[fact_out(r) for r in rows], state_version=session.state_version)
+    """The live facts and the session's ``state_version``, in one query (the session left-joined to its
+    facts: no row is another account's or no session, one row with no fact is a session without facts)."""
+    live = live_facts_query(session_id).subquery()
+    query = (
+        select(AiSession.state_version, *live.c)
+        .select_from(AiSession)
+        .outerjoin(live, true())
+        .where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
+        .order_by(live.c.created_at, live.c.id)
+    )
+    rows = (await db.execute(query)).all()
+    if not rows:
+        raise NotFound(f"session {session_id} not found")
+    items = [FactOut(**{k: row._mapping[k] for k in FactOut.__struct_fields__}) for row in rows if row.id is not None]
+    return FactList(items=items, state_version=rows[0].state_version)
 
 
 async def live_facts(db: AsyncSession, session_id: uuid.UUID) -> list[SessionFact]:

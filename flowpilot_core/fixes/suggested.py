@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal
-from flowpilot_core.db.models import SessionFact, SessionSuggestedFix
+from flowpilot_core.db.models import AiSession, SessionFact, SessionSuggestedFix
 from flowpilot_core.errors import Conflict, NotFound
 from flowpilot_core.events import FixDecided, FixSuggested, emit
 from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
@@ -143,18 +143,45 @@ async def propose_fix(
     return fix_out(row), True
 
 
+FIX_COLUMNS = tuple(getattr(SessionSuggestedFix, name) for name in SuggestedFixOut.__struct_fields__)
+"""The columns of a :class:`SuggestedFixOut`, for Core reads straight into the struct."""
+
+
+def fixes_query(session_id: uuid.UUID) -> Select[Any]:
+    """Every fix of the session as :data:`FIX_COLUMNS` rows, newest first."""
+    return (
+        select(*FIX_COLUMNS)
+        .where(SessionSuggestedFix.session_id == session_id)
+        .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
+    )
+
+
+def fix_from_row(values: Any) -> SuggestedFixOut:
+    fields = {k: values[k] for k in SuggestedFixOut.__struct_fields__}
+    fields["fact_ids"] = [uuid.UUID(str(f)) for f in fields["fact_ids"] or []]
+    return SuggestedFixOut(**fields)
+
+
+def suggested_fixes(rows: list[SuggestedFixOut], state_version: int) -> SuggestedFixes:
+    active = next((f for f in rows if f.status == "active"), None)
+    return SuggestedFixes(active=active, history=rows, state_version=state_version)
+
+
 async def list_fixes(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SuggestedFixes:
-    session = await get_session_row(db, principal, session_id)
-    rows = (
-        await db.execute(
-            select(SessionSuggestedFix)
-            .where(SessionSuggestedFix.session_id == session_id)
-            .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
-        )
-    ).scalars()
-    history = [fix_out(r) for r in rows]
-    active = next((f for f in history if f.status == "active"), None)
-    return SuggestedFixes(active=active, history=history, state_version=session.state_version)
+    """The fixes and the session's ``state_version`` in one query (the session left-joined to its fixes)."""
+    fixes = fixes_query(session_id).subquery()
+    query = (
+        select(AiSession.state_version, *fixes.c)
+        .select_from(AiSession)
+        .outerjoin(fixes, true())
+        .where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
+        .order_by(fixes.c.created_at.desc(), fixes.c.id)
+    )
+    rows = (await db.execute(query)).all()
+    if not rows:
+        raise NotFound(f"session {session_id} not found")
+    history = [fix_from_row(row._mapping) for row in rows if row.id is not None]
+    return suggested_fixes(history, rows[0].state_version)
 
 
 async def decide_fix(

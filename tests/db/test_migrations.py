@@ -40,7 +40,7 @@ async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_ur
             "script_generations",
             "ai_usage",
         } <= set(first)
-        assert await migrate.current(url) == ("0005", "0005")
+        assert await migrate.current(url) == ("0008", "0008")
 
         await migrate.downgrade(url, "base")
         assert await _tables(url) == []

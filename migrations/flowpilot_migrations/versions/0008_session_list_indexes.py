@@ -1,0 +1,41 @@
+"""Indexes for the session list: newest first per account (all statuses, and by status), and full-text search.
+
+The list reads ``ORDER BY updated_at DESC, id DESC`` a page at a time: with these indexes a page is an
+index range, however many sessions the account (or the others) holds. ``q=`` searches the expression
+``flowpilot_core.sessions.lifecycle.SEARCH_DOCUMENT_SQL`` (full text: ``pg_trgm`` is not in every
+PostgreSQL FlowPilot runs on, the embedded one included).
+
+Revision ID: 0008
+Revises: 0005
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# A copy, not an import: a migration must keep meaning what it meant when it ran.
+SEARCH_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, title || ' ' || problem_statement || ' ' || coalesce(ticket_ref, '') "
+    "|| ' ' || coalesce(ticket_snapshot ->> 'summary', ''))"
+)
+
+
+def upgrade() -> None:
+    op.execute("CREATE INDEX ix_ai_sessions_account_updated ON ai_sessions (account_id, updated_at DESC, id DESC)")
+    op.execute(
+        "CREATE INDEX ix_ai_sessions_account_status_recent ON ai_sessions (account_id, status, updated_at DESC, id DESC)"
+    )
+    op.drop_index("ix_ai_sessions_account_status_updated", table_name="ai_sessions")
+    op.execute(f"CREATE INDEX ix_ai_sessions_search ON ai_sessions USING gin ({SEARCH_DOCUMENT})")
+
+
+def downgrade() -> None:
+    op.drop_index("ix_ai_sessions_search", table_name="ai_sessions")
+    op.create_index("ix_ai_sessions_account_status_updated", "ai_sessions", ["account_id", "status", "updated_at"])
+    op.drop_index("ix_ai_sessions_account_status_recent", table_name="ai_sessions")
+    op.drop_index("ix_ai_sessions_account_updated", table_name="ai_sessions")
