@@ -289,12 +289,13 @@ async def list_sessions(
 
 
 SEARCH_DOCUMENT_SQL = (
-    "to_tsvector('simple'::regconfig, title || ' ' || problem_statement || ' ' || coalesce(ticket_ref, '') "
-    "|| ' ' || coalesce(ticket_snapshot ->> 'summary', ''))"
+    "to_tsvector('simple'::regconfig, regexp_replace(title || ' ' || problem_statement || ' ' "
+    "|| coalesce(ticket_ref, '') || ' ' || coalesce(ticket_snapshot ->> 'summary', ''), '[^[:alnum:]]+', ' ', 'g'))"
 )
 """What ``q`` searches, as indexed by ``ix_ai_sessions_search`` (migration 0008): the query must use this
-exact expression for PostgreSQL to use the index. ``simple``: no language's stemming or stop words, as
-titles mix languages, host names and ticket numbers."""
+exact expression for PostgreSQL to use the index. Words are runs of letters and digits (``WS-01`` is
+``ws`` and ``01``, as :func:`search_condition` splits ``q``); ``simple``: no language's stemming or stop
+words, as titles mix languages, host names and ticket numbers."""
 
 
 def search_document() -> Any:
@@ -304,7 +305,7 @@ def search_document() -> Any:
 def search_condition(q: str) -> Any:
     """``q`` as a full-text condition: each word (letters, digits) matches the start of a word of the session,
     all must match, in any order; ``q`` with no word at all matches nothing."""
-    words = re.findall(r"\w+", q.lower())[:20]
+    words = re.findall(r"[^\W_]+", q.lower())[:20]
     if not words:
         return false()
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))

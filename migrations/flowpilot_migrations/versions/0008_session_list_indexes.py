@@ -20,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 # A copy, not an import: a migration must keep meaning what it meant when it ran.
 SEARCH_DOCUMENT = (
-    "to_tsvector('simple'::regconfig, title || ' ' || problem_statement || ' ' || coalesce(ticket_ref, '') "
-    "|| ' ' || coalesce(ticket_snapshot ->> 'summary', ''))"
+    "to_tsvector('simple'::regconfig, regexp_replace(title || ' ' || problem_statement || ' ' "
+    "|| coalesce(ticket_ref, '') || ' ' || coalesce(ticket_snapshot ->> 'summary', ''), '[^[:alnum:]]+', ' ', 'g'))"
 )
 
 
