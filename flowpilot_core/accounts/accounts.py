@@ -202,11 +202,12 @@ async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> P
             await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         return Principal(account_id=account_id, via="api_key", api_key_id=key.id)
 
-    account_id = unverified_account_id(bearer)
-    await set_account(session, account_id)
     cached = _known_tokens.get(bearer)
     if cached is not None:  # verified, and its technician stored, a moment ago
+        await set_account(session, cached.account_id)
         return cached
+    account_id = unverified_account_id(bearer)
+    await set_account(session, account_id)
     claims, user_id = await _verify_and_store_technician(session, account_id, bearer, secret_key)
     principal = Principal(account_id=account_id, via="embed_token", user_id=user_id, ticket=claims.ticket)
     _known_tokens.put(bearer, principal, expires_at=claims.expires_at)

@@ -13,17 +13,18 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
-from sqlalchemy import Select, select, true, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import AiSession, SessionFact
+from flowpilot_core.db.rows import fetch_all
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
-from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
+from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
 
 MAX_FACT_CHARS = 2000
 FactOrigin = Literal["question", "check", "manual", "ai_synthesis"]
@@ -83,27 +84,26 @@ FACT_COLUMNS = tuple(getattr(SessionFact, name) for name in FactOut.__struct_fie
 """The columns of a :class:`FactOut`, for Core reads straight into the struct."""
 
 
-def live_facts_query(session_id: uuid.UUID) -> Select[Any]:
-    """The session's live facts as :data:`FACT_COLUMNS` rows, in order."""
-    return (
-        select(*FACT_COLUMNS)
-        .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
-        .order_by(SessionFact.created_at, SessionFact.id)
-    )
+LIVE_FACTS = (
+    select(*FACT_COLUMNS)
+    .where(SessionFact.session_id == bindparam("session_id"), SessionFact.deleted_at.is_(None))
+    .order_by(SessionFact.created_at, SessionFact.id)
+)
+"""The live facts of the session ``:session_id`` as :data:`FACT_COLUMNS` rows, in order."""
+
+_live = LIVE_FACTS.subquery()
+_LIST_FACTS = (  # the session left-joined to its facts: no row, no session (or another account's)
+    select(AiSession.state_version, *_live.c)
+    .select_from(AiSession)
+    .outerjoin(_live, true())
+    .where(in_account())
+    .order_by(_live.c.created_at, _live.c.id)
+)
 
 
 async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
-    """The live facts and the session's ``state_version``, in one query (the session left-joined to its
-    facts: no row is another account's or no session, one row with no fact is a session without facts)."""
-    live = live_facts_query(session_id).subquery()
-    query = (
-        select(AiSession.state_version, *live.c)
-        .select_from(AiSession)
-        .outerjoin(live, true())
-        .where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
-        .order_by(live.c.created_at, live.c.id)
-    )
-    rows = (await db.execute(query)).all()
+    """The live facts and the session's ``state_version``, in one query."""
+    rows = await fetch_all(db, _LIST_FACTS, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
     items = [FactOut(**{k: row._mapping[k] for k in FactOut.__struct_fields__}) for row in rows if row.id is not None]

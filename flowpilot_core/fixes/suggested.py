@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Select, select, true, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal
 from flowpilot_core.db.models import AiSession, SessionFact, SessionSuggestedFix
+from flowpilot_core.db.rows import fetch_all
 from flowpilot_core.errors import Conflict, NotFound
 from flowpilot_core.events import FixDecided, FixSuggested, emit
-from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
+from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
 
 FixDecision = Literal["one_off", "draft_template", "build_template", "dismissed"]
 MAX_TITLE_CHARS = 300
@@ -147,13 +148,21 @@ FIX_COLUMNS = tuple(getattr(SessionSuggestedFix, name) for name in SuggestedFixO
 """The columns of a :class:`SuggestedFixOut`, for Core reads straight into the struct."""
 
 
-def fixes_query(session_id: uuid.UUID) -> Select[Any]:
-    """Every fix of the session as :data:`FIX_COLUMNS` rows, newest first."""
-    return (
-        select(*FIX_COLUMNS)
-        .where(SessionSuggestedFix.session_id == session_id)
-        .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
-    )
+FIXES = (
+    select(*FIX_COLUMNS)
+    .where(SessionSuggestedFix.session_id == bindparam("session_id"))
+    .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
+)
+"""Every fix of the session ``:session_id`` as :data:`FIX_COLUMNS` rows, newest first."""
+
+_fixes = FIXES.subquery()
+_LIST_FIXES = (  # the session left-joined to its fixes: no row, no session (or another account's)
+    select(AiSession.state_version, *_fixes.c)
+    .select_from(AiSession)
+    .outerjoin(_fixes, true())
+    .where(in_account())
+    .order_by(_fixes.c.created_at.desc(), _fixes.c.id)
+)
 
 
 def fix_from_row(values: Any) -> SuggestedFixOut:
@@ -168,16 +177,8 @@ def suggested_fixes(rows: list[SuggestedFixOut], state_version: int) -> Suggeste
 
 
 async def list_fixes(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SuggestedFixes:
-    """The fixes and the session's ``state_version`` in one query (the session left-joined to its fixes)."""
-    fixes = fixes_query(session_id).subquery()
-    query = (
-        select(AiSession.state_version, *fixes.c)
-        .select_from(AiSession)
-        .outerjoin(fixes, true())
-        .where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
-        .order_by(fixes.c.created_at.desc(), fixes.c.id)
-    )
-    rows = (await db.execute(query)).all()
+    """The fixes and the session's ``state_version``, in one query."""
+    rows = await fetch_all(db, _LIST_FIXES, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
     history = [fix_from_row(row._mapping) for row in rows if row.id is not None]

@@ -166,7 +166,7 @@ def _row_texts(sources: PreviewSources) -> dict[tuple[str, str], list[str]]:
 
 
 class WordingService:
-    """"Improve wording": the model rephrases a preview's lines; the literal check decides what is kept."""
+    """ "Improve wording": the model rephrases a preview's lines; the literal check decides what is kept."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], previews: PreviewService, ai: AIGateway) -> None:
         self.sessionmaker = sessionmaker
@@ -181,9 +181,7 @@ class WordingService:
         content = content_lines(preview.lines)
         spec = build_wording_call(kind, content, account_id=str(principal.account_id), session_id=str(session_id))
         completion = await bound.call(spec)
-        worded, reworded, refused = apply_wording(
-            content, completion.text, source_texts(content, _row_texts(sources))
-        )
+        worded, reworded, refused = apply_wording(content, completion.text, source_texts(content, _row_texts(sources)))
         by_number = {line.number: line for line in worded}
         lines = [by_number.get(line.number, line) for line in preview.lines]
         return WordedPreview(

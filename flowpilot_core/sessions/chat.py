@@ -168,13 +168,10 @@ class ChatService:
                 raise Conflict("automatic continuation is turned off for this account (auto_continue_enabled)")
             if not continuation.is_due(lane, last):
                 raise Conflict(
-                    "nothing to continue: answer the questions and checks of the last reply first, "
-                    "or send a message"
+                    "nothing to continue: answer the questions and checks of the last reply first, or send a message"
                 )
             assert last is not None
-            return _NewMessage(
-                continuation.summary(lane, last), continuation.client_message_id(last), origin="lane"
-            )
+            return _NewMessage(continuation.summary(lane, last), continuation.client_message_id(last), origin="lane")
 
     async def _complete(self, principal: Principal, session_id: uuid.UUID, prepared: _Prepared) -> ChatTurn:
         if prepared.finished is not None:
@@ -264,9 +261,7 @@ class ChatService:
         return user
 
     @staticmethod
-    def _answer_in_chat(
-        session: AiSession, item_id: str, content: str, message: AiMessage
-    ) -> lane_engine.TaskLaneItem:
+    def _answer_in_chat(session: AiSession, item_id: str, content: str, message: AiMessage) -> lane_engine.TaskLaneItem:
         lane = lane_engine.lane_of(session)
         item = lane.find(item_id)
         if item is None:

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import false, func, literal_column, select, tuple_, update
+from sqlalchemy import bindparam, false, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
+from flowpilot_core.db.rows import fetch_all, fetch_one
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
@@ -130,8 +131,18 @@ def session_from_row(row: Any) -> SessionOut:
     )
 
 
-def _in_account(principal: Principal, session_id: uuid.UUID) -> Any:
-    return (AiSession.id == session_id) & (AiSession.account_id == principal.account_id)
+def in_account() -> Any:
+    """``id = :session_id AND account_id = :account_id``: the statements below are built once, at import
+    (a hot read then costs no statement building), and take these two parameters."""
+    return (AiSession.id == bindparam("session_id")) & (AiSession.account_id == bindparam("account_id"))
+
+
+def session_params(principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    return {"session_id": session_id, "account_id": principal.account_id}
+
+
+_GET_SESSION = select(*SESSION_COLUMNS).where(in_account())
+_GET_TASK_LANE = select(AiSession.pending_task_lane).where(in_account())
 
 
 def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
@@ -214,7 +225,7 @@ async def get_session_row(
 
 async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SessionOut:
     """The session as the API shows it, read as one Core query (no ORM object is built)."""
-    row = (await db.execute(select(*SESSION_COLUMNS).where(_in_account(principal, session_id)))).one_or_none()
+    row = await fetch_one(db, _GET_SESSION, session_params(principal, session_id))
     if row is None:
         raise NotFound(f"session {session_id} not found")
     return session_from_row(row)
@@ -222,8 +233,8 @@ async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.U
 
 async def get_task_lane(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> TaskLane:
     """The session's task lane alone (one column of one row)."""
-    query = select(AiSession.pending_task_lane).where(_in_account(principal, session_id))
-    lane = (await db.execute(query)).scalar_one_or_none()
+    row = await fetch_one(db, _GET_TASK_LANE, session_params(principal, session_id))
+    lane = None if row is None else row.pending_task_lane
     if lane is None:
         raise NotFound(f"session {session_id} not found")
     return msgspec.convert(lane, TaskLane)
@@ -282,7 +293,7 @@ async def list_sessions(
     if q is not None and q.strip():
         query = query.where(search_condition(q))
     query = query.order_by(AiSession.updated_at.desc(), AiSession.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).all()
+    rows = await fetch_all(db, query, {})
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].updated_at, page[-1].id) if more else None
     return SessionList(items=[SessionListItem(**r._mapping) for r in page], next_cursor=next_cursor)

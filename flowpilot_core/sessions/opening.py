@@ -15,8 +15,9 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
-from flowpilot_core.facts.crud import FactList, FactOut, live_facts_query
-from flowpilot_core.fixes.suggested import SuggestedFixes, fix_from_row, fixes_query, suggested_fixes
+from flowpilot_core.db.rows import fetch_all
+from flowpilot_core.facts.crud import LIVE_FACTS, FactList, FactOut
+from flowpilot_core.fixes.suggested import FIXES, SuggestedFixes, fix_from_row, suggested_fixes
 from flowpilot_core.sessions.lifecycle import SessionOut, get_session
 from flowpilot_core.sessions.transcript import MessageList, recent_messages
 
@@ -38,8 +39,9 @@ async def open_session(
     db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, messages: int = DEFAULT_MESSAGES
 ) -> OpenedSession:
     session = await get_session(db, principal, session_id)  # NotFound for another account's session
-    facts = [FactOut(**row._mapping) for row in await db.execute(live_facts_query(session_id))]
-    fixes = [fix_from_row(row._mapping) for row in await db.execute(fixes_query(session_id))]
+    params = {"session_id": session_id}
+    facts = [FactOut(**row._mapping) for row in await fetch_all(db, LIVE_FACTS, params)]
+    fixes = [fix_from_row(row._mapping) for row in await fetch_all(db, FIXES, params)]
     transcript = await recent_messages(db, session_id, messages)
     return OpenedSession(
         session=session,

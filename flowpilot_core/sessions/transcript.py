@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import case, select, true, tuple_
+from sqlalchemy import bindparam, case, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import AiMessage, AiSession
+from flowpilot_core.db.rows import fetch_all
 from flowpilot_core.errors import InvalidInput, NotFound
+from flowpilot_core.sessions.lifecycle import in_account, session_params
 
 MAX_PAGE = 500
 
@@ -78,7 +80,9 @@ _SHOWN = case(
 )
 
 
-def _page(session_id: Any, before: tuple[int, int] | None, limit: int | None) -> Any:
+def _page(session_id: Any, *, before: bool, limit: bool) -> Any:
+    """The messages of ``session_id`` newest first: before ``(:before_turn, :before_seq)`` and ``:limit`` + 1
+    of them (one more tells whether older ones exist) when asked."""
     query = select(
         AiMessage.id,
         AiMessage.seq,
@@ -91,10 +95,29 @@ def _page(session_id: Any, before: tuple[int, int] | None, limit: int | None) ->
         AiMessage.created_at,
         AiMessage.origin,
     ).where(AiMessage.session_id == session_id)
-    if before is not None:
-        query = query.where(tuple_(AiMessage.turn_seq, AiMessage.seq) < tuple_(*before))
+    if before:
+        query = query.where(
+            tuple_(AiMessage.turn_seq, AiMessage.seq) < tuple_(bindparam("before_turn"), bindparam("before_seq"))
+        )
     query = query.order_by(AiMessage.turn_seq.desc(), AiMessage.seq.desc())
-    return query if limit is None else query.limit(limit + 1)
+    return query.limit(bindparam("limit") + 1) if limit else query
+
+
+def _in_session(before: bool, limit: bool) -> Any:
+    """A page with the session's existence checked in the same query (the session left-joined to it)."""
+    page = _page(AiSession.id, before=before, limit=limit).lateral("page")
+    return (
+        select(AiSession.id.label("session_id"), *page.c)
+        .select_from(AiSession)
+        .outerjoin(page, true())
+        .where(in_account())
+        .order_by(page.c.turn_seq.desc(), page.c.seq.desc())
+    )
+
+
+# Built once: the four shapes of a page (with or without a position, with or without a limit).
+_PAGES = {(b, n): _in_session(b, n) for b in (False, True) for n in (False, True)}
+_RECENT = _page(bindparam("session_id"), before=False, limit=True)
 
 
 def _message(values: Any) -> MessageOut:
@@ -136,16 +159,12 @@ async def read_messages(
 ) -> MessageList:
     """The ``limit`` most recent messages before ``before`` (every one without ``limit``), in one query."""
     _check(limit)
-    position = decode_position(before) if before is not None else None
-    page = _page(AiSession.id, position, limit).lateral("page")
-    query = (
-        select(AiSession.id.label("session_id"), *page.c)
-        .select_from(AiSession)
-        .outerjoin(page, true())
-        .where(AiSession.id == session_id, AiSession.account_id == principal.account_id)
-        .order_by(page.c.turn_seq.desc(), page.c.seq.desc())
-    )
-    rows = (await db.execute(query)).all()
+    params: dict[str, Any] = session_params(principal, session_id)
+    if before is not None:
+        params["before_turn"], params["before_seq"] = decode_position(before)
+    if limit is not None:
+        params["limit"] = limit
+    rows = await fetch_all(db, _PAGES[before is not None, limit is not None], params)
     if not rows:
         raise NotFound(f"session {session_id} not found")
     return message_page([r for r in rows if r.id is not None], limit)
@@ -154,4 +173,5 @@ async def read_messages(
 async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> MessageList:
     """The ``limit`` most recent messages of a session the caller has already read (no existence check)."""
     _check(limit)
-    return message_page(list((await db.execute(_page(session_id, None, limit))).all()), limit)
+    rows = await fetch_all(db, _RECENT, {"session_id": session_id, "limit": limit})
+    return message_page(list(rows), limit)

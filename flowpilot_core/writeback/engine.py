@@ -219,8 +219,12 @@ class WritebackService:
         row.state = "local"
         self._close_session(session, row, note_id=None)
         event = SessionResolved if row.kind == "resolution" else SessionEscalated
-        emit(db, event(account_id=principal.account_id, session_id=session.id, user_id=principal.user_id,
-                       posted_to_psa=False))
+        emit(
+            db,
+            event(
+                account_id=principal.account_id, session_id=session.id, user_id=principal.user_id, posted_to_psa=False
+            ),
+        )
         await db.flush()
         await db.refresh(row)
         return result_out(row)
@@ -250,9 +254,7 @@ class WritebackService:
             connection = await get_connection_row(db, principal.account_id, connection_id)
             return open_provider(connection, self.secret_key, self.psa_providers)
 
-    async def _post_note(
-        self, principal: Principal, session_id: uuid.UUID, provider: PSAProvider, work: _Work
-    ) -> str:
+    async def _post_note(self, principal: Principal, session_id: uuid.UUID, provider: PSAProvider, work: _Work) -> str:
         try:
             existing = next((n for n in await provider.list_notes(work.ref) if work.marker in n.text), None)
             note = existing or await provider.post_note(work.ref, work.text, kind=work.kind, internal=True)
@@ -264,8 +266,17 @@ class WritebackService:
             assert row is not None
             row.state, row.external_note_id, row.posted_at, row.error = "posted", note.id, datetime.now(UTC), None
             provider_name = (await get_connection_row(db, principal.account_id, work.connection_id)).provider
-            emit(db, NotePosted(account_id=principal.account_id, session_id=session_id, provider=provider_name,
-                                ticket_ref=work.ref, kind=work.kind, external_id=note.id))
+            emit(
+                db,
+                NotePosted(
+                    account_id=principal.account_id,
+                    session_id=session_id,
+                    provider=provider_name,
+                    ticket_ref=work.ref,
+                    kind=work.kind,
+                    external_id=note.id,
+                ),
+            )
         return note.id
 
     async def _failed(self, principal: Principal, session_id: uuid.UUID, work: _Work, exc: PSAError) -> None:
@@ -274,8 +285,17 @@ class WritebackService:
             assert row is not None
             row.error = exc.detail
             provider_name = (await get_connection_row(db, principal.account_id, work.connection_id)).provider
-            emit(db, NotePostFailed(account_id=principal.account_id, session_id=session_id, provider=provider_name,
-                                    ticket_ref=work.ref, kind=work.kind, error=exc.detail))
+            emit(
+                db,
+                NotePostFailed(
+                    account_id=principal.account_id,
+                    session_id=session_id,
+                    provider=provider_name,
+                    ticket_ref=work.ref,
+                    kind=work.kind,
+                    error=exc.detail,
+                ),
+            )
 
     async def _set_and_verify(
         self,
@@ -315,14 +335,28 @@ class WritebackService:
                 row.state, row.verified_at = "done", datetime.now(UTC)
                 self._close_session(session, row, note_id=note_id)
                 event = SessionResolved if work.kind == "resolution" else SessionEscalated
-                emit(db, event(account_id=principal.account_id, session_id=session_id, user_id=principal.user_id,
-                               posted_to_psa=True))
+                emit(
+                    db,
+                    event(
+                        account_id=principal.account_id,
+                        session_id=session_id,
+                        user_id=principal.user_id,
+                        posted_to_psa=True,
+                    ),
+                )
             else:
                 row.state = "status_unverified"
-                emit(db, StatusVerificationFailed(
-                    account_id=principal.account_id, session_id=session_id, provider=provider_name,
-                    ticket_ref=work.ref, expected_status=row.status_expected or "", actual_status=row.status_after,
-                ))
+                emit(
+                    db,
+                    StatusVerificationFailed(
+                        account_id=principal.account_id,
+                        session_id=session_id,
+                        provider=provider_name,
+                        ticket_ref=work.ref,
+                        expected_status=row.status_expected or "",
+                        actual_status=row.status_after,
+                    ),
+                )
             await db.flush()
             await db.refresh(row)
             result = result_out(row)
