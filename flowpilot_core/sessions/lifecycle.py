@@ -272,7 +272,7 @@ async def list_sessions(
     cursor: str | None = None,
 ) -> SessionList:
     """Most recently updated first; ``q`` searches title, problem, ticket reference and summary
-    (:func:`search_query`: every word of ``q`` starts a word of the session, in any order).
+    (:func:`search_condition`: every word of ``q`` starts a word of the session, in any order).
 
     Keyset pagination on (``updated_at`` DESC, ``id`` DESC): a page starts strictly after the
     cursor's position, so a session created meanwhile (newer, so before the cursor) never makes
@@ -299,20 +299,6 @@ async def list_sessions(
     return SessionList(items=[SessionListItem(**r._mapping) for r in page], next_cursor=next_cursor)
 
 
-SEARCH_DOCUMENT_SQL = (
-    "to_tsvector('simple'::regconfig, regexp_replace(title || ' ' || problem_statement || ' ' "
-    "|| coalesce(ticket_ref, '') || ' ' || coalesce(ticket_snapshot ->> 'summary', ''), '[^[:alnum:]]+', ' ', 'g'))"
-)
-"""What ``q`` searches, as indexed by ``ix_ai_sessions_search`` (migration 0008): the query must use this
-exact expression for PostgreSQL to use the index. Words are runs of letters and digits (``WS-01`` is
-``ws`` and ``01``, as :func:`search_condition` splits ``q``); ``simple``: no language's stemming or stop
-words, as titles mix languages, host names and ticket numbers."""
-
-
-def search_document() -> Any:
-    return literal_column(SEARCH_DOCUMENT_SQL)
-
-
 def search_condition(q: str) -> Any:
     """``q`` as a full-text condition: each word (letters, digits) matches the start of a word of the session,
     all must match, in any order; ``q`` with no word at all matches nothing."""
@@ -320,7 +306,7 @@ def search_condition(q: str) -> Any:
     if not words:
         return false()
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
-    return search_document().bool_op("@@")(tsquery)
+    return AiSession.search_vector.bool_op("@@")(tsquery)
 
 
 async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:
