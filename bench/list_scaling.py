@@ -52,7 +52,7 @@ from flowpilot_core.sessions.lifecycle import list_sessions  # noqa: E402
 SIZES = (10, 100, 1_000, 10_000)
 OTHER_ACCOUNTS = 10
 FACTS_PER_SESSION = 5
-REPEAT = 40
+REPEAT = 100
 WARMUP = 5
 GOAL_RATIO = 2.0
 

@@ -194,11 +194,9 @@ class AiSession(Base):
     __tablename__ = "ai_sessions"
     __table_args__ = (
         CheckConstraint(_in("status", SESSION_STATUSES), name="ck_ai_sessions_status"),
-        # The list's order (updated_at DESC, id DESC), per account and per account and status; and the
-        # full-text index of its search. Created by migration 0008.
+        # The list's order (updated_at DESC, id DESC), per account and per account and status (migration 0008).
         Index("ix_ai_sessions_account_updated", "account_id", text("updated_at DESC"), text("id DESC")),
         Index("ix_ai_sessions_account_status_recent", "account_id", "status", text("updated_at DESC"), text("id DESC")),
-        Index("ix_ai_sessions_search", "search_vector", postgresql_using="gin"),
         Index("ix_ai_sessions_account_ticket", "account_id", "psa_provider", "ticket_ref"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
