@@ -106,7 +106,7 @@ async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UU
     rows = await fetch_all(db, _LIST_FACTS, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    items = [FactOut(**{k: row._mapping[k] for k in FactOut.__struct_fields__}) for row in rows if row.id is not None]
+    items = [FactOut(*row[1:]) for row in rows if row.id is not None]  # FACT_COLUMNS follow state_version
     return FactList(items=items, state_version=rows[0].state_version)
 
 

@@ -11,6 +11,7 @@ Every write bumps the session's ``state_version``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -165,10 +166,14 @@ _LIST_FIXES = (  # the session left-joined to its fixes: no row, no session (or 
 )
 
 
-def fix_from_row(values: Any) -> SuggestedFixOut:
-    fields = {k: values[k] for k in SuggestedFixOut.__struct_fields__}
-    fields["fact_ids"] = [uuid.UUID(str(f)) for f in fields["fact_ids"] or []]
-    return SuggestedFixOut(**fields)
+_FACT_IDS = SuggestedFixOut.__struct_fields__.index("fact_ids")
+
+
+def fix_from_row(row: Sequence[Any]) -> SuggestedFixOut:
+    """A :class:`SuggestedFixOut` from the values of :data:`FIX_COLUMNS`, in order."""
+    values = list(row)
+    values[_FACT_IDS] = [uuid.UUID(str(f)) for f in values[_FACT_IDS] or []]
+    return SuggestedFixOut(*values)
 
 
 def suggested_fixes(rows: list[SuggestedFixOut], state_version: int) -> SuggestedFixes:
@@ -181,7 +186,7 @@ async def list_fixes(db: AsyncSession, principal: Principal, session_id: uuid.UU
     rows = await fetch_all(db, _LIST_FIXES, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    history = [fix_from_row(row._mapping) for row in rows if row.id is not None]
+    history = [fix_from_row(row[1:]) for row in rows if row.id is not None]  # FIX_COLUMNS follow state_version
     return suggested_fixes(history, rows[0].state_version)
 
 

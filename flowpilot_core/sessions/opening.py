@@ -40,8 +40,8 @@ async def open_session(
 ) -> OpenedSession:
     session = await get_session(db, principal, session_id)  # NotFound for another account's session
     params = {"session_id": session_id}
-    facts = [FactOut(**row._mapping) for row in await fetch_all(db, LIVE_FACTS, params)]
-    fixes = [fix_from_row(row._mapping) for row in await fetch_all(db, FIXES, params)]
+    facts = [FactOut(*row) for row in await fetch_all(db, LIVE_FACTS, params)]
+    fixes = [fix_from_row(row) for row in await fetch_all(db, FIXES, params)]
     transcript = await recent_messages(db, session_id, messages)
     return OpenedSession(
         session=session,

@@ -120,17 +120,17 @@ _PAGES = {(b, n): _in_session(b, n) for b in (False, True) for n in (False, True
 _RECENT = _page(bindparam("session_id"), before=False, limit=True)
 
 
-def _message(values: Any) -> MessageOut:
+def _message(row: Any) -> MessageOut:
     return MessageOut(
-        id=values["id"],
-        seq=values["seq"],
-        role=values["role"],
-        content=values["content"],
-        markers=list(values["markers"] or []),
-        client_message_id=values["client_message_id"],
-        reply_to_id=values["reply_to_id"],
-        created_at=values["created_at"],
-        origin="lane" if values["origin"] == "lane" else "chat",
+        id=row.id,
+        seq=row.seq,
+        role=row.role,
+        content=row.content,
+        markers=list(row.markers or []),
+        client_message_id=row.client_message_id,
+        reply_to_id=row.reply_to_id,
+        created_at=row.created_at,
+        origin="lane" if row.origin == "lane" else "chat",
     )
 
 
@@ -138,7 +138,7 @@ def message_page(rows: list[Any], limit: int | None) -> MessageList:
     """A page from :func:`_page` rows (newest first, one more than ``limit`` when older ones exist)."""
     more = limit is not None and len(rows) > limit
     newest_first = rows[:limit] if limit is not None else rows
-    items = [_message(r._mapping) for r in reversed(newest_first)]
+    items = [_message(r) for r in reversed(newest_first)]
     oldest = newest_first[-1] if newest_first else None
     cursor = encode_position(oldest.turn_seq, oldest.seq) if more and oldest is not None else None
     return MessageList(items=items, older_cursor=cursor)
