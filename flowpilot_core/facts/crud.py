@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import bindparam, select, true, update
@@ -81,7 +82,12 @@ def _clean(text: str) -> str:
 
 
 FACT_COLUMNS = tuple(getattr(SessionFact, name) for name in FactOut.__struct_fields__)
-"""The columns of a :class:`FactOut`, for Core reads straight into the struct."""
+"""The columns of a :class:`FactOut`, in its fields' order, for Core reads straight into the struct."""
+
+
+def fact_from_row(row: Sequence[Any]) -> FactOut:
+    """A :class:`FactOut` from the values of :data:`FACT_COLUMNS`, in order (positional: no per-row mapping)."""
+    return FactOut(*row)  # one value per field, in order, by the construction of FACT_COLUMNS
 
 
 LIVE_FACTS = (
@@ -106,7 +112,7 @@ async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UU
     rows = await fetch_all(db, _LIST_FACTS, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    items = [FactOut(*row[1:]) for row in rows if row.id is not None]  # FACT_COLUMNS follow state_version
+    items = [fact_from_row(row[1:]) for row in rows if row.id is not None]  # FACT_COLUMNS follow state_version
     return FactList(items=items, state_version=rows[0].state_version)
 
 

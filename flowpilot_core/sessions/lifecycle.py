@@ -296,7 +296,8 @@ async def list_sessions(
     rows = await fetch_all(db, query, {})
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].updated_at, page[-1].id) if more else None
-    return SessionList(items=[SessionListItem(*r) for r in page], next_cursor=next_cursor)
+    items = [SessionListItem(*r) for r in page]  # type: ignore[call-arg]  # _LIST_COLUMNS: its fields, in order
+    return SessionList(items=items, next_cursor=next_cursor)
 
 
 def search_condition(q: str) -> Any:

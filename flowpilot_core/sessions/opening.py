@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.rows import fetch_all
-from flowpilot_core.facts.crud import LIVE_FACTS, FactList, FactOut
+from flowpilot_core.facts.crud import LIVE_FACTS, FactList, fact_from_row
 from flowpilot_core.fixes.suggested import FIXES, SuggestedFixes, fix_from_row, suggested_fixes
 from flowpilot_core.sessions.lifecycle import SessionOut, get_session
 from flowpilot_core.sessions.transcript import MessageList, recent_messages
@@ -40,7 +40,7 @@ async def open_session(
 ) -> OpenedSession:
     session = await get_session(db, principal, session_id)  # NotFound for another account's session
     params = {"session_id": session_id}
-    facts = [FactOut(*row) for row in await fetch_all(db, LIVE_FACTS, params)]
+    facts = [fact_from_row(row) for row in await fetch_all(db, LIVE_FACTS, params)]
     fixes = [fix_from_row(row) for row in await fetch_all(db, FIXES, params)]
     transcript = await recent_messages(db, session_id, messages)
     return OpenedSession(
