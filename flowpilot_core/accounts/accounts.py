@@ -16,11 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flowpilot_core.accounts.embed_tokens import unverified_account_id, verify_embed_token
+from flowpilot_core.accounts.embed_tokens import (
+    EmbedClaims,
+    unverified_account_id,
+    unverified_subject,
+    verify_embed_token,
+)
 from flowpilot_core.accounts.origins import normalize_origin as normalize_origin  # re-exported
 from flowpilot_core.accounts.origins import normalize_origins
 from flowpilot_core.crypto import decrypt_text, encrypt_text, new_secret, sha256_hex
@@ -183,27 +188,73 @@ async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> P
     if bearer.startswith(API_KEY_PREFIX):
         account_id = _account_from_api_key(bearer)
         await set_account(session, account_id)
-        key = (await session.execute(select(ApiKey).where(ApiKey.key_hash == sha256_hex(bearer)))).scalar_one_or_none()
+        key = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.account_id, ApiKey.revoked_at, ApiKey.last_used_at).where(
+                    ApiKey.key_hash == sha256_hex(bearer)
+                )
+            )
+        ).one_or_none()
         if key is None or key.revoked_at is not None or key.account_id != account_id:
             raise AuthenticationFailed("invalid or revoked API key")
         now = datetime.now(UTC)
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
-            key.last_used_at = now
+            await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         return Principal(account_id=account_id, via="api_key", api_key_id=key.id)
 
-    account_id = unverified_account_id(bearer)
-    await set_account(session, account_id)
     cached = _known_tokens.get(bearer)
     if cached is not None:  # verified, and its technician stored, a moment ago
+        await set_account(session, cached.account_id)
         return cached
-    account = await session.get(Account, account_id)
-    if account is None:
-        raise AuthenticationFailed("the embed token is invalid")
-    claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, account.embed_secret_encrypted))
-    user = await upsert_user(session, account_id, claims.user_external_id, claims.name, claims.email)
-    principal = Principal(account_id=account_id, via="embed_token", user_id=user.id, ticket=claims.ticket)
+    account_id = unverified_account_id(bearer)
+    await set_account(session, account_id)
+    claims, user_id = await _verify_and_store_technician(session, account_id, bearer, secret_key)
+    principal = Principal(account_id=account_id, via="embed_token", user_id=user_id, ticket=claims.ticket)
     _known_tokens.put(bearer, principal, expires_at=claims.expires_at)
     return principal
+
+
+async def _verify_and_store_technician(
+    session: AsyncSession, account_id: uuid.UUID, bearer: str, secret_key: str
+) -> tuple[EmbedClaims, uuid.UUID]:
+    """Verify an embed token against its account's secret; create or update its technician only
+    when the stored row is missing or differs from the claims (or was last seen long ago).
+
+    One query reads the account's secret and the technician the token names (the subject is
+    read before the signature is checked, but the row is trusted only once it is); a token whose
+    technician is stored as claimed costs no write, so every worker can verify it independently.
+    """
+    subject = unverified_subject(bearer)
+    row = (
+        await session.execute(
+            select(Account.embed_secret_encrypted, User.id, User.display_name, User.email, User.last_seen_at)
+            .outerjoin(User, (User.account_id == Account.id) & (User.external_id == subject))
+            .where(Account.id == account_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise AuthenticationFailed("the embed token is invalid")
+    claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, row.embed_secret_encrypted))
+    now = datetime.now(UTC)
+    name, email = claims.name, claims.email
+    changed = row.id is None or (name and row.display_name != name) or (email and row.email != email)
+    if not changed and now - row.last_seen_at <= _TOUCH_INTERVAL:
+        return claims, row.id
+    # ON CONFLICT: two first requests of the same technician at once must not fail one of them.
+    insert = pg_insert(User).values(
+        account_id=account_id, external_id=claims.user_external_id, display_name=name, email=email, last_seen_at=now
+    )
+    stored = await session.execute(
+        insert.on_conflict_do_update(
+            constraint="uq_users_account_external",
+            set_={
+                "display_name": func.coalesce(insert.excluded.display_name, User.display_name),
+                "email": func.coalesce(insert.excluded.email, User.email),
+                "last_seen_at": now,
+            },
+        ).returning(User.id)
+    )
+    return claims, stored.scalar_one()
 
 
 class _TokenCache:

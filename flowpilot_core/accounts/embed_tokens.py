@@ -105,6 +105,18 @@ def unverified_account_id(token: str) -> uuid.UUID:
         raise AuthenticationFailed("the bearer token is neither an API key nor a valid embed token") from None
 
 
+def unverified_subject(token: str) -> str:
+    """The technician a token claims (``sub``), to look up beside the account before verifying it; ``""`` if
+    there is none that could be stored (verification then says what is wrong with it)."""
+    try:
+        subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
+        return ""
+    if not isinstance(subject, str) or len(subject) > 200 or "\x00" in subject:
+        return ""
+    return subject
+
+
 def verify_embed_token(token: str, secret: str) -> EmbedClaims:
     """Check signature, expiry and shape; raise :class:`AuthenticationFailed` with the reason."""
     try:

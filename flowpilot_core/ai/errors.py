@@ -182,7 +182,6 @@ class AIStreamCancelled(AIError):
     default_message = "The AI response was cancelled before it finished."
 
 
-
 def retry_after_from_headers(headers: Any) -> float | None:
     """Seconds from ``retry-after-ms`` or ``retry-after`` (a number of seconds), when the provider sent one."""
     if headers is None:

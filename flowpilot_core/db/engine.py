@@ -25,6 +25,8 @@ from flowpilot_core.db.embedded import start_embedded
 from flowpilot_core.events import DISPATCHER_KEY, EventDispatcher, dispatch_committed
 
 ACCOUNT_KEY = "account_id"
+_APPLIED_KEY = "account_id_applied"
+"""The account ``set_config`` was issued for in the session's current transaction (so it is issued once)."""
 _SET_ACCOUNT = text("SELECT set_config('app.current_account_id', :account_id, true)")
 
 
@@ -87,6 +89,7 @@ def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
 def _reapply_account(session: Session, transaction: SessionTransaction, connection: Any) -> None:
     """A session that commits and begins again keeps its tenant: the setting is per transaction."""
     account_id = session.info.get(ACCOUNT_KEY)
+    session.info[_APPLIED_KEY] = account_id
     if account_id is not None:
         connection.execute(_SET_ACCOUNT, {"account_id": str(account_id)})
 
@@ -100,9 +103,18 @@ def make_sessionmaker(
 
 
 async def set_account(session: AsyncSession, account_id: uuid.UUID | str | None) -> None:
-    """Scope the current (and any later) transaction of ``session`` to ``account_id``."""
-    session.info[ACCOUNT_KEY] = None if account_id is None else str(account_id)
-    await session.execute(_SET_ACCOUNT, {"account_id": "" if account_id is None else str(account_id)})
+    """Scope the current (and any later) transaction of ``session`` to ``account_id``.
+
+    One ``set_config`` per transaction: when this call is what begins the transaction, the
+    ``after_begin`` listener has already issued it for ``account_id``, and it is not sent again.
+    """
+    wanted = None if account_id is None else str(account_id)
+    session.info[ACCOUNT_KEY] = wanted
+    session.info.pop(_APPLIED_KEY, None)
+    await session.connection()  # begins the transaction if none is under way: after_begin applies ``wanted``
+    if session.info.get(_APPLIED_KEY) != wanted or wanted is None:
+        await session.execute(_SET_ACCOUNT, {"account_id": "" if wanted is None else wanted})
+        session.info[_APPLIED_KEY] = wanted
 
 
 @asynccontextmanager

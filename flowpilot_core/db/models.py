@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SESSION_STATUSES = ("open", "resolved", "escalated")
@@ -222,13 +223,25 @@ class McpServer(Base):
     created_at: Mapped[datetime] = _created()
 
 
+SEARCH_DOCUMENT_SQL = (
+    "to_tsvector('simple'::regconfig, regexp_replace(title || ' ' || problem_statement || ' ' "
+    "|| coalesce(ticket_ref, '') || ' ' || coalesce(ticket_snapshot ->> 'summary', ''), '[^[:alnum:]]+', ' ', 'g'))"
+)
+"""What the session list's ``q`` searches (``ai_sessions.search_vector``): title, problem, ticket reference and
+summary. Words are runs of letters and digits (``WS-01`` is ``ws`` and ``01``, as
+:func:`flowpilot_core.sessions.lifecycle.search_condition` splits ``q``); ``simple``: no language's stemming or
+stop words, as titles mix languages, host names and ticket numbers."""
+
+
 class AiSession(Base):
     """A FlowPilot troubleshooting session (``session_type`` kept for compatibility)."""
 
     __tablename__ = "ai_sessions"
     __table_args__ = (
         CheckConstraint(_in("status", SESSION_STATUSES), name="ck_ai_sessions_status"),
-        Index("ix_ai_sessions_account_status_updated", "account_id", "status", "updated_at"),
+        # The list's order (updated_at DESC, id DESC), per account and per account and status (migration 0008).
+        Index("ix_ai_sessions_account_updated", "account_id", text("updated_at DESC"), text("id DESC")),
+        Index("ix_ai_sessions_account_status_recent", "account_id", "status", text("updated_at DESC"), text("id DESC")),
         Index("ix_ai_sessions_account_ticket", "account_id", "psa_provider", "ticket_ref"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -262,6 +275,9 @@ class AiSession(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT_SQL, persisted=True), deferred=True)
+    """:data:`SEARCH_DOCUMENT_SQL`, kept by PostgreSQL (a stored generated column: a search tests each candidate
+    row without recomputing it); never loaded with the row."""
 
     @property
     def ticket(self) -> dict[str, Any]:

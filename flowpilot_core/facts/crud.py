@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
-from flowpilot_core.db.models import SessionFact
+from flowpilot_core.db.models import AiSession, SessionFact
+from flowpilot_core.db.rows import fetch_all
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
-from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
+from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
 
 MAX_FACT_CHARS = 2000
 FactOrigin = Literal["question", "check", "manual", "ai_synthesis"]
@@ -79,16 +81,39 @@ def _clean(text: str) -> str:
     return text
 
 
+FACT_COLUMNS = tuple(getattr(SessionFact, name) for name in FactOut.__struct_fields__)
+"""The columns of a :class:`FactOut`, in its fields' order, for Core reads straight into the struct."""
+
+
+def fact_from_row(row: Sequence[Any]) -> FactOut:
+    """A :class:`FactOut` from the values of :data:`FACT_COLUMNS`, in order (positional: no per-row mapping)."""
+    return FactOut(*row)  # one value per field, in order, by the construction of FACT_COLUMNS
+
+
+LIVE_FACTS = (
+    select(*FACT_COLUMNS)
+    .where(SessionFact.session_id == bindparam("session_id"), SessionFact.deleted_at.is_(None))
+    .order_by(SessionFact.created_at, SessionFact.id)
+)
+"""The live facts of the session ``:session_id`` as :data:`FACT_COLUMNS` rows, in order."""
+
+_live = LIVE_FACTS.subquery()
+_LIST_FACTS = (  # the session left-joined to its facts: no row, no session (or another account's)
+    select(AiSession.state_version, *_live.c)
+    .select_from(AiSession)
+    .outerjoin(_live, true())
+    .where(in_account())
+    .order_by(_live.c.created_at, _live.c.id)
+)
+
+
 async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
-    session = await get_session_row(db, principal, session_id)
-    rows = (
-        await db.execute(
-            select(SessionFact)
-            .where(SessionFact.session_id == session_id, SessionFact.deleted_at.is_(None))
-            .order_by(SessionFact.created_at, SessionFact.id)
-        )
-    ).scalars()
-    return FactList(items=[fact_out(r) for r in rows], state_version=session.state_version)
+    """The live facts and the session's ``state_version``, in one query."""
+    rows = await fetch_all(db, _LIST_FACTS, session_params(principal, session_id))
+    if not rows:
+        raise NotFound(f"session {session_id} not found")
+    items = [fact_from_row(row[1:]) for row in rows if row.id is not None]  # FACT_COLUMNS follow state_version
+    return FactList(items=items, state_version=rows[0].state_version)
 
 
 async def live_facts(db: AsyncSession, session_id: uuid.UUID) -> list[SessionFact]:

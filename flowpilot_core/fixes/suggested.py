@@ -11,18 +11,20 @@ Every write bumps the session's ``state_version``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal
-from flowpilot_core.db.models import SessionFact, SessionSuggestedFix
+from flowpilot_core.db.models import AiSession, SessionFact, SessionSuggestedFix
+from flowpilot_core.db.rows import fetch_all
 from flowpilot_core.errors import Conflict, NotFound
 from flowpilot_core.events import FixDecided, FixSuggested, emit
-from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row
+from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
 
 FixDecision = Literal["one_off", "draft_template", "build_template", "dismissed"]
 MAX_TITLE_CHARS = 300
@@ -143,18 +145,49 @@ async def propose_fix(
     return fix_out(row), True
 
 
+FIX_COLUMNS = tuple(getattr(SessionSuggestedFix, name) for name in SuggestedFixOut.__struct_fields__)
+"""The columns of a :class:`SuggestedFixOut`, for Core reads straight into the struct."""
+
+
+FIXES = (
+    select(*FIX_COLUMNS)
+    .where(SessionSuggestedFix.session_id == bindparam("session_id"))
+    .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
+)
+"""Every fix of the session ``:session_id`` as :data:`FIX_COLUMNS` rows, newest first."""
+
+_fixes = FIXES.subquery()
+_LIST_FIXES = (  # the session left-joined to its fixes: no row, no session (or another account's)
+    select(AiSession.state_version, *_fixes.c)
+    .select_from(AiSession)
+    .outerjoin(_fixes, true())
+    .where(in_account())
+    .order_by(_fixes.c.created_at.desc(), _fixes.c.id)
+)
+
+
+_FACT_IDS = SuggestedFixOut.__struct_fields__.index("fact_ids")
+
+
+def fix_from_row(row: Sequence[Any]) -> SuggestedFixOut:
+    """A :class:`SuggestedFixOut` from the values of :data:`FIX_COLUMNS`, in order."""
+    values = list(row)
+    values[_FACT_IDS] = [uuid.UUID(str(f)) for f in values[_FACT_IDS] or []]
+    return SuggestedFixOut(*values)
+
+
+def suggested_fixes(rows: list[SuggestedFixOut], state_version: int) -> SuggestedFixes:
+    active = next((f for f in rows if f.status == "active"), None)
+    return SuggestedFixes(active=active, history=rows, state_version=state_version)
+
+
 async def list_fixes(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SuggestedFixes:
-    session = await get_session_row(db, principal, session_id)
-    rows = (
-        await db.execute(
-            select(SessionSuggestedFix)
-            .where(SessionSuggestedFix.session_id == session_id)
-            .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
-        )
-    ).scalars()
-    history = [fix_out(r) for r in rows]
-    active = next((f for f in history if f.status == "active"), None)
-    return SuggestedFixes(active=active, history=history, state_version=session.state_version)
+    """The fixes and the session's ``state_version``, in one query."""
+    rows = await fetch_all(db, _LIST_FIXES, session_params(principal, session_id))
+    if not rows:
+        raise NotFound(f"session {session_id} not found")
+    history = [fix_from_row(row[1:]) for row in rows if row.id is not None]  # FIX_COLUMNS follow state_version
+    return suggested_fixes(history, rows[0].state_version)
 
 
 async def decide_fix(

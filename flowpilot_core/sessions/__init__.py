@@ -29,15 +29,16 @@ _LAZY = {
     "ChatRequest": "flowpilot_core.sessions.chat",
     "ChatService": "flowpilot_core.sessions.chat",
     "ChatTurn": "flowpilot_core.sessions.chat",
-    "MessageList": "flowpilot_core.sessions.chat",
-    "MessageOut": "flowpilot_core.sessions.chat",
+    "MessageList": "flowpilot_core.sessions.transcript",
+    "MessageOut": "flowpilot_core.sessions.transcript",
     "build_chat_spec": "flowpilot_core.sessions.chat_prompt",
 }
 
 if TYPE_CHECKING:
     from flowpilot_core.sessions.answers import AnswerService, ItemUpdate
-    from flowpilot_core.sessions.chat import ChatRequest, ChatService, ChatTurn, MessageList, MessageOut
+    from flowpilot_core.sessions.chat import ChatRequest, ChatService, ChatTurn
     from flowpilot_core.sessions.chat_prompt import build_chat_spec
+    from flowpilot_core.sessions.transcript import MessageList, MessageOut
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -43,9 +42,10 @@ from flowpilot_core.markers.effects import MarkerEffect, TurnContext, apply_effe
 from flowpilot_core.sessions import continuation
 from flowpilot_core.sessions import task_lane as lane_engine
 from flowpilot_core.sessions.answers import auto_continue_enabled, learn_from_item, retire_item_facts
-from flowpilot_core.sessions.chat_prompt import SYSTEM_SECTIONS, build_chat_spec, transcript_order
+from flowpilot_core.sessions.chat_prompt import SYSTEM_SECTIONS, build_chat_spec
 from flowpilot_core.sessions.lifecycle import get_session_row
 from flowpilot_core.sessions.marker_effects import BUILTIN_EFFECTS
+from flowpilot_core.sessions.transcript import MessageList, MessageOut, message_out, read_messages
 
 log = logging.getLogger("flowpilot.chat")
 
@@ -63,24 +63,6 @@ class ChatRequest(msgspec.Struct, forbid_unknown_fields=True):
     becomes the question's answer (``answered_via = "chat"``). Without it, a chat message answers nothing."""
 
 
-class MessageOut(msgspec.Struct):
-    id: uuid.UUID
-    seq: int
-    role: str
-    content: str
-    """What to show: for the assistant, the reply with markers rendered as text."""
-    markers: list[dict[str, Any]]
-    client_message_id: str | None
-    reply_to_id: uuid.UUID | None
-    created_at: datetime
-    origin: Literal["chat", "lane"] = "chat"
-    """``lane``: FlowPilot wrote it to continue after the technician answered in the task lane."""
-
-
-class MessageList(msgspec.Struct):
-    items: list[MessageOut]
-
-
 class ChatTurn(msgspec.Struct):
     user_message: MessageOut
     assistant_message: MessageOut
@@ -90,21 +72,6 @@ class ChatTurn(msgspec.Struct):
     state_version: int
     suggested_fix: SuggestedFixOut | None = None
     """The fix this turn proposed and made active (a repeat of the active fix is not reported again)."""
-
-
-def message_out(row: AiMessage) -> MessageOut:
-    content = row.display_content if row.role == "assistant" and row.display_content is not None else row.content
-    return MessageOut(
-        id=row.id,
-        seq=row.seq,
-        role=row.role,
-        content=content,
-        markers=list(row.markers or []),
-        client_message_id=row.client_message_id,
-        reply_to_id=row.reply_to_id,
-        created_at=row.created_at,
-        origin="lane" if row.origin == "lane" else "chat",
-    )
 
 
 async def _next_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
@@ -153,11 +120,12 @@ class ChatService:
         self.marker_parsers = dict(marker_parsers) if marker_parsers else default_parsers()
         self.marker_effects: dict[str, MarkerEffect] = dict(marker_effects) if marker_effects else dict(BUILTIN_EFFECTS)
 
-    async def list_messages(self, principal: Principal, session_id: uuid.UUID) -> MessageList:
+    async def list_messages(
+        self, principal: Principal, session_id: uuid.UUID, *, before: str | None = None, limit: int | None = None
+    ) -> MessageList:
+        """The transcript (:func:`flowpilot_core.sessions.transcript.read_messages`) in a transaction of its own."""
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
-            await get_session_row(db, principal, session_id)
-            query = select(AiMessage).where(AiMessage.session_id == session_id).order_by(*transcript_order())
-            return MessageList(items=[message_out(r) for r in (await db.execute(query)).scalars()])
+            return await read_messages(db, principal, session_id, before=before, limit=limit)
 
     async def post_message(self, principal: Principal, session_id: uuid.UUID, request: ChatRequest) -> ChatTurn:
         prepared = await self._prepare(principal, session_id, _message(request))
@@ -200,13 +168,10 @@ class ChatService:
                 raise Conflict("automatic continuation is turned off for this account (auto_continue_enabled)")
             if not continuation.is_due(lane, last):
                 raise Conflict(
-                    "nothing to continue: answer the questions and checks of the last reply first, "
-                    "or send a message"
+                    "nothing to continue: answer the questions and checks of the last reply first, or send a message"
                 )
             assert last is not None
-            return _NewMessage(
-                continuation.summary(lane, last), continuation.client_message_id(last), origin="lane"
-            )
+            return _NewMessage(continuation.summary(lane, last), continuation.client_message_id(last), origin="lane")
 
     async def _complete(self, principal: Principal, session_id: uuid.UUID, prepared: _Prepared) -> ChatTurn:
         if prepared.finished is not None:
@@ -296,9 +261,7 @@ class ChatService:
         return user
 
     @staticmethod
-    def _answer_in_chat(
-        session: AiSession, item_id: str, content: str, message: AiMessage
-    ) -> lane_engine.TaskLaneItem:
+    def _answer_in_chat(session: AiSession, item_id: str, content: str, message: AiMessage) -> lane_engine.TaskLaneItem:
         lane = lane_engine.lane_of(session)
         item = lane.find(item_id)
         if item is None:

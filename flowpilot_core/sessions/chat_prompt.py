@@ -109,10 +109,7 @@ def stable_context(session: AiSession, account_name: str | None = None) -> dict[
 def lane_context(lane: TaskLane) -> list[dict[str, Any]]:
     """The lane as the model sees it: every item with its id (for ``[PROMOTE ref=…]``) and state."""
     keys = ("id", "kind", "text", "command", "status", "answer", "output")
-    return [
-        {k: getattr(item, k) for k in keys if getattr(item, k) is not None}
-        for item in lane.items()
-    ]
+    return [{k: getattr(item, k) for k in keys if getattr(item, k) is not None} for item in lane.items()]
 
 
 def transcript_order() -> tuple[Any, ...]:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import bindparam, false, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
+from flowpilot_core.db.rows import fetch_all, fetch_one
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
@@ -83,15 +85,87 @@ class SessionOut(msgspec.Struct):
     """The PSA connection the ticket is read from and the notes go to (none: by ``psa_provider``, or local)."""
 
 
+class SessionListItem(msgspec.Struct):
+    """A session as the list shows it: what it is about, its ticket reference, its status and when it
+    changed. The task lane, ticket snapshot and posted notes are in ``GET /api/v1/ai-sessions/{id}``."""
+
+    id: uuid.UUID
+    session_type: str
+    title: str
+    problem_statement: str
+    status: str
+    psa_provider: str | None
+    ticket_ref: str | None
+    state_version: int
+    owner_user_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    escalated_at: datetime | None = None
+
+
 class SessionList(msgspec.Struct):
     """One page of sessions; ``next_cursor`` fetches the next page (``None`` on the last one)."""
 
-    items: list[SessionOut]
+    items: list[SessionListItem]
     next_cursor: str | None = None
 
 
 def session_out(row: AiSession) -> SessionOut:
     return msgspec.convert(row, SessionOut, from_attributes=True)
+
+
+_LIST_COLUMNS = tuple(getattr(AiSession, name) for name in SessionListItem.__struct_fields__)
+SESSION_COLUMNS = (
+    *_LIST_COLUMNS,
+    AiSession.ticket_snapshot,
+    AiSession.pending_task_lane,
+    AiSession.resolution_note_markdown,
+    AiSession.resolution_note_external_id,
+    AiSession.escalation_package_markdown,
+    AiSession.escalation_package_external_id,
+)
+"""The columns of a :class:`SessionOut`, for Core reads that skip building ORM objects."""
+
+
+def session_from_row(row: Any) -> SessionOut:
+    """A :class:`SessionOut` from a Core row of :data:`SESSION_COLUMNS`."""
+    values = row._mapping
+    return SessionOut(
+        id=values["id"],
+        session_type=values["session_type"],
+        title=values["title"],
+        problem_statement=values["problem_statement"],
+        status=values["status"],
+        psa_provider=values["psa_provider"],
+        ticket_ref=values["ticket_ref"],
+        ticket=dict(values["ticket_snapshot"] or {}),
+        pending_task_lane=msgspec.convert(values["pending_task_lane"] or EMPTY_TASK_LANE, TaskLane),
+        state_version=values["state_version"],
+        owner_user_id=values["owner_user_id"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        resolved_at=values["resolved_at"],
+        escalated_at=values["escalated_at"],
+        resolution_note_markdown=values["resolution_note_markdown"],
+        resolution_note_external_id=values["resolution_note_external_id"],
+        escalation_package_markdown=values["escalation_package_markdown"],
+        escalation_package_external_id=values["escalation_package_external_id"],
+    )
+
+
+def in_account() -> Any:
+    """``id = :session_id AND account_id = :account_id``: the statements below are built once, at import
+    (a hot read then costs no statement building), and take these two parameters."""
+    return (AiSession.id == bindparam("session_id")) & (AiSession.account_id == bindparam("account_id"))
+
+
+def session_params(principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    return {"session_id": session_id, "account_id": principal.account_id}
+
+
+_GET_SESSION = select(*SESSION_COLUMNS).where(in_account())
+_GET_TASK_LANE = select(AiSession.pending_task_lane).where(in_account())
 
 
 def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
@@ -200,7 +274,20 @@ async def get_session_row(
 
 
 async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SessionOut:
-    return session_out(await get_session_row(db, principal, session_id))
+    """The session as the API shows it, read as one Core query (no ORM object is built)."""
+    row = await fetch_one(db, _GET_SESSION, session_params(principal, session_id))
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    return session_from_row(row)
+
+
+async def get_task_lane(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> TaskLane:
+    """The session's task lane alone (one column of one row)."""
+    row = await fetch_one(db, _GET_TASK_LANE, session_params(principal, session_id))
+    lane = None if row is None else row.pending_task_lane
+    if lane is None:
+        raise NotFound(f"session {session_id} not found")
+    return msgspec.convert(lane, TaskLane)
 
 
 def encode_cursor(updated_at: datetime, session_id: uuid.UUID) -> str:
@@ -234,7 +321,8 @@ async def list_sessions(
     limit: int = 50,
     cursor: str | None = None,
 ) -> SessionList:
-    """Most recently updated first; ``q`` searches title, problem, ticket reference and summary.
+    """Most recently updated first; ``q`` searches title, problem, ticket reference and summary
+    (:func:`search_condition`: every word of ``q`` starts a word of the session, in any order).
 
     Keyset pagination on (``updated_at`` DESC, ``id`` DESC): a page starts strictly after the
     cursor's position, so a session created meanwhile (newer, so before the cursor) never makes
@@ -242,7 +330,7 @@ async def list_sessions(
     """
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200", field="limit")
-    query = select(AiSession).where(AiSession.account_id == principal.account_id)
+    query = select(*_LIST_COLUMNS).where(AiSession.account_id == principal.account_id)
     if cursor is not None:
         after_updated, after_id = decode_cursor(cursor)
         # A row comparison, which PostgreSQL turns into an index range on (updated_at): the page starts
@@ -252,21 +340,24 @@ async def list_sessions(
         query = query.where(AiSession.status == status)
     if session_type:
         query = query.where(AiSession.session_type == session_type)
-    if q and q.strip():
-        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(
-                AiSession.title.ilike(like),
-                AiSession.problem_statement.ilike(like),
-                AiSession.ticket_ref.ilike(like),
-                AiSession.ticket_snapshot["summary"].astext.ilike(like),
-            )
-        )
+    if q is not None and q.strip():
+        query = query.where(search_condition(q))
     query = query.order_by(AiSession.updated_at.desc(), AiSession.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).scalars().all()
+    rows = await fetch_all(db, query, {})
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].updated_at, page[-1].id) if more else None
-    return SessionList(items=[session_out(r) for r in page], next_cursor=next_cursor)
+    items = [SessionListItem(*r) for r in page]  # type: ignore[call-arg]  # _LIST_COLUMNS: its fields, in order
+    return SessionList(items=items, next_cursor=next_cursor)
+
+
+def search_condition(q: str) -> Any:
+    """``q`` as a full-text condition: each word (letters, digits) matches the start of a word of the session,
+    all must match, in any order; ``q`` with no word at all matches nothing."""
+    words = re.findall(r"[^\W_]+", q.lower())[:20]
+    if not words:
+        return false()
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
+    return AiSession.search_vector.bool_op("@@")(tsquery)
 
 
 async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:

@@ -105,9 +105,9 @@ class TaskLane(msgspec.Struct):
             raise NotFound(f"task-lane item {item_id} not found in this session")
         return item
 
-    def add(self, kind: ItemKind, text: str, *, command: str | None, shell: str | None, message_id: str) -> tuple[
-        TaskLaneItem, bool
-    ]:
+    def add(
+        self, kind: ItemKind, text: str, *, command: str | None, shell: str | None, message_id: str
+    ) -> tuple[TaskLaneItem, bool]:
         """The item for this proposal: an existing one when the same thing was proposed before. Returns (item, new)."""
         key = _identity(kind, text, command)
         existing = next((i for i in self.items() if _identity(i.kind, i.text, i.command) == key), None)

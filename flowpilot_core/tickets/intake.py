@@ -294,6 +294,7 @@ def parse_model_output(
         suggested_board=board,
     )
 
+
 Names = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=200)]
 
 

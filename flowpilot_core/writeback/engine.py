@@ -283,9 +283,7 @@ class WritebackService:
             connection = await get_connection_row(db, principal.account_id, work.connection_id)
             return open_provider(connection, self.secret_key, self.psa_providers)
 
-    async def _post_note(
-        self, principal: Principal, session_id: uuid.UUID, provider: PSAProvider, work: _Work
-    ) -> str:
+    async def _post_note(self, principal: Principal, session_id: uuid.UUID, provider: PSAProvider, work: _Work) -> str:
         try:
             existing = next((n for n in await provider.list_notes(work.ref) if work.marker in n.text), None)
             note = existing or await provider.post_note(work.ref, work.text, kind=work.kind, internal=True)

@@ -648,3 +648,33 @@ def test_answering_the_lane_moves_the_conversation_on_without_typing(
     messages = tech.call("GET", f"/{sid}/messages")["items"]
     assert [m["origin"] for m in messages] == ["chat", "chat", "lane", "chat"]
     assert page_errors.errors == []
+
+
+# ---- Opening a session -------------------------------------------------------------------------
+
+
+def test_opening_a_session_is_one_request_and_shows_a_long_transcript_whole(
+    open_pilot: OpenPilot, tech: Technician, page: Page, page_errors: PageErrors
+) -> None:
+    """GET .../open brings the session, its lane, facts, fix and recent messages; the messages before
+    them (a long session has more than one page) come in one more read, and the whole transcript shows."""
+    sid, _question, _check = tech.answered_and_checked()
+    tech.call("POST", f"/{sid}/facts", json={"text": "The printer itself shows Ready"})
+    fix = '[SUGGEST_FIX title="Restart the Print Spooler"]Restart the Print Spooler service.[/SUGGEST_FIX]'
+    for i in range(24):  # 4 messages so far: 52 in all, more than the 50 the open request brings
+        tech.say(sid, f"Update {i}", f"Noted, update {i}." + (f"\n{fix}" if i == 23 else ""))
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if r.method == "GET" and f"/ai-sessions/{sid}" in r.url else None)
+
+    page = open_pilot(sid)
+    expect(page.locator(".fp-message")).to_have_count(52)
+    expect(page.locator(".fp-message--user").first).to_contain_text("Where do I start?")
+    expect(page.locator(".fp-message--assistant").last).to_contain_text("Noted, update 23.")
+    facts = lane_section(page, "what-we-know").locator(".fp-fact__text")
+    expect(facts).to_have_text([OTHERS_PRINT, "The printer itself shows Ready"])
+    expect(lane_section(page, "questions").locator("fp-question-item[data-status=answered]")).to_have_count(1)
+    expect(lane_section(page, "checks").locator("fp-check-item .fp-task__text")).to_have_text([CHECK_TITLE])
+    expect(lane_section(page, "suggested-fix").locator(".fp-fix__title")).to_have_text("Restart the Print Spooler")
+    paths = [url.split(f"/ai-sessions/{sid}", 1)[1] for url in reads]
+    assert paths[0] == "/open" and len(paths) == 2 and paths[1].startswith("/messages?before="), paths
+    assert page_errors.errors == []

@@ -8,7 +8,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import JSONBody, Parameter, PathParameter
 
-from flowpilot_core.sessions import from_ticket
+from flowpilot_core.sessions import from_ticket, opening
 from flowpilot_core.sessions import lifecycle as engine
 from flowpilot_server.deps import CallerDep, Ctx
 
@@ -74,6 +74,27 @@ class SessionController(Controller):
         return await engine.list_sessions(
             ctx.db, ctx.principal, status=status, session_type=session_type, q=q, limit=limit, cursor=cursor
         )
+
+    @get(
+        "/{session_id:uuid}/open",
+        operation_id="openSession",
+        summary="Everything shown when a session opens, in one read",
+        description=(
+            "The session (its task lane in `pending_task_lane`), its live facts, its suggested fixes and the most "
+            "recent `messages` messages of its transcript, read in one transaction: each part has the shape of "
+            "`getSession`, `listFacts`, `listSuggestedFixes` and `listMessages`. When older messages exist, "
+            "`messages.older_cursor` reads them: `GET .../messages?before=<older_cursor>`."
+        ),
+    )
+    async def open_session(
+        self,
+        ctx: Ctx,
+        session_id: SessionId,
+        messages: Annotated[
+            int, Parameter(ge=1, le=500, description="how many of the most recent messages to include")
+        ] = opening.DEFAULT_MESSAGES,
+    ) -> opening.OpenedSession:
+        return await opening.open_session(ctx.db, ctx.principal, session_id, messages=messages)
 
     @get("/{session_id:uuid}", operation_id="getSession", summary="Read one session")
     async def get(self, ctx: Ctx, session_id: SessionId) -> engine.SessionOut:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, Parameter, PathParameter
 from litestar.response import ServerSentEvent
 
 from flowpilot_core.ai.errors import RETRY_HINT
@@ -15,8 +15,9 @@ from flowpilot_core.errors import DatabaseUnavailable, database_unavailable
 from flowpilot_core.facts import crud as facts_engine
 from flowpilot_core.sessions import task_lane as lane_engine
 from flowpilot_core.sessions.answers import ItemUpdate
-from flowpilot_core.sessions.chat import ChatRequest, ChatTurn, MessageList
-from flowpilot_core.sessions.lifecycle import get_session_row
+from flowpilot_core.sessions.chat import ChatRequest, ChatTurn
+from flowpilot_core.sessions.lifecycle import get_task_lane
+from flowpilot_core.sessions.transcript import MAX_PAGE, MessageList, read_messages
 from flowpilot_server.deps import CallerDep, Ctx
 from flowpilot_server.sse import event_stream
 
@@ -42,9 +43,25 @@ class TroubleshootingController(Controller):
     path = "/api/v1/ai-sessions/{session_id:uuid}"
     tags = ["troubleshooting"]
 
-    @get("/messages", operation_id="listMessages", summary="The session's transcript, in order")
-    async def list_messages(self, caller: CallerDep, session_id: SessionId) -> MessageList:
-        return await caller.runtime.chat.list_messages(caller.principal, session_id)
+    @get(
+        "/messages",
+        operation_id="listMessages",
+        summary="The session's transcript, in order",
+        description=(
+            "Every message, or with `limit` the most recent ones (before `before`, an `older_cursor` of an "
+            "earlier answer): `older_cursor` is set when there are older messages still."
+        ),
+    )
+    async def list_messages(
+        self,
+        ctx: Ctx,
+        session_id: SessionId,
+        before: Annotated[
+            str | None, Parameter(description="older_cursor of the page after this one", max_length=40)
+        ] = None,
+        limit: Annotated[int | None, Parameter(ge=1, le=MAX_PAGE, description="page size (default: all)")] = None,
+    ) -> MessageList:
+        return await read_messages(ctx.db, ctx.principal, session_id, before=before, limit=limit)
 
     @post(
         "/messages",
@@ -94,8 +111,7 @@ class TroubleshootingController(Controller):
 
     @get("/task-lane", operation_id="getTaskLane", summary="Questions, diagnostic checks and actions")
     async def get_lane(self, ctx: Ctx, session_id: SessionId) -> lane_engine.TaskLane:
-        session = await get_session_row(ctx.db, ctx.principal, session_id)
-        return lane_engine.lane_of(session)
+        return await get_task_lane(ctx.db, ctx.principal, session_id)
 
     @post(
         "/task-lane/{item_id:uuid}/answer",

@@ -215,7 +215,7 @@ $("menu-demo").append(
 const lane = h("fp-task-lane");
 $("lane-demo").append(lane);
 const store = new SessionStore("demo");
-lane.attach(store, { load: false });
+lane.attach(store);
 const at = "2024-03-14T09:02:11Z";
 const spooler = {
   id: "c1",

@@ -9,6 +9,9 @@
 // and applyResponse(data) feeds any response that carries `state_version` (a session, a fact
 // list, an item update, a chat turn) to noteStateVersion, so the counter follows every one.
 //
+// open() fills it with one request (GET .../open: the session, its lane, facts and fixes, and the
+// most recent messages, read in one transaction); later reads refresh one part at a time.
+//
 // A store belongs to one session for its whole life. Showing another session closes it: its
 // reads are aborted, its subscriptions removed, and a response that still arrives for it is
 // dropped by the writers, so a view never shows another session's data, even for a moment.
@@ -73,6 +76,23 @@ export class SessionStore extends EventTarget {
     const data = await api(this.url(path), { method, body });
     if (data && typeof data === "object") this.applyResponse(data);
     return data;
+  }
+
+  /**
+   * Read everything shown when the session opens (GET .../open) into the store, and resolve with
+   * the whole transcript ({items}): the response's recent messages, preceded by the older ones
+   * (GET .../messages?before=) when the session has more than one page of them.
+   */
+  async open() {
+    const data = await this.read("/open");
+    this.setSession(data.session);
+    this.setLane(data.session.pending_task_lane);
+    this.setFacts(data.facts.items);
+    this.setFix(data.suggested_fixes.active, { history: data.suggested_fixes.history });
+    const { items, older_cursor: before } = data.messages;
+    if (!before) return { items };
+    const older = await this.read(`/messages?${new URLSearchParams({ before })}`);
+    return { items: [...older.items, ...items] };
   }
 
   // ---- Writers (each the only one for its kind of change) ------------------------------------

@@ -78,8 +78,11 @@ export class FpChat extends FpElement {
     });
   }
 
-  /** Show `store`'s session: the problem and composer follow the store, the transcript is read once. */
-  attach(store) {
+  /**
+   * Show `store`'s session: the problem and composer follow the store; `transcript` is the promise
+   * of its messages ({items}, as SessionStore.open() resolves), shown once the session is known.
+   */
+  attach(store, { transcript }) {
     // A reply still streaming for the previous session finishes in the background (the server
     // stores it); it no longer touches this view.
     this.store = store;
@@ -91,7 +94,6 @@ export class FpChat extends FpElement {
     this.messages.replaceChildren();
     this.empty.replaceChildren(skeleton({ lines: 3, block: true }));
     this.#setComposer(null);
-    const transcript = store.read("/messages");
     transcript.catch(() => {}); // handled once the session is known, below
     let first = true;
     store.on("session", (_, { session }) => {

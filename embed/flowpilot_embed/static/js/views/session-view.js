@@ -220,14 +220,15 @@ export class FpSessionView extends FpElement {
       this.#openItems = store.openItemCount;
       this.#renderToggleCount();
     });
-    this.chat.attach(store);
     this.taskLane.attach(store);
+    const transcript = store.open(); // one request: the session, lane, facts, fix and recent messages
+    this.chat.attach(store, { transcript });
     try {
-      const session = await store.read();
-      store.setSession(session);
-      return session;
+      await transcript;
+      return store.session;
     } catch (error) {
       if (error.name === "AbortError") return null;
+      if (store.loaded.session) return store.session; // only the older messages failed: the chat says so
       this.#renderError(error);
       return null;
     }

@@ -1,13 +1,12 @@
 // <fp-task-lane> — What We Know above Questions and Diagnostic Checks (and Actions when there are
-// any), then the Suggested fix (GET /suggested-fixes on attach; a chat turn's fix arrives through the store). It shows one session's SessionStore (attach(store)): it loads the
-// lane and the facts into the store (GET /task-lane, GET /facts), renders them whenever the store
-// changes, and is the one place that writes them: answers, check output, dismissals, promotions
+// any), then the Suggested fix (a chat turn's fix arrives through the store). It shows one session's
+// SessionStore (attach(store)), which the session view fills (SessionStore.open()), renders the lane,
+// facts and fix whenever the store changes, and is the one place that writes them: answers, check output, dismissals, promotions
 // and notes. Every write applies the server's reply to the store (an ItemUpdate carries the item,
 // the new lane and the fact it produced), so nothing needs a reload.
 import { FpElement } from "../components/fp-element.js";
 import { h } from "../dom.js";
 import { toast } from "../components/fp-toaster.js";
-import { emptyState } from "../components/ui.js";
 import { FpLaneSection } from "./lane-section.js";
 import { FpWhatWeKnow, FpWhatWeKnowItem, FpAddNoteButton, flash } from "./what-we-know.js";
 import { FpSuggestedFix } from "./suggested-fix.js";
@@ -87,7 +86,8 @@ export class FpTaskLane extends FpElement {
    * Show `store`'s session: every section loads, then follows the store. With `load` (the default)
    * the lane and the facts are read from the server; the gallery passes false and fills the store itself.
    */
-  attach(store, { load = true } = {}) {
+  /** Show `store`'s lane, facts and fix; the sections show their loading state until the store has them. */
+  attach(store) {
     this.store = store;
     for (const section of Object.values(this.sections)) section.setLoading();
     this.sections.actions.hidden = true;
@@ -101,34 +101,6 @@ export class FpTaskLane extends FpElement {
       if (store.loaded.fix) this.#renderFix(); // the fix's "Based on" links show the facts' text
     });
     store.on("fix", () => this.#renderFix());
-    if (!load) {
-      if (!store.loaded.fix) this.sections.fix.setItems([]);
-      return Promise.resolve();
-    }
-    const lane = store
-      .read("/task-lane")
-      .then((data) => store.setLane(data))
-      .catch((error) => {
-        if (error.name === "AbortError") return;
-        for (const key of ["questions", "checks"]) {
-          this.sections[key].setContent(
-            emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load the task lane", body: error.message }),
-          );
-        }
-      });
-    const facts = store.reloadFacts().catch((error) => {
-      if (error.name === "AbortError") return;
-      this.sections.facts.setContent(
-        emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load facts", body: error.message }),
-      );
-    });
-    const fixes = store.reloadFixes().catch((error) => {
-      if (error.name === "AbortError") return;
-      this.sections.fix.setContent(
-        emptyState({ variant: "compact", icon: "alert-circle", title: "Couldn't load the suggested fix", body: error.message }),
-      );
-    });
-    return Promise.all([lane, facts, fixes]);
   }
 
   // ---- Rendering ------------------------------------------------------------------------------
