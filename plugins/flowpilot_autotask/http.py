@@ -193,6 +193,7 @@ class AutotaskHttp:
         now = shared.clock()
         if state.usage_due(now):
             await self._read_usage()
+            now = shared.clock()  # the reading took time: the pause counts from when it was taken
         usage = state.usage
         if usage is not None and usage.limit > 0:
             used = usage.used + state.sent_since(usage.read_at)
