@@ -40,9 +40,11 @@ ESCALATED_TOO = ("none", "timeout_after_note", "workflow_overwrite")
 
 @dataclass(frozen=True)
 class Posted:
-    """Posted once and verified; ``retried``: only after the technician's retry (the first answer said retryable)."""
+    """Posted once and verified; ``retried``: only after the technician's retry, the first answer a retryable
+    problem whose detail contains ``first_names``."""
 
     retried: bool = False
+    first_names: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,17 @@ def expected(psa: str, fault: str, wanted: str) -> Outcome:
     table: dict[str, Outcome] = {
         "none": Posted(),
         # A Retry-After within max_retry_wait is waited out inside the call; FakePSA reports every 429.
-        "rate_limit_short": Posted(retried=in_process),
+        "rate_limit_short": Posted(retried=True, first_names="HTTP 429") if in_process else Posted(),
         # A long one is a retryable 503 with Retry-After; nothing was posted, so the retry posts once.
-        "rate_limit_long": Posted(retried=True),
+        "rate_limit_long": Posted(retried=True, first_names="HTTP 429"),
         # A note's POST is never repeated blindly: a 5xx on it is reported retryable, the retry posts once.
-        "server_error_once": Posted(retried=True),
+        "server_error_once": Posted(retried=True, first_names="HTTP 503"),
         # The note is stored, its answer lost: the HTTP providers find it by its marker before answering;
         # FakePSA reports the timeout and the retry finds the marker instead of posting again.
-        "timeout_after_note": Posted(retried=in_process),
-        # The status is set, its answer lost: a PATCH/POST of a value is safe to repeat, or re-read on the retry.
-        "timeout_after_status": Posted(retried=in_process),
+        "timeout_after_note": Posted(retried=True, first_names="did not answer in time") if in_process else Posted(),
+        # The status is set, its answer lost: a PATCH/POST of a value is safe to repeat; FakePSA's lost answer
+        # leaves the status unverified, and "Retry status" reads it back.
+        "timeout_after_status": Posted(retried=True, first_names="could not be read back") if in_process else Posted(),
         # The rule stays: the note is on the ticket once, the status is reported, and "Retry status" reports it again.
         "workflow_overwrite": Failed(502, f"the ticket still shows 'In Progress', not {wanted!r}", True, True),
         "credentials_revoked": Failed(502, "HTTP 401", False),
@@ -185,6 +188,8 @@ async def test_a_confirmed_note_is_posted_once_and_verified_or_the_failure_says_
         if isinstance(outcome, Posted):
             assert last.status_code == 200, last.text
             assert len(answers) == (2 if outcome.retried else 1), first.text
+            if outcome.retried:
+                assert outcome.first_names in first.json()["detail"], first.text
             result = last.json()
             assert (result["state"], result["status_after"], result["posted_to_psa"]) == ("done", wanted, True)
             assert len(marked) == 1 and result["external_note_id"] == marked[0].id
