@@ -57,6 +57,7 @@ class MatrixPSA(ABC):
     escalated: str
     extra_faults: tuple[str, ...] = ()
     faults: PSAFaults
+    fake: Any
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -79,6 +80,10 @@ class MatrixPSA(ABC):
     @property
     @abstractmethod
     def secrets(self) -> list[str]: ...
+
+    def answered(self, status: int) -> bool | None:
+        """Whether the fake answered a request with ``status`` (``None``: it answers no HTTP requests)."""
+        return any(request.status == status for request in self.fake.requests)
 
     def marked_notes(self, ref: str) -> list[Note]:
         return [note for note in self.notes(ref) if MARKER in note.text]
@@ -261,6 +266,9 @@ class FakePsaMatrix(MatrixPSA):
     @property
     def secrets(self) -> list[str]:
         return [self.api_key]
+
+    def answered(self, status: int) -> bool | None:
+        return None
 
 
 def psa_opener(registry: FakePsaRegistry) -> dict[str, Callable[[], Any]]:

@@ -17,6 +17,7 @@ fake's ticket says otherwise, and no credential in any answer. The whole table i
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +30,23 @@ from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
 from tests.conftest import Tenant
 from tests.plugins.support import client_for, manager_with
-from tests.psa.matrix_support import GENERIC_FAULTS, LONG_RETRY_AFTER, FakePsaRegistry, MatrixPSA, psa_opener
+from tests.psa.matrix_support import (
+    GENERIC_FAULTS,
+    LONG_RETRY_AFTER,
+    TIMEOUT,
+    FakePsaRegistry,
+    MatrixPSA,
+    psa_opener,
+)
 
 Client = AsyncTestClient[Litestar]
 PSAS = ("connectwise", "autotask", "halopsa", "fakepsa")
 EXTRA_FAULTS = {"halopsa": ("token_expired",), "autotask": ("permission_denied",)}
 ESCALATED_TOO = ("none", "timeout_after_note", "workflow_overwrite")
 """Faults also run through the escalation twin (``.../escalation-package/post``)."""
+FIRED_BY = {"rate_limit_short": 429, "rate_limit_long": 429, "server_error_once": 503, "token_expired": 401,
+            "permission_denied": 500}  # fmt: skip
+"""The answer an HTTP fake gives when the fault fires."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,9 @@ async def test_a_confirmed_note_is_posted_once_and_verified_or_the_failure_says_
         outcome = expected(row.psa, row.fault, wanted)
         psa.inject(row.fault, ref)
 
+        started = time.perf_counter()
         first = await _confirm(client, tenant, session, row.path)
+        first_seconds = time.perf_counter() - started
         answers = [first]
         if first.status_code != 200:
             problem = first.json()
@@ -183,6 +196,10 @@ async def test_a_confirmed_note_is_posted_once_and_verified_or_the_failure_says_
         state = (await client.get(f"/api/v1/ai-sessions/{session['id']}", headers=tenant.headers())).json()
 
         assert len(marked) <= 1, f"{len(marked)} notes with FlowPilot's marker on ticket {ref}"
+        if row.fault in FIRED_BY:  # the fault did happen (FakePSA's show in the first answer's words instead)
+            assert psa.answered(FIRED_BY[row.fault]) in (True, None), f"the fake never answered {FIRED_BY[row.fault]}"
+        if row.fault.startswith("timeout_after") and row.psa != "fakepsa":
+            assert first_seconds >= TIMEOUT  # the provider waited for the held-back answer
         for answer in answers:
             assert not any(secret in answer.text for secret in psa.secrets)
         if isinstance(outcome, Posted):
