@@ -1,10 +1,11 @@
 """The fault matrix: PSA by fault → outcome, end to end through Confirm & post.
 
 Every row opens a session on a ticket of one PSA's fake (ConnectWise, Autotask and HaloPSA over
-real HTTP, and the in-memory FakePSA), injects one fault, and posts the resolution note (or the
-escalation package) through the API on real PostgreSQL. Where the post fails, the technician
-presses what the note preview offers then ("Try again" / "Retry status": the same request with the
-same idempotency key), once, after the Retry-After the answer names. The row ends in one of two outcomes:
+real HTTP, and the in-memory FakePSA; FlowPilot reads the ticket through the connection), injects
+one fault, and posts the resolution note (or the escalation package) through the API on real
+PostgreSQL. Where the post fails, the technician presses what the note preview offers then ("Try
+again" / "Retry status": the same request with the same idempotency key), once, after the
+Retry-After the answer names. The row ends in one of two outcomes:
 
 - **posted**: the note is on the ticket exactly once, the API's ``external_note_id`` is that note,
   the ticket's status in the fake is the mapped one, and the session is resolved (or escalated);
@@ -141,7 +142,7 @@ def open_psa(registry: FakePsaRegistry) -> dict[str, Callable[[], Any]]:
     return psa_opener(registry)
 
 
-async def _connect(client: Client, tenant: Tenant, psa: MatrixPSA) -> None:
+async def _connect(client: Client, tenant: Tenant, psa: MatrixPSA) -> str:
     body = {
         "provider": psa.provider,
         "name": psa.provider,
@@ -150,12 +151,15 @@ async def _connect(client: Client, tenant: Tenant, psa: MatrixPSA) -> None:
     }
     made = await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
     assert made.status_code == 201, made.text
+    return str(made.json()["id"])
 
 
-async def _session(client: Client, tenant: Tenant, psa: MatrixPSA, ref: str) -> dict[str, Any]:
-    body = {"problem_statement": "Printing is down", "ticket_ref": ref, "psa_provider": psa.provider}
+async def _session(client: Client, tenant: Tenant, connection_id: str, ref: str) -> dict[str, Any]:
+    """A session opened on the ticket: FlowPilot reads it through the connection (before any fault)."""
+    body = {"problem_statement": "Printing is down", "ticket_ref": ref, "psa_connection": connection_id}
     created = await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())
     assert created.status_code == 201, created.text
+    assert created.json()["ticket_ref"] == ref and created.json()["psa_connection_id"] == connection_id
     return dict(created.json())
 
 
@@ -173,9 +177,9 @@ async def test_a_confirmed_note_is_posted_once_and_verified_or_the_failure_says_
     client: Client, tenant: Tenant, open_psa: dict[str, Callable[[], Any]], row: Row
 ) -> None:
     with open_psa[row.psa]() as psa:
-        await _connect(client, tenant, psa)
+        connection_id = await _connect(client, tenant, psa)
         ref = psa.add_ticket()
-        session = await _session(client, tenant, psa, ref)
+        session = await _session(client, tenant, connection_id, ref)
         wanted = psa.resolved if row.kind == "resolution" else psa.escalated
         outcome = expected(row.psa, row.fault, wanted)
         psa.inject(row.fault, ref)
