@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import math
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -53,6 +55,13 @@ def _retry_after(response: httpx.Response) -> int | None:
     except ValueError:
         return None  # ConnectWise documents a number of seconds; anything else is not trusted
     return max(0, math.ceil(seconds)) if math.isfinite(seconds) else None
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CA bundle), built once per process: building one costs tens of
+    milliseconds, and the writeback builds a provider (so a client) per confirmation."""
+    return httpx.create_ssl_context()
 
 
 class ConnectWiseHttp:
@@ -89,7 +98,7 @@ class ConnectWiseHttp:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport, follow_redirects=False
+                timeout=self.config.timeout, transport=self._transport, follow_redirects=False, verify=tls_context()
             )
         return self._client
 

@@ -20,8 +20,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,6 +60,13 @@ def _retry_after(response: httpx.Response) -> int | None:
     return max(0, math.ceil(seconds)) if math.isfinite(seconds) else None
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CA bundle), built once per process: building one costs tens of
+    milliseconds, and the writeback builds a provider (so a client) per confirmation."""
+    return httpx.create_ssl_context()
+
+
 class HaloHttp:
     """One Halo instance's API client. ``transport``, ``sleep``, ``budget`` and ``tokens`` are for tests (the
     budget and the token cache are otherwise the process's, shared by every provider of the instance)."""
@@ -91,7 +100,7 @@ class HaloHttp:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport, follow_redirects=False
+                timeout=self.config.timeout, transport=self._transport, follow_redirects=False, verify=tls_context()
             )
         return self._client
 
