@@ -1,16 +1,31 @@
-"""Prompt-cache benchmark: a 20-turn troubleshooting session against the fake Messages API.
+"""Prompt-cache benchmark: FlowPilot's chat prompt against the fake Messages API, one shared cache.
 
-Plays the same session twice through ``chat_call_cached`` with the real ``anthropic`` SDK
-and the Anthropic provider, pointed at :class:`flowpilot_core.testing.FakeAnthropic`:
-once with caching (the default policy) and once with ``ai.caching = false``. The session
-has a long static system prompt, a few tools, a stable context (ticket, account) plus a
-list of facts that grows during the session, and a growing conversation; each turn is
-about a minute apart (manual clock), the model is the chat service's (Sonnet 4.6).
+Plays troubleshooting sessions through ``chat_call_cached`` with the real ``anthropic`` SDK
+and the Anthropic provider, pointed at one :class:`flowpilot_core.testing.FakeAnthropic`:
+one API workspace, so one cache shared by every account, as on the Claude API. The
+requests are shaped like FlowPilot's chat turns: its static system sections
+(``flowpilot_core.sessions.chat_prompt.SYSTEM_SECTIONS``: role, marker grammar, worked
+examples), a stable context like ``stable_context`` (ticket, account name), facts growing
+in the trailing context, and the growing conversation; no tools (FlowPilot's chat sends
+none unless MCP servers are configured). Turns are a minute apart (manual clock); the
+model is the chat service's (Sonnet 4.6, minimum cacheable prefix 1,024 tokens).
 
-Prints per turn the four token counts of the cached run, then the share of input
-tokens read from cache over turns 2-20 and the cost ratio cached/uncached over the
-whole session (output tokens included, priced from the policy). The last line is
-``cache_read_share=<fraction> cost_ratio=<fraction>``.
+The main run, under the default policy: account A works a 20-turn session; 30 minutes
+later account B opens a session on another ticket. Printed, each beside its goal:
+
+- ``first_turn_share``: the share of B's first-turn input read from cache (goal >= 0.5),
+  i.e. what a session opened within the hour after another gets from the shared prefix;
+- ``share_20``: the share of A's input read from cache over turns 2-20 (keep >= 0.95);
+- ``limit_ratio``: the run's input cost over its physical limit (keep <= 1.10). The
+  limit is computed from the very requests sent: each block-aligned prefix that a later
+  request repeats is paid once as a write (1.25x; 2x when one of its uses comes more than
+  five minutes after the previous one) and read at 0.1x after that; a prefix below the
+  model's minimum cannot be cached; everything else is plain input. It ignores the API's
+  four-breakpoint and 20-block lookback limits, so no layout of these requests beats it.
+
+Then the TTL table behind the defaults of ``static_cache_ttl`` and ``cache_ttl``: the
+input cost of A then B under each TTL pair, with B opened 2, 30 or 90 minutes after A's
+last turn, and with a 15-minute pause in the middle of A.
 
 Run from the repository root: ``.venv/bin/python bench/prompt_cache.py``.
 """
@@ -18,7 +33,9 @@ Run from the repository root: ``.venv/bin/python bench/prompt_cache.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +48,18 @@ from flowpilot_anthropic.provider import AnthropicProvider  # noqa: E402
 
 from flowpilot_core.ai.policy import AIPolicy  # noqa: E402
 from flowpilot_core.ai.provider import MemoryUsageSink, chat_call_cached  # noqa: E402
+from flowpilot_core.ai.tokens import canonical_json, estimate_block_tokens, request_blocks  # noqa: E402
 from flowpilot_core.ai.types import CallSpec, ChatMessage, TokenUsage  # noqa: E402
+from flowpilot_core.sessions.chat_prompt import SYSTEM_SECTIONS  # noqa: E402
 from flowpilot_core.testing import FakeAnthropic  # noqa: E402
 
 TURNS = 20
+GAP_MINUTES = 30
+GOAL_FIRST_TURN, GOAL_SHARE_20, GOAL_LIMIT_RATIO = 0.5, 0.95, 1.10
+FIVE_MINUTES, ONE_HOUR = 300.0, 3600.0
+WRITE_5M, WRITE_1H, READ = 1.25, 2.0, 0.1
+
+# ---- Today's session: a long, synthetic static prompt with tools (the bench's original shape) ----
 
 ROLE = """You are FlowPilot, a troubleshooting copilot for technicians at IT managed-service providers (MSPs).
 You work one ticket at a time with one technician. The technician is competent and busy: be concise, concrete
@@ -204,7 +229,7 @@ PLAYBOOKS = "\n\n".join(
     for n, (title, causes, checks, fix, escalate) in enumerate(_PLAYBOOKS, start=1)
 )
 
-SYSTEM = (ROLE, METHOD, MARKERS, SAFETY, PLAYBOOKS)
+LONG_SYSTEM = (ROLE, METHOD, MARKERS, SAFETY, PLAYBOOKS)
 
 
 def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -273,6 +298,25 @@ TOOLS = (
     ),
 )
 
+ACCOUNT = {
+    "psa": "connectwise",
+    "rmm": "ninjaone",
+    "escalation_queue": "Tier 2 - Desktop",
+    "environment": {
+        "domain": "harbordental.local (2 domain controllers, Windows Server 2022)",
+        "sites": ["Main Street clinic (12 PCs)", "Bayview clinic (8 PCs)"],
+        "printing": "Direct IP printing from each PC; no print server. Kyocera fleet, drivers deployed by RMM policy.",
+        "line_of_business": ["Dentrix G7 (server at Main Street)", "Microsoft 365 Business Premium"],
+        "patching": "NinjaOne patch policy 'Workstations - Standard': OS weekly, drivers and third-party monthly.",
+        "change_rules": "Driver rollbacks and patch exclusions allowed without approval; server changes need the "
+        "practice manager's OK.",
+        "contacts": {"practice_manager": "Dr. Chen", "after_hours": "not covered"},
+    },
+}
+
+
+# ---- The tickets and conversations ----
+
 TICKET = {
     "id": "T-48213",
     "client": "Harbor Dental Group",
@@ -292,21 +336,6 @@ TICKET = {
         "Restarting the PC fixes it temporarily. No error shown on the printer panel.",
         "Triage (L1): remote session scheduled for today 2 pm; Maria is available until 5 pm.",
     ],
-}
-ACCOUNT = {
-    "psa": "connectwise",
-    "rmm": "ninjaone",
-    "escalation_queue": "Tier 2 - Desktop",
-    "environment": {
-        "domain": "harbordental.local (2 domain controllers, Windows Server 2022)",
-        "sites": ["Main Street clinic (12 PCs)", "Bayview clinic (8 PCs)"],
-        "printing": "Direct IP printing from each PC; no print server. Kyocera fleet, drivers deployed by RMM policy.",
-        "line_of_business": ["Dentrix G7 (server at Main Street)", "Microsoft 365 Business Premium"],
-        "patching": "NinjaOne patch policy 'Workstations - Standard': OS weekly, drivers and third-party monthly.",
-        "change_rules": "Driver rollbacks and patch exclusions allowed without approval; server changes need the "
-        "practice manager's OK.",
-        "contacts": {"practice_manager": "Dr. Chen", "after_hours": "not covered"},
-    },
 }
 
 FACTS = [
@@ -351,75 +380,298 @@ REPLY = (
     "| The faulting module is the Kyocera driver DLL and the times match the 7031 events\n"
     "[QUESTION] Do the stops line up with large print jobs, or do they happen when nobody is printing?"
 )
+TICKET_B = {
+    "summary": "Outlook asks for the password again and again since Monday",
+    "company": "Bayside Logistics",
+    "contact": "Tom Reed",
+    "board": "Service Desk",
+    "priority": "Priority 3 - Normal",
+    "description": (
+        "Outlook on my laptop keeps popping up a password box, several times an hour. I type my password and it "
+        "comes back. My phone mail works. Started Monday after IT changed something? Tom"
+    ),
+}
+FACTS_B = [
+    "Outlook on the web works for Tom without prompts.",
+    "Credential Manager held three stale MicrosoftOffice16 entries.",
+    "After removing them Outlook asked once, then stopped.",
+]
+TECH_B = [
+    "Outlook keeps asking Tom for his password. Where do I start?",
+    "Webmail works fine for him, no prompts there.",
+    "Credential Manager has three old MicrosoftOffice16 entries.",
+    "Removed them and restarted Outlook, it asked once and then stopped.",
+    "Still fine after 20 minutes.",
+    "Can you write the resolution note?",
+]
 
 
-def facts_at(turn: int) -> list[str]:
-    """Facts confirmed before ``turn``: a new one about every other turn, appended in order."""
-    return FACTS[: min(len(FACTS), turn // 2)]
+@dataclass(frozen=True)
+class Session:
+    account: str
+    account_context: dict[str, Any]
+    session_id: str
+    ticket: dict[str, Any]
+    facts: list[str]
+    messages: list[str]
+    system: tuple[str, ...] = SYSTEM_SECTIONS
+    tools: tuple[dict[str, Any], ...] = ()
+    fact_ids: bool = True
+    """Facts as FlowPilot sends them (``{"id", "text"}``); today's session sends bare strings."""
+
+    def spec(self, turn: int, past: tuple[ChatMessage, ...]) -> CallSpec:
+        # Facts confirmed before `turn`: a new one about every other turn, appended in order.
+        confirmed = self.facts[: turn // 2]
+        facts: list[Any] = (
+            [{"id": f"{self.session_id}-f{n}", "text": t} for n, t in enumerate(confirmed)]
+            if self.fact_ids
+            else confirmed
+        )
+        return CallSpec(
+            service="chat",
+            system=self.system,
+            tools=self.tools,
+            context={"ticket": self.ticket, "account": self.account_context, "facts": facts},
+            history=past,
+            request=self.messages[turn],
+            max_tokens=1500,
+            account_id=self.account,
+            session_id=self.session_id,
+        )
+
+
+SESSION_A = Session("acct-harbor", {"name": "Harbor IT"}, "sess-48213", TICKET, FACTS, TECH)
+SESSION_B = Session("acct-bayside", {"name": "Bayside Managed IT"}, "sess-51007", TICKET_B, FACTS_B, TECH_B)
+TODAY = Session(
+    "acct-harbor", ACCOUNT, "sess-48213", TICKET, FACTS, TECH, system=LONG_SYSTEM, tools=TOOLS, fact_ids=False
+)
 
 
 def spec_for(turn: int, past: tuple[ChatMessage, ...]) -> CallSpec:
-    return CallSpec(
-        service="chat",
-        system=SYSTEM,
-        tools=TOOLS,
-        context={"ticket": TICKET, "account": ACCOUNT, "facts": facts_at(turn)},
-        history=past,
-        request=TECH[turn],
-        max_tokens=1024,
-        account_id="acct-harbor",
-        session_id="sess-48213",
-    )
+    """Turn ``turn`` of today's session (``bench/openai_compat_prefix.py`` replays it too)."""
+    return TODAY.spec(turn, past)
 
 
-async def play(policy: AIPolicy) -> tuple[list[TokenUsage], MemoryUsageSink]:
-    sink = MemoryUsageSink()
-    usages: list[TokenUsage] = []
+@dataclass
+class Run:
+    """What one scenario sent and was billed: per call its start time, request body and usage."""
+
+    times: list[float] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    usages: list[TokenUsage] = field(default_factory=list)
+    static_blocks: list[int] = field(default_factory=list)
+    """Per call, how many leading blocks are static (tools and static system sections)."""
+    sink: MemoryUsageSink = field(default_factory=MemoryUsageSink)
+
+
+async def play(
+    policy: AIPolicy,
+    *,
+    gap_minutes: float = GAP_MINUTES,
+    pause_after: int | None = None,
+    sessions: tuple[Session, ...] = (SESSION_A, SESSION_B),
+) -> Run:
+    """The sessions one after the other on one fake, each ``gap_minutes`` after the previous one's last turn."""
+    run = Run()
     with FakeAnthropic(reply=REPLY) as fake:
         provider = AnthropicProvider(api_key="bench", base_url=fake.url, max_retries=0)
-        past: tuple[ChatMessage, ...] = ()
-        for turn in range(TURNS):
-            completion = await chat_call_cached(spec_for(turn, past), provider=provider, policy=policy, usage_sink=sink)
-            usages.append(completion.usage)
-            past = (
-                *past,
-                ChatMessage(role="user", content=TECH[turn]),
-                ChatMessage(role="assistant", content=completion.text),
-            )
-            fake.advance(60)  # a technician's minute between turns
+        for n, session in enumerate(sessions):
+            gap = gap_minutes * 60 if n else 0.0
+            fake.advance(gap)
+            past: tuple[ChatMessage, ...] = ()
+            for turn, message in enumerate(session.messages):
+                run.times.append(fake.clock())
+                completion = await chat_call_cached(
+                    session.spec(turn, past), provider=provider, policy=policy, usage_sink=run.sink
+                )
+                run.bodies.append(fake.message_requests[-1].json)
+                run.static_blocks.append(len(session.tools) + len(session.system))
+                run.usages.append(completion.usage)
+                past = (
+                    *past,
+                    ChatMessage(role="user", content=message),
+                    ChatMessage(role="assistant", content=completion.text),
+                )
+                fake.advance(60)  # a technician's minute between turns
+                if n == 0 and turn == pause_after:
+                    fake.advance(15 * 60)  # waiting for the user to come back
         await provider.aclose()
-    return usages, sink
+    return run
 
 
 def total_input(u: TokenUsage) -> int:
     return u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
 
 
-async def main() -> None:
-    cached, cached_sink = await play(AIPolicy())
-    uncached, uncached_sink = await play(AIPolicy.from_config({"caching": False}))
+def input_units(u: TokenUsage) -> float:
+    """Input cost in base-input-token units (what a token costs uncached = 1)."""
+    return (
+        u.input_tokens
+        + WRITE_5M * u.cache_creation_5m_input_tokens
+        + WRITE_1H * u.cache_creation_1h_input_tokens
+        + READ * u.cache_read_input_tokens
+    )
 
-    print(f"{'turn':>4} {'input':>7} {'cache_write':>11} {'cache_read':>10} {'output':>6}   uncached_input")
-    for turn, (u, plain) in enumerate(zip(cached, uncached, strict=True), start=1):
-        print(
-            f"{turn:>4} {u.input_tokens:>7} {u.cache_creation_input_tokens:>11} {u.cache_read_input_tokens:>10} "
-            f"{u.output_tokens:>6}   {total_input(plain):>14}"
+
+def _prefixes(body: dict[str, Any]) -> list[tuple[str, int]]:
+    """(hash, cumulative tokens) of every block-aligned prefix of a request, as the cache keys them."""
+    digest = hashlib.sha256(str(body["model"]).encode())
+    out: list[tuple[str, int]] = []
+    running = 0
+    message_starts = set()
+    position = 0
+    for message in body.get("messages") or ():
+        message_starts.add(position + len(body.get("tools") or ()) + len(body.get("system") or ()))
+        position += len(message["content"])
+    for index, (level, block) in enumerate(request_blocks(body)):
+        marker = "\1" if index in message_starts else "\0"
+        digest.update(
+            f"{level}{marker}{canonical_json({k: v for k, v in block.items() if k != 'cache_control'})}".encode()
         )
-    for a, b in zip(cached, uncached, strict=True):
-        assert total_input(a) == total_input(b), "both runs must send the same tokens"
+        running += estimate_block_tokens(block)
+        out.append((digest.hexdigest(), running))
+    return out
 
-    first_call = cached_sink.records[0]
-    print(f"model={first_call.model} turns={TURNS} first-call prefix={cached[0].cache_creation_input_tokens} tokens")
-    later = cached[1:]
-    share = sum(u.cache_read_input_tokens for u in later) / sum(total_input(u) for u in later)
-    cached_cost = sum(r.cost_usd or 0.0 for r in cached_sink.records)
-    uncached_cost = sum(r.cost_usd or 0.0 for r in uncached_sink.records)
-    price = AIPolicy().price_for(first_call.model)
-    assert price is not None
-    output_cost = sum(u.output_tokens for u in cached) * price.output / 1e6
-    print(f"session cost: cached ${cached_cost:.4f}, uncached ${uncached_cost:.4f}, of which output ${output_cost:.4f}")
-    print(f"input-only cost ratio={(cached_cost - output_cost) / (uncached_cost - output_cost):.3f}")
-    print(f"cache_read_share={share:.3f} cost_ratio={cached_cost / uncached_cost:.3f}")
+
+def physical_limit(run: Run, minimum: int, policy: AIPolicy | None = None) -> float:
+    """The lowest input cost (base-token units) any caching of these exact requests could reach.
+
+    Per block of each request, by the prefix it ends: read (0.1x) when an earlier request
+    used that prefix at most an hour before and a cached prefix reaching the minimum
+    covers it; else written when a later request repeats it within the hour and a prefix
+    worth caching covers it; else plain input. A write is 1.25x, or 2x when a later use
+    comes more than five minutes after the one before. With ``policy``, the limit keeps the
+    policy's TTLs instead (its static TTL for tools and static system blocks, its
+    conversation TTL after them): the best any breakpoint layout could do with them.
+    """
+    requests = [_prefixes(body) for body in run.bodies]
+    uses: dict[str, list[float]] = {}
+    for prefixes, at in zip(requests, run.times, strict=True):
+        for key, _ in prefixes:
+            uses.setdefault(key, []).append(at)
+
+    def chain(key: str, at: float, window: float) -> tuple[bool, bool, float]:
+        """(used within ``window`` before, used within it after, longest gap of the chain from here)."""
+        times = uses[key]
+        n = times.index(at)
+        longest = 0.0
+        for a, b in zip(times[n:], times[n + 1 :], strict=False):
+            if b - a > window:
+                break
+            longest = max(longest, b - a)
+        before = n > 0 and at - times[n - 1] <= window
+        after = n + 1 < len(times) and times[n + 1] - at <= window
+        return before, after, longest
+
+    cost = 0.0
+    for prefixes, at, static_blocks in zip(requests, run.times, run.static_blocks, strict=True):
+        ttls = [
+            None if policy is None else policy.static_cache_ttl if i < static_blocks else policy.cache_ttl
+            for i in range(len(prefixes))
+        ]
+        state = [
+            chain(key, at, FIVE_MINUTES if ttl == "5m" else ONE_HOUR)
+            for (key, _), ttl in zip(prefixes, ttls, strict=True)
+        ]
+        readable = max((i for i, (_, t) in enumerate(prefixes) if state[i][0] and t >= minimum), default=-1)
+        writable = max((i for i, (_, t) in enumerate(prefixes) if state[i][1] and t >= minimum), default=-1)
+        previous = 0
+        for i, (_, tokens) in enumerate(prefixes):
+            size, previous = tokens - previous, tokens
+            if i <= readable:
+                cost += READ * size
+            elif i <= writable:
+                hour = state[i][2] > FIVE_MINUTES if ttls[i] is None else ttls[i] == "1h"
+                cost += (WRITE_1H if hour else WRITE_5M) * size
+            else:
+                cost += size
+    return cost
+
+
+def share(usages: list[TokenUsage]) -> float:
+    return sum(u.cache_read_input_tokens for u in usages) / sum(total_input(u) for u in usages)
+
+
+TTL_PAIRS = (("5m", "5m"), ("1h", "5m"), ("1h", "1h"))
+TTL_SCENARIOS = (
+    ("B 2 min after A", {"gap_minutes": 2}),
+    ("B 30 min after A", {"gap_minutes": 30}),
+    ("B 90 min after A", {"gap_minutes": 90}),
+    ("A pauses 15 min at turn 10", {"gap_minutes": 30, "pause_after": 9}),
+)
+
+
+def print_calls(cached: Run, uncached: Run, names: list[str]) -> None:
+    print(f"{'call':>5} {'input':>6} {'write_5m':>8} {'write_1h':>8} {'read':>6} {'output':>6}   uncached_input")
+    for name, u, plain in zip(names, cached.usages, uncached.usages, strict=True):
+        print(
+            f"{name:>5} {u.input_tokens:>6} {u.cache_creation_5m_input_tokens:>8} "
+            f"{u.cache_creation_1h_input_tokens:>8} {u.cache_read_input_tokens:>6} {u.output_tokens:>6}   "
+            f"{total_input(plain):>14}"
+        )
+    for x, y in zip(cached.usages, uncached.usages, strict=True):
+        assert total_input(x) == total_input(y), "both runs must send the same tokens"
+
+
+def costs(cached: Run, uncached: Run, minimum: int, policy: AIPolicy) -> tuple[float, float]:
+    """(input cost / its physical limit with the policy's TTLs, the same with the best TTLs) of a run."""
+    actual = sum(input_units(u) for u in cached.usages)
+    plain = sum(total_input(u) for u in uncached.usages)
+    limit = physical_limit(cached, minimum, policy)
+    free = physical_limit(cached, minimum)
+    usd = sum(r.cost_usd or 0.0 for r in cached.sink.records)
+    usd_plain = sum(r.cost_usd or 0.0 for r in uncached.sink.records)
+    print(
+        f"cost ${usd:.4f} cached vs ${usd_plain:.4f} uncached (output included); input cost / uncached "
+        f"{actual / plain:.3f}; physical limit / uncached {limit / plain:.3f} with the policy's TTLs, "
+        f"{free / plain:.3f} with the best TTLs for these requests alone"
+    )
+    return actual / limit, actual / free
+
+
+async def main() -> None:
+    policy = AIPolicy()
+    minimum = policy.min_cacheable_for(policy.model_for("chat"))
+    uncached_policy = AIPolicy.from_config({"caching": False})
+    print(f"policy: static_cache_ttl={policy.static_cache_ttl} cache_ttl={policy.cache_ttl}")
+
+    print(f"\n== Today's session: 20 turns, a long synthetic system prompt and {len(TOOLS)} tools ==")
+    today = await play(policy, sessions=(TODAY,))
+    today_plain = await play(uncached_policy, sessions=(TODAY,))
+    print_calls(today, today_plain, [f"T{n + 1}" for n in range(TURNS)])
+    today_share = share(today.usages[1:])
+    today_limit, today_free = costs(today, today_plain, minimum, policy)
+
+    print(f"\n== FlowPilot's chat prompt: account A, 20 turns; account B opens a session {GAP_MINUTES} min later ==")
+    cached = await play(policy)
+    uncached = await play(uncached_policy)
+    print_calls(cached, uncached, [f"A{n + 1}" for n in range(TURNS)] + [f"B{n + 1}" for n in range(len(TECH_B))])
+    static = sum(estimate_block_tokens({"type": "text", "text": t}) for t in SYSTEM_SECTIONS)
+    print(f"model={cached.sink.records[0].model} min_cacheable={minimum} static prefix={static} tokens (estimate)")
+    first_turn = share(cached.usages[TURNS : TURNS + 1])
+    chat_share = share(cached.usages[1:TURNS])
+    chat_limit, chat_free = costs(cached, uncached, minimum, policy)
+    print(f"share of input read from cache on A's turns 2-20: {chat_share:.3f} (each turn's new history is a write)")
+
+    print("\n== TTLs: input cost of A then B, thousands of base-input tokens (lower is better, * cheapest) ==")
+    print(f"{'scenario':<28}" + "".join(f"{f'static {s} conv {c}':>20}" for s, c in TTL_PAIRS))
+    for label, options in TTL_SCENARIOS:
+        row = []
+        for static_ttl, conv_ttl in TTL_PAIRS:
+            run = await play(AIPolicy.from_config({"static_cache_ttl": static_ttl, "cache_ttl": conv_ttl}), **options)
+            row.append(sum(input_units(u) for u in run.usages) / 1000)
+        print(f"{label:<28}" + "".join(f"{c:>19.2f}{'*' if c == min(row) else ' '}" for c in row))
+
+    ratio = max(today_limit, chat_limit)
+    print(
+        f"\ninput cost / physical limit with the best TTLs for each run alone: today {today_free:.3f}, "
+        f"chat {chat_free:.3f} (the 1h static write pays off only when another session follows within the hour)"
+    )
+    print(
+        f"first_turn_share={first_turn:.3f} (goal >= {GOAL_FIRST_TURN}) "
+        f"share_20={today_share:.3f} (goal >= {GOAL_SHARE_20}) "
+        f"limit_ratio={ratio:.3f} (goal <= {GOAL_LIMIT_RATIO}; today {today_limit:.3f}, chat {chat_limit:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ Config shape (every key optional)::
     [ai]
     caching = true                  # false: send no cache_control at all (benchmarks, debugging)
     cache_ttl = "5m"                # TTL of the context and conversation breakpoints ("5m" | "1h")
-    static_cache_ttl = "5m"         # TTL of the tools and static-system breakpoints; "1h" may precede "5m"
+    static_cache_ttl = "1h"         # TTL of the tools and static-system breakpoints; "1h" may precede "5m"
     trailing_context_keys = ["facts", "task_lane"]  # context that changes during a session: after the history
     default_min_cacheable_tokens = 1024
 
@@ -54,9 +54,22 @@ uses its own tiers when it has them (all three), else ``[ai.tiers]``. An invalid
 raises :class:`AIPolicyError` (a ``ValueError``) whose message starts with the setting's
 key, e.g. ``ai.services.chat.tier: 'turbo' is not one of ...``.
 
-Accounts may override ``tiers``, ``services`` (``provider`` included), ``timeouts`` and a
-provider's ``tiers`` (``{"openai_compat": {"tiers": {...}}}``) only: prices, minimums and
-caching are properties of the deployment, not of a tenant.
+Accounts may override ``tiers``, ``services`` (``provider`` included), ``timeouts``, a
+provider's ``tiers`` (``{"openai_compat": {"tiers": {...}}}``) and ``cache_ttl`` only: prices,
+minimums, whether to cache and the static prefix's TTL are properties of the deployment, not
+of a tenant (the static prefix is one cache entry shared by every account).
+
+TTL defaults, measured by ``bench/prompt_cache.py`` (its TTL table): the static prefix
+(tools, role, marker grammar, worked examples) is byte-identical for every session of every
+account, so its 1-hour entry is shared: a session opened up to an hour after any other call
+reads it. The 1-hour write costs 0.75x of the prefix more than a 5-minute one, and only when
+the prefix has gone unused for an hour (reads refresh it); the 5-minute TTL pays 1.15x of it
+again after every gap of more than five minutes between calls. So 1 hour is cheaper as soon
+as sessions or pauses leave such gaps, and dearer only for back-to-back sessions or sessions
+hours apart. The conversation's own breakpoints stay at 5 minutes: turns are a minute or two
+apart, and a 1-hour TTL bills every turn's new history at 2x to save a re-write only after a
+pause. An account whose technicians pause often sets ``cache_ttl = "1h"`` (its static
+breakpoints are then 1-hour too, as the API requires).
 """
 
 from __future__ import annotations
@@ -325,6 +338,7 @@ def _price(value: Any, key: str, base: ModelPrice | None) -> ModelPrice:
 _TOP_SCALARS = ("caching", "cache_ttl", "static_cache_ttl", "trailing_context_keys", "default_min_cacheable_tokens")
 _TOP_TABLES = ("tiers", "services", "default_service", "min_cacheable_tokens", "prices", "timeouts")
 _ACCOUNT_TABLES = ("tiers", "services", "timeouts")
+_ACCOUNT_SCALARS = ("cache_ttl",)
 
 
 class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -338,7 +352,7 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=lambda: dict(DEFAULT_PRICES))
     caching: bool = True
     cache_ttl: str = "5m"
-    static_cache_ttl: str = "5m"
+    static_cache_ttl: str = "1h"
     trailing_context_keys: tuple[str, ...] = ("facts", "task_lane")
     timeouts: Timeouts = Timeouts()
     """Every service's timeouts unless its :attr:`ServicePolicy.timeouts` says otherwise."""
@@ -404,7 +418,7 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
         allowed_tables = _ACCOUNT_TABLES if account else _TOP_TABLES
         provider_tiers = {name: dict(tiers) for name, tiers in self.provider_tiers.items()}
         for name, value in config.items():
-            if name in allowed_tables or (not account and name in _TOP_SCALARS):
+            if name in allowed_tables or name in (_ACCOUNT_SCALARS if account else _TOP_SCALARS):
                 continue
             if name not in _TOP_SCALARS and name not in _TOP_TABLES and isinstance(value, Mapping):
                 # A provider's own table, e.g. [ai.anthropic]; only its tiers are the policy's.
@@ -418,7 +432,8 @@ class AIPolicy(msgspec.Struct, frozen=True, kw_only=True):
             if account:
                 raise _err(
                     f"{key}.{name}",
-                    f"cannot be overridden per account (allowed: {', '.join(_ACCOUNT_TABLES)}, <provider>.tiers)",
+                    "cannot be overridden per account "
+                    f"(allowed: {', '.join(_ACCOUNT_TABLES + _ACCOUNT_SCALARS)}, <provider>.tiers)",
                 )
             raise _err(f"{key}.{name}", f"unknown setting (expected one of {', '.join(_TOP_SCALARS + _TOP_TABLES)})")
 

@@ -20,10 +20,20 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.provider import NoteKind, PSANote, PSAProvider, PSAStatus, PSATicket
+from flowpilot_core.psa.provider import (
+    HostedMember,
+    HostedMemberVerifier,
+    NoteKind,
+    PSANote,
+    PSAProvider,
+    PSAStatus,
+    PSATicket,
+)
 
 __all__ = [
     "CreatePsaConnection",
+    "HostedMember",
+    "HostedMemberVerifier",
     "NoteKind",
     "PSAAuthFailed",
     "PSAError",

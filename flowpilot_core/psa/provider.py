@@ -74,3 +74,25 @@ class PSAProvider(Protocol):
     async def aclose(self) -> None:
         """Release the provider's HTTP client."""
         ...
+
+
+class HostedMember(msgspec.Struct, frozen=True, kw_only=True):
+    """A PSA user whose session the PSA itself confirmed (a ConnectWise pod's member, say)."""
+
+    identifier: str
+    email: str | None = None
+    name: str | None = None
+
+
+@runtime_checkable
+class HostedMemberVerifier(Protocol):
+    """A provider that can confirm, with the PSA, who the user of a widget hosted inside the PSA is.
+
+    A PSA that hosts FlowPilot in its own screens (ConnectWise's pods) hands the frame a
+    member's identity and a hash of their session; FlowPilot never trusts that payload until
+    the PSA has confirmed it. ``PSAAuthFailed`` when the PSA does not confirm it.
+    """
+
+    async def verify_member(self, *, company: str, member_id: str, member_hash: str) -> HostedMember:
+        """The member, as the PSA knows them, if ``member_hash`` is a live session of ``member_id``."""
+        ...

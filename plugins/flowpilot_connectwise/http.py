@@ -168,6 +168,29 @@ class ConnectWiseHttp:
             await self._sleep(wait)
             attempt += 1
 
+    async def as_member(self, path: str, *, company: str, member_id: str, member_hash: str, what: str) -> Any:
+        """One GET made as a hosted member (their pod session), not as FlowPilot's API member.
+
+        [U] ConnectWise's Hosted API hands a pod ``memberHash``; this request presents it the way
+        pods authenticate back to the REST API, as the ``companyName``/``memberId``/``memberHash``
+        cookies beside the ``clientId`` header, and never FlowPilot's own keys. Not retried: a
+        member check is cheap to ask for again and must never be confirmed by a guess.
+        """
+        for value in (company, member_id, member_hash):
+            if not value or any(c in value for c in ';,"\r\n\\') or len(value) > 2048:
+                raise PSAAuthFailed("ConnectWise's member authentication is malformed")
+        cookie = f"companyName={company}; memberId={member_id}; memberHash={member_hash}"
+        headers = {"Accept": self.accept, "clientId": self.config.client_id, "Cookie": cookie}
+        try:
+            response = await self._http().get(f"{await self.api_url()}{path}", headers=headers)
+        except httpx.HTTPError as exc:
+            raise PSATransient(f"ConnectWise could not be reached about {what} ({type(exc).__name__})") from None
+        if response.status_code in (401, 403):
+            raise PSAAuthFailed(f"ConnectWise did not confirm {what} (HTTP {response.status_code})")
+        if response.status_code >= 400:
+            raise self._error(response, what)
+        return self._json(response)
+
     def _wait(self, failure: PSAError, attempt: int, repeatable: bool) -> float | None:
         """Seconds to wait before another attempt, or ``None``: give up and raise."""
         if attempt >= self.config.max_retries:

@@ -25,7 +25,7 @@ import httpx
 from flowpilot_connectwise.config import Config
 from flowpilot_connectwise.http import ConnectWiseHttp
 from flowpilot_core.psa.errors import PSAAuthFailed, PSANotFound, PSAPermanent, PSARateLimited, PSATransient
-from flowpilot_core.psa.provider import NoteKind, PSANote, PSAStatus, PSATicket
+from flowpilot_core.psa.provider import HostedMember, NoteKind, PSANote, PSAStatus, PSATicket
 
 log = logging.getLogger("flowpilot_connectwise")
 
@@ -250,6 +250,26 @@ class ConnectWiseProvider:
             raise PSAAuthFailed(
                 f"ConnectWise at {self.http.site} answered 404 for /system/info: check the site, company and keys"
             ) from None
+
+    async def verify_member(self, *, company: str, member_id: str, member_hash: str) -> HostedMember:
+        """Confirm a pod's member with ConnectWise (``GET /system/myAccount`` as that member).
+
+        The pod's payload is the browser's word; only ConnectWise's answer makes it true. The
+        company must be this connection's, and the account ConnectWise returns must be the
+        member the pod named.
+        """
+        if company.strip().lower() != self.http.config.company.lower():
+            raise PSAAuthFailed(f"the pod's ConnectWise company {company!r} is not this connection's")
+        raw = await self.http.as_member(
+            "/system/myAccount", company=company, member_id=member_id, member_hash=member_hash,
+            what=f"member {member_id!r}",
+        )  # fmt: skip
+        identifier = str(raw.get("identifier") or "") if isinstance(raw, dict) else ""
+        if identifier.lower() != member_id.strip().lower():
+            raise PSAAuthFailed(f"ConnectWise did not confirm member {member_id!r}")
+        name = " ".join(str(raw.get(k) or "").strip() for k in ("firstName", "lastName")).strip()
+        email = raw.get("officeEmail") or raw.get("primaryEmail")
+        return HostedMember(identifier=identifier, email=str(email) if email else None, name=name or None)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -27,6 +27,11 @@ What it implements (research brief §1; see this package's README.md):
   ``orderBy`` (``id asc|desc``) are read; anything else in them is a 400.
 - ``GET /service/boards/{id}/statuses``: per-board statuses (ids differ per board).
 - ``GET /system/info``.
+- ``GET /system/myAccount`` as a hosted (pod) member: authenticated by the
+  ``companyName``/``memberId``/``memberHash`` cookies and the ``clientId`` header instead of
+  the API member's keys (:meth:`FakeConnectWise.add_member` issues a member's hash,
+  :meth:`FakeConnectWise.end_member_session` ends it). [U] the cookie scheme is this
+  package's reading of the Hosted API, see README.md.
 - Pagination: ``page`` (1-based) and ``pageSize`` (default 25, capped at
   :attr:`FakeConnectWise.max_page_size`, 1000 like ConnectWise), with ``Link`` headers
   (``rel="next"``, ``rel="last"``).
@@ -40,7 +45,7 @@ workflow rule that changes the status right after every PATCH), :meth:`~FakeConn
 (the API member's keys stop working) and :meth:`~FakeConnectWise.delete_ticket`.
 
 Routes: ``companyinfo``, ``system_info``, ``get_ticket``, ``patch_ticket``, ``list_notes``,
-``get_note``, ``post_note``, ``list_statuses``.
+``get_note``, ``post_note``, ``list_statuses``, ``my_account``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import base64
 import itertools
 import json
 import re
+import secrets
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -62,6 +68,7 @@ from flowpilot_core.testing.local_server import LocalServer
 DEFAULT_CLIENT_ID = "0f6a1a4e-6c0b-4b8e-9d55-7a2f3c9e1b42"
 ROUTES = (
     "companyinfo", "system_info", "get_ticket", "patch_ticket", "list_notes", "get_note", "post_note", "list_statuses",
+    "my_account",
 )  # fmt: skip
 NO_FLAG_MESSAGE = "Please choose where to display the notes in order to save this record."
 NOTE_FLAGS = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag")
@@ -103,6 +110,15 @@ class FakeNote:
             "createdBy": "flowpilot", "internalFlag": self.internal, "externalFlag": self.detail,
             "_info": {"lastUpdated": self.created, "updatedBy": "flowpilot"},
         }  # fmt: skip
+
+
+@dataclass
+class FakeMember:
+    identifier: str
+    email: str | None
+    first: str
+    last: str
+    member_hash: str
 
 
 @dataclass
@@ -192,6 +208,8 @@ class FakeConnectWise:
         self.requests: list[RecordedRequest] = []
         self.revoked = False
         self.workflow_status: int | None = None
+        self.members: dict[str, FakeMember] = {}
+        self._current_member: FakeMember | None = None
         self._faults: dict[str, list[_Fault]] = defaultdict(list)
         self._ticket_ids = itertools.count(5001)
         self._note_ids = itertools.count(90001)
@@ -280,6 +298,18 @@ class FakeConnectWise:
         ticket = self.tickets[ticket_id]
         return self._status(ticket.board_id, ticket.status_id).name
 
+    def add_member(self, identifier: str, *, email: str | None = None, first: str = "", last: str = "") -> str:
+        """A member signed in to ConnectWise; returns the ``memberHash`` their pods are handed."""
+        with self._lock:
+            member = FakeMember(identifier, email, first, last, secrets.token_urlsafe(24))
+            self.members[identifier.lower()] = member
+            return member.member_hash
+
+    def end_member_session(self, identifier: str) -> None:
+        """The member signs out: their hash stops working."""
+        with self._lock:
+            self.members.pop(identifier.lower(), None)
+
     # -- faults ---------------------------------------------------------------------------------
 
     def _queue(self, route: str, fault: _Fault, times: int) -> None:
@@ -324,6 +354,21 @@ class FakeConnectWise:
         if headers.get("clientid") != self.client_id:
             raise _Answer(401, "Unauthorized", "A valid clientId header is required")
 
+    def _member_authorized(self, headers: dict[str, str]) -> FakeMember:
+        cookies = dict(
+            part.strip().split("=", 1) for part in headers.get("cookie", "").split(";") if "=" in part
+        )
+        member = self.members.get(cookies.get("memberId", "").lower())
+        if (
+            member is None
+            or cookies.get("companyName", "").lower() != self.company.lower()
+            or not secrets.compare_digest(cookies.get("memberHash", ""), member.member_hash)
+        ):
+            raise _Answer(401, "Unauthorized", "The member's session is not valid")
+        if headers.get("clientid") != self.client_id:
+            raise _Answer(401, "Unauthorized", "A valid clientId header is required")
+        return member
+
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], Any]:
@@ -340,10 +385,13 @@ class FakeConnectWise:
         with self._lock:
             self.requests.append(record)
         hang = False
+        member: FakeMember | None = None
         try:
             route, args = self._route(method, parts.path)
             record.route = route
-            if route != "companyinfo":
+            if route == "my_account":
+                member = self._member_authorized(headers)
+            elif route != "companyinfo":
                 self._authorized(headers)
             with self._lock:
                 queued = self._faults.get(route)
@@ -361,6 +409,7 @@ class FakeConnectWise:
                 if payload is _INVALID:
                     raise _Answer(400, "InvalidObject", "The request body is not valid JSON")
             with self._lock:
+                self._current_member = member if route == "my_account" else None
                 status, extra, answer = getattr(self, f"_{route}")(query, payload, *args)
         except _Answer as error:
             status, extra, answer = error.status, error.headers, error.body()
@@ -381,6 +430,7 @@ class FakeConnectWise:
         rest = path[len(prefix) :]
         table: list[tuple[str, str, str]] = [
             ("GET", r"/system/info", "system_info"),
+            ("GET", r"/system/myAccount", "my_account"),
             ("GET", r"/service/tickets/(\d+)", "get_ticket"),
             ("PATCH", r"/service/tickets/(\d+)", "patch_ticket"),
             ("GET", r"/service/tickets/(\d+)/notes", "list_notes"),
@@ -424,6 +474,14 @@ class FakeConnectWise:
     def _companyinfo(self, query: dict[str, str], payload: Any) -> tuple[int, dict[str, str], Any]:
         return 200, {}, {"CompanyName": self.company, "Codebase": self.codebase, "VersionCode": "v2025.1",
                          "CompanyID": self.company, "IsCloud": False, "SiteUrl": self.url}  # fmt: skip
+
+    def _my_account(self, query: dict[str, str], payload: Any) -> tuple[int, dict[str, str], Any]:
+        member = self._current_member
+        assert member is not None
+        return 200, {}, {
+            "id": 178, "identifier": member.identifier, "firstName": member.first, "lastName": member.last,
+            "officeEmail": member.email, "inactiveFlag": False,
+        }  # fmt: skip
 
     def _system_info(self, query: dict[str, str], payload: Any) -> tuple[int, dict[str, str], Any]:
         return 200, {}, {"version": "v2025.1.99999", "isCloud": False, "serverTimeZone": "UTC"}

@@ -118,6 +118,13 @@ _SECURITY_INCIDENT = (
     r"suspicious (?:login|sign-?in)",
     r"mfa prompts? i didn'?t",
     r"didn'?t ask for",
+    r"ransom\w*",
+    r"files\b[^.]{0,30}\b(?:encrypted|renamed to)",
+    r"\w*decrypt\w*",
+    r"\bstolen\b",
+    r"(?:lost|left) (?:my|a|the|our) (?:work )?(?:laptop|phone|tablet|device)",
+    r"impossible travel",
+    r"(?:unusual|unfamiliar|risky|unknown) (?:login|sign-?in|location)",
 )
 _MANY = (
     r"whole office",
@@ -136,6 +143,16 @@ _MANY = (
     r"whole (?:team|branch|site|floor)",
     r"the office",
     r"all of us",
+    r"\b\d{2,} (?:staff|people|users|employees|colleagues|of us)\b",
+    r"all (?:our )?(?:sites|offices|branches|locations)",
+    r"(?:other|others) (?:people )?in (?:\w+ )?(?:are|have|see|get)",
+    r"for everyone",
+)
+# The requester says it is only them: their words about everyone else are not impact.
+_ONLY_ME = (
+    r"(?:everyone|everybody|others?) else (?:is|are|seems?|looks?) (?:fine|ok|okay|working|unaffected)",
+    r"\b(?:just|only) (?:me|my (?:pc|laptop|computer|machine))\b",
+    r"nobody else",
 )
 _BLOCKED = (
     r"can'?t work",
@@ -157,12 +174,24 @@ _BLOCKED = (
     r"can'?t connect to anything",
     r"not working at all",
     r"locked out",
+    r"can'?t do any work",
+    r"can'?t (?:send|receive)",
+    r"cannot (?:send|receive)",
+    r"unavailable",
+    r"(?:is|has) stopped\b",
+    r"won'?t (?:turn on|boot|start)",
+    r"can'?t (?:log|sign) (?:in|on)",
 )
 _SITE_DOWN = (
     r"server (?:is )?down",
     r"site (?:is )?down",
     r"(?:whole office|everyone|nobody|no one)[^.]{0,40}"
     r"(?:no internet|can'?t|cannot|down)",
+    r"(?:nobody|no one|none of (?:us|them|the \w+))[^.]{0,40}(?:can|could) "
+    r"(?:connect|log|sign|work|print|access|get|send|open)",
+    r"(?:can'?t|cannot) get through",
+    r"loss of connectivity",
+    r"\b(?:host|server|firewall|router|switch|site) \S+ is down",
     r"no internet",
     r"losing (?:us )?(?:money|bookings|sales|business|orders|customers)",
     r"customers (?:can'?t|cannot|are ringing|are calling|complain)",
@@ -191,6 +220,7 @@ _VIP = (
     r"head of",
 )
 _DEADLINE = (
+    r"(?:need|needed|have to|must)\b[^.]{0,40}\b(?:today|tonight|this (?:morning|afternoon))",
     r"meeting at \d",
     r"\d{1,2} ?(?:am|pm)\b",
     r"\bby \d{1,2}\b",
@@ -232,6 +262,13 @@ _LOW = (
     r"not a big deal",
     r"when convenient",
     r"at some point",
+    r"(?:could|can|may) (?:i|we) (?:get|have|request)",
+    r"(?:please|could you|can you) (?:install|add|set up|create|order)",
+    r"\bhow do i\b",
+    r"\bquote\b",
+    r"next (?:week|month|quarter|year)",
+    r"this (?:quarter|month)",
+    r"warning threshold",
 )
 
 # ---------------------------------------------------------------------------------------
@@ -258,6 +295,12 @@ _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
             ("isn't private", 3),
             ("security warning", 3),
             ("encrypt", 2),
+            ("ransom", 5),
+            ("decrypt", 4),
+            ("stolen", 5),
+            ("impossible travel", 5),
+            ("risk level", 2),
+            ("breach", 4),
         ),
     ),
     (
@@ -272,6 +315,9 @@ _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
             ("citrix", 3),
             ("sslvpn", 3),
             ("error 800", 3),
+            ("terminal server", 4),
+            ("remote session", 3),
+            ("from home", 1),
         ),
     ),
     ("Printing", (("printer", 4), ("print", 2), ("spooler", 4), ("toner", 3), ("print queue", 3), ("scan to", 2))),
@@ -330,6 +376,8 @@ _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
             ("% free", 3),
             ("veeam", 3),
             ("snapshot", 2),
+            ("% used", 3),
+            ("disk", 1),
         ),
     ),
     (
@@ -342,7 +390,9 @@ _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
             ("dns", 3),
             ("router", 3),
             ("switch", 1),
-            ("firewall", 2),
+            ("firewall", 3),
+            ("connectivity", 3),
+            ("website", 2),
             ("ssid", 3),
             ("dhcp", 3),
             ("ip address", 2),
@@ -394,6 +444,13 @@ _CATEGORY_KEYWORDS: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
             ("crash", 2),
             ("application", 1),
             ("update", 1),
+            ("sql", 2),
+            ("database", 2),
+            ("macro", 3),
+            ("excel", 2),
+            ("acrobat", 2),
+            ("adobe", 2),
+            ("has stopped working", 3),
         ),
     ),
 )
@@ -417,6 +474,9 @@ _INFRA_WORDS = re.compile(
     r"\b(?:server|srv|dc|domain controller|firewall|router|switch|access point|website|"
     r"web site|certificate|branch|whole office|site)\b",
     re.I,
+)
+_PROJECT_WORDS = re.compile(
+    r"\b(?:project|migration|migrate|moving (?:our|all|\d+)|quote for|a quote|roll ?out|plan for)\b", re.I
 )
 _ONBOARDING_WORDS = re.compile(r"\b(?:new starter|new hire|new joiner|onboard\w*|leaver|offboard\w*|joining)\b", re.I)
 _SYMPTOM_CUES = re.compile(
@@ -491,6 +551,10 @@ def find_devices(text: str) -> list[str]:
     return out
 
 
+_SYMBOLIC_ERROR_RE = re.compile(r"[A-Z][A-Z0-9]*(?:[_:.][A-Z0-9]+)+")
+_SHOWN_CUE_RE = re.compile(r"\b(?:says|saying|shows|showing|reads|displays|error|message|prompt|with)\W*$", re.I)
+
+
 def extract_error_messages(text: str) -> list[str]:
     """Error messages quoted verbatim: quoted dialog text of three words or more, then codes.
 
@@ -501,7 +565,12 @@ def extract_error_messages(text: str) -> list[str]:
     masked = [m.span() for m in _URL_RE.finditer(text)]
     for m in _QUOTE_RE.finditer(text):
         inner = m.group(1) if m.group(1) is not None else m.group(2)
-        if len(inner.split()) < 3 or _inside(m.start(), masked):
+        if _inside(m.start(), masked):
+            continue
+        # A short quote is an error only when it looks like one: a symbolic constant
+        # (CRITICAL_PROCESS_DIED) or words a dialog "says" or "shows".
+        before = text[max(0, m.start() - 24) : m.start()]
+        if len(inner.split()) < 3 and not (_SYMBOLIC_ERROR_RE.fullmatch(inner.strip()) or _SHOWN_CUE_RE.search(before)):
             continue
         start = m.start(1) if m.group(1) is not None else m.start(2)
         found.append((start, inner.strip()))
@@ -529,12 +598,14 @@ def _strip_quotes(text: str) -> str:
 def _priority(text: str) -> tuple[str, str]:
     plain = _strip_quotes(text)
     security = _any(_SECURITY_INCIDENT, plain)
-    many = _any(_MANY, plain)
+    only_me = bool(_any(_ONLY_ME, plain))
+    many = [] if only_me else _any(_MANY, plain)
     blocked = _any(_BLOCKED, plain)
-    site = _any(_SITE_DOWN, plain)
+    site = [] if only_me else _any(_SITE_DOWN, plain)
     urgent = _any(_URGENT, plain)
     vip = _any(_VIP, plain)
-    deadline = _any(_DEADLINE, plain)
+    # A starter's or leaver's date is when the work is due, not an emergency.
+    deadline = [] if _ONBOARDING_WORDS.search(plain) else _any(_DEADLINE, plain)
     low = _any(_LOW, plain)
     explicit = _any(_EXPLICIT_CRITICAL, plain)
     data_risk = _any(_DATA_RISK, plain)
@@ -599,6 +670,8 @@ def _board(
         choice = named("security", "soc")
     elif _ONBOARDING_WORDS.search(text):
         choice = named("onboard", "starter", "hr", "moves")
+    elif priority == "low" and _PROJECT_WORDS.search(text):
+        choice = named("project")
     elif (
         (_INFRA_WORDS.search(text) and (priority == "critical" or generic in _INFRA_CATEGORIES))
         or (server and generic in _INFRA_CATEGORIES)
@@ -657,6 +730,12 @@ def _affected_user(text: str) -> str | None:
         r"\b(" + _NAME_RE + r")['\u2019]s (?:laptop|pc|computer|desktop|account|machine|phone|mailbox)\b",
         r"(?m)^Caller:\s*(" + _NAME_RE + r")",
         r"\b[Cc]all from (" + _NAME_RE + r")",
+        # A call log's first name: "Call notes: Paul from accounts ...", "Ticket raised by phone: Simon (...)".
+        r"(?mi)^(?:call notes|phone call|ticket raised by phone|by phone)[^:\n]{0,20}:\s*(?-i:(" + _NAME_RE + r"))\b",
+        # An alert about one user's sign-in names them by their address.
+        r"(?i)\b(?:sign-?in|login|logon) (?:for|by|of) ([\w.+-]+@[\w.-]+\w)",
+        # "hi its maria, ..." at the very start: the writer introduces themself.
+        r"(?i)^\W*(?:(?:hi|hello|hey)\W+)?(?:it'?s|this is) ([a-z]+)\b(?! from)",
         r"\b(?:[Ii]t'?s|[Tt]his is) ([A-Za-z]+) from\b",
     )
     for pattern in explicit:
@@ -694,8 +773,13 @@ def _signature_name(text: str) -> str | None:
         dash = re.match(r"^[-\u2013\u2014]\s*([A-Za-z][\w'\u2019 -]{0,40})$", line)
         if dash:
             return dash.group(1).strip()
-    # No sign-off: a short last line that looks like a name ("Priya").
+    # No sign-off line: the last line may end with one ("... can someone look. thanks, dan").
     tail = [ln for ln in lines if ln]
+    last = tail[-1] if tail else ""
+    inline = re.search(r"[.!]\s+(?:thanks|thank you|cheers|ta)[,!]?\s+([A-Za-z][a-z]+)\W*$", last, re.I)
+    if inline:
+        return inline.group(1)
+    # Or a short last line that looks like a name ("Priya").
     if tail and re.fullmatch(_NAME_RE, tail[-1]) and len(tail) > 1:
         return tail[-1]
     return None

@@ -30,6 +30,7 @@ from flowpilot_core.ai.provider import (
     UsageUpdate,
     chat_call_cached,
     chat_call_cached_stream,
+    prepare_call,
 )
 from flowpilot_core.ai.types import CallSpec, ChatMessage, Completion, TokenUsage
 from flowpilot_core.testing import FakeAnthropic
@@ -110,13 +111,25 @@ async def test_a_changed_tool_or_model_misses(
     assert fake.message_requests[-1].json["model"] == "claude-opus-4-8"
 
 
-async def test_after_five_idle_minutes_the_prefix_is_written_again(
+async def test_after_five_idle_minutes_only_the_static_prefix_is_read_and_after_an_hour_nothing(
     fake: FakeAnthropic, provider: AnthropicProvider, sink: MemoryUsageSink
 ) -> None:
-    await call(chat_spec(), provider, sink)
+    # The default policy: tools and static system sections on a 1-hour breakpoint, the
+    # account's context and the conversation on 5-minute ones.
+    first = await call(chat_spec(), provider, sink)
+    static = {b.label: b.prefix_tokens for b in prepare_call(chat_spec(), policy=POLICY).breakpoints}["system"]
+    assert first.usage.cache_creation_1h_input_tokens == static
+    assert first.usage.cache_creation_5m_input_tokens == first.usage.cache_creation_input_tokens - static > 0
+
     fake.advance(5 * 60 + 1)
     late = await call(chat_spec(), provider, sink)
-    assert late.usage.cache_read_input_tokens == 0 and late.usage.cache_creation_input_tokens > 0
+    assert late.usage.cache_read_input_tokens == static, "the shared static prefix outlives five idle minutes"
+    assert late.usage.cache_creation_5m_input_tokens == first.usage.cache_creation_5m_input_tokens
+
+    fake.advance(60 * 60 + 1)
+    cold = await call(chat_spec(), provider, sink)
+    assert cold.usage.cache_read_input_tokens == 0
+    assert cold.usage.cache_creation_input_tokens == first.usage.cache_creation_input_tokens
 
 
 # -- usage records --------------------------------------------------------------------------

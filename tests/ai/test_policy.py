@@ -95,6 +95,25 @@ def test_accounts_may_not_override_deployment_settings() -> None:
         AIPolicy().with_overrides({"services": {"chat": {"tier": "cheap"}}})
 
 
+def test_the_default_ttls_are_an_hour_for_the_static_prefix_and_five_minutes_for_the_conversation() -> None:
+    # Measured in bench/prompt_cache.py (its TTL table).
+    assert (AIPolicy().static_cache_ttl, AIPolicy().cache_ttl) == ("1h", "5m")
+
+
+def test_an_account_sets_its_conversation_cache_ttl() -> None:
+    deployment = AIPolicy.from_config({"static_cache_ttl": "5m"})
+    account = deployment.with_overrides({"cache_ttl": "1h"})
+    # 1-hour breakpoints must precede 5-minute ones: the static ones follow the account's choice.
+    assert (account.cache_ttl, account.static_cache_ttl) == ("1h", "1h")
+    assert (deployment.cache_ttl, deployment.static_cache_ttl) == ("5m", "5m"), "the deployment is unchanged"
+    assert AIPolicy().with_overrides({"cache_ttl": "5m"}).static_cache_ttl == "1h"
+    with pytest.raises(AIPolicyError, match=r"^ai\.cache_ttl: '2h' is not one of 5m, 1h"):
+        AIPolicy().with_overrides({"cache_ttl": "2h"})
+    for key, value in (("static_cache_ttl", "5m"), ("caching", False)):
+        with pytest.raises(AIPolicyError, match=rf"^ai\.{key}: cannot be overridden per account"):
+            AIPolicy().with_overrides({key: value})
+
+
 # -- pricing -------------------------------------------------------------------------------
 
 

@@ -129,10 +129,11 @@ def _assert_laid_out(request: RecordedRequest, technician_message: str, history:
     """The request's prefix is system → stable context → history; the message is last and never cached."""
     body = request.json
     assert body["model"] == MODEL
-    role, markers, context = body["system"]
-    assert [role["text"], markers["text"]] == list(SYSTEM_SECTIONS)
-    assert "cache_control" not in role and markers["cache_control"]["type"] == "ephemeral"
-    assert context["cache_control"]["type"] == "ephemeral"
+    *static, context = body["system"]
+    assert [block["text"] for block in static] == list(SYSTEM_SECTIONS)
+    assert all("cache_control" not in block for block in static[:-1])
+    assert static[-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}, "the shared prefix ends a 1h breakpoint"
+    assert context["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
     stable = json.loads(context["text"])
     assert stable["ticket"]["summary"] == TICKET["summary"] and stable["ticket"]["description"] == DESCRIPTION
     assert "facts" not in stable and "task_lane" not in stable, "growing context stays out of the cached prefix"
@@ -198,7 +199,9 @@ async def test_turns_read_the_cached_prefix_and_record_usage_per_call(
     context_prefix = sum(estimate_block_tokens(b) for b in t1.json["system"])
     assert context_prefix >= fake.min_cacheable_for(MODEL)
     (_, write1, read1, _), (_, write2, read2, _), (in3, write3, read3, _) = map(_reported, (t1, t2, t3))
+    static_prefix = sum(estimate_block_tokens(b) for b in t1.json["system"][: len(SYSTEM_SECTIONS)])
     assert (read1, write1) == (0, context_prefix)
+    assert t1.usage is not None and t1.usage["cache_creation"]["ephemeral_1h_input_tokens"] == static_prefix
     # Each turn reads exactly everything the turns before it wrote: system, context, then history.
     assert read2 == context_prefix and write2 > 0
     assert read3 == read2 + write2 and write3 > 0
@@ -283,3 +286,48 @@ async def test_facts_promoted_in_one_reply_keep_the_order_the_model_stated_them(
     await _turn(client, tenant, sid, "Anything else?")
     trailing = json.loads(fake.message_requests[-1].json["messages"][-1]["content"][0]["text"])
     assert [f["text"] for f in trailing["facts"]] == stated
+
+
+async def test_a_new_session_of_another_account_reads_the_shared_prefix_on_its_first_turn(
+    anthropic_app: tuple[Client, FakeAnthropic], tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The static prefix is byte-identical for every account, so 30 minutes after one account's turn
+    another account's first turn reads it from the cache (one API workspace, one cache)."""
+    client, fake = anthropic_app
+    await _turn(client, tenant, await _session(client, tenant), "Users in accounts can't print, jobs stuck")
+    fake.advance(30 * 60)
+    await _turn(client, other_tenant, await _session(client, other_tenant), "Where do I start?")
+
+    first, other = fake.message_requests
+    static = len(SYSTEM_SECTIONS)
+    assert first.json["system"][:static] == other.json["system"][:static]
+    assert json.loads(first.json["system"][static]["text"])["account"]["name"] == tenant.name
+    assert json.loads(other.json["system"][static]["text"])["account"]["name"] == other_tenant.name
+    static_prefix = sum(estimate_block_tokens(b) for b in other.json["system"][:static])
+    assert static_prefix >= fake.min_cacheable_for(MODEL), "the static prefix alone is cacheable"
+    (inp, write, read, _) = _reported(other)
+    assert read == static_prefix, "the other account's first turn reads the shared static prefix"
+    assert read / (inp + write + read) >= 0.5
+
+
+async def test_an_account_with_a_one_hour_cache_ttl_keeps_its_conversation_cached_through_a_pause(
+    anthropic_app: tuple[Client, FakeAnthropic], tenant: Tenant
+) -> None:
+    client, fake = anthropic_app
+    url = "/api/v1/account/settings"
+    bad = await client.patch(url, json={"ai": {"cache_ttl": "2h"}}, headers=tenant.api_headers)
+    assert bad.status_code == 422 and "ai.cache_ttl" in bad.json()["detail"], bad.text
+    ok = await client.patch(url, json={"ai": {"cache_ttl": "1h"}}, headers=tenant.api_headers)
+    assert ok.status_code == 200 and ok.json()["ai"] == {"cache_ttl": "1h"}
+
+    sid = await _session(client, tenant)
+    await _turn(client, tenant, sid, "Users in accounts can't print, jobs stuck")
+    fake.advance(20 * 60)  # the technician waits for the user: longer than five minutes
+    await _turn(client, tenant, sid, "Back: reception can't print to it either")
+
+    first, after_pause = fake.message_requests
+    context = first.json["system"][len(SYSTEM_SECTIONS)]
+    assert context["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert after_pause.json["messages"][-2]["content"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    (_, write1, _, _), (_, _, read2, _) = _reported(first), _reported(after_pause)
+    assert read2 == write1, "after 20 minutes the whole first-turn prefix is still read"

@@ -10,6 +10,10 @@
     python tests/browser/screenshots.py --flowpilot-url http://127.0.0.1:8000 --token <embed token> --long-reference
                                                                # only the sidebar with a long ticket reference:
                                                                # pilot-long-ticket-ref.png
+    python tests/browser/screenshots.py --flowpilot-url http://127.0.0.1:8000 --token <embed token> --usage
+                                                               # only the usage dashboard: works three sessions
+                                                               # first (offline model), resolves one, then shoots
+                                                               # pilot-usage.png
 
 The gallery (static/design-system.html) needs no API, so it is served straight from the package's
 static directory under /static/, as the FlowPilot server serves it.
@@ -179,6 +183,50 @@ def shoot_long_reference(browser: Any, flowpilot_url: str, token: str) -> None:
     page.close()
 
 
+def populate_usage(flowpilot_url: str, token: str) -> None:
+    """AI usage from real calls: three sessions worked on the offline model, one resolved with an edited note."""
+    import uuid
+
+    import httpx
+
+    base = f"{flowpilot_url}/api/v1/ai-sessions"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def call(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+        response = httpx.request(method, base + path, json=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        return dict(response.json())
+
+    sessions = [
+        ("Printing stuck in queue - Accounting", "Jobs sit in the queue on WS-ACC-04 and never reach the printer.", 4),
+        ("Outlook keeps asking for a password", "Outlook prompts for the password every few minutes since Monday.", 3),
+        ("VPN drops every hour", "The VPN disconnects about every hour for remote staff.", 2),
+    ]
+    for title, problem, turns in sessions:
+        sid = call("POST", "", {"problem_statement": problem, "title": title})["id"]
+        for n in range(turns):
+            call("POST", f"/{sid}/messages", {"content": problem if n == 0 else "Done. What next?"})
+        if title.startswith("Printing"):
+            call("POST", f"/{sid}/facts", {"text": "Restarting WS-ACC-04 did not help"})
+            preview = call("GET", f"/{sid}/resolution-note/preview")
+            body = {
+                "markdown": preview["markdown"] + "\nChecked with the user: printing works again.",
+                "state_version": preview["state_version"],
+                "idempotency_key": f"screenshot-{uuid.uuid4().hex}",
+            }
+            call("POST", f"/{sid}/resolution-note/post", body)
+
+
+def shoot_usage(browser: Any, flowpilot_url: str, token: str) -> None:
+    """/pilot/usage after real turns: the cost and token charts, the splits, the busiest sessions."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1640}, color_scheme="light")
+    page.goto(f"{flowpilot_url}/pilot/usage#token={token}")
+    page.wait_for_selector("fp-usage-view[data-state=ready]")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / "pilot-usage.png"))
+    page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flowpilot-url")
@@ -186,8 +234,19 @@ def main() -> None:
     parser.add_argument("--session")
     parser.add_argument("--troubleshooting", action="store_true", help="only the populated troubleshooting view")
     parser.add_argument("--long-reference", action="store_true", help="only the sidebar with a long ticket reference")
+    parser.add_argument("--usage", action="store_true", help="only the usage dashboard, after working a session")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.usage:
+        if not (args.flowpilot_url and args.token):
+            parser.error("--usage needs --flowpilot-url and --token")
+        populate_usage(args.flowpilot_url, args.token)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            shoot_usage(browser, args.flowpilot_url, args.token)
+            browser.close()
+        print(f"screenshot written to {OUT / 'pilot-usage.png'}")
+        return
     if args.long_reference:
         if not (args.flowpilot_url and args.token):
             parser.error("--long-reference needs --flowpilot-url and --token")

@@ -2,8 +2,8 @@
 
 axe-core is the npm package (package.json; `npm ci` installs it). Each page is checked in the state a
 technician sees it: the list with sessions, a session with a conversation, questions, a check, facts,
-the lane as a drawer, and FlowPilot inside the example portal. Light and dark themes both, because
-contrast is most of what axe can find in a design system.
+the lane as a drawer, the usage dashboard (with usage and empty), and FlowPilot inside the example
+portal. Light and dark themes both, because contrast is most of what axe can find in a design system.
 """
 
 from __future__ import annotations
@@ -97,6 +97,27 @@ def test_a_worked_session(
     expect(page.locator("fp-what-we-know-item")).to_have_count(2)
     expect(page.locator("fp-check-item[data-status=open]")).to_have_count(1)
     page.locator("fp-what-we-know-item[data-origin=manual]").hover()  # the edit/delete buttons show
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("theme", ("light", "dark"))
+def test_the_usage_dashboard_with_usage_and_its_tables_open(
+    page: Page, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
+) -> None:
+    worked_session(live_server, tenant, model)
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    dashboard = page.locator("fp-usage-view")
+    expect(dashboard).to_have_attribute("data-state", "ready")
+    for summary in dashboard.locator("summary").all():  # the charts' table fallbacks
+        summary.click()
+    expect(dashboard.locator("details[open] tbody tr").first).to_be_visible()
+    assert axe_violations(page) == []
+
+
+def test_the_usage_dashboard_empty(page: Page, live_server: LiveServer, tenant: Tenant) -> None:
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    expect(page.locator("fp-usage-view")).to_have_attribute("data-state", "empty")
     assert axe_violations(page) == []
 
 

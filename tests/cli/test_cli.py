@@ -126,4 +126,6 @@ def test_load_plugins_allowlist(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWPILOT_")}
     env["FLOWPILOT_LOAD_PLUGINS"] = ""  # no third-party plugins; the built-ins always load
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.strip() == "['anthropic', 'connectwise', 'marker_effects', 'markers', 'offline', 'openai_compat']"
+    assert out.strip() == (
+        "['anthropic', 'autotask', 'connectwise', 'halopsa', 'marker_effects', 'markers', 'offline', 'openai_compat']"
+    )

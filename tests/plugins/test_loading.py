@@ -25,7 +25,17 @@ from tests.conftest import TEST_SECRET_KEY, Tenant
 from .support import install_plugin, manager_with, run_flowpilot, subprocess_env
 from .test_hooks import EchoModelPlugin
 
-BUILTINS = ["anthropic", "connectwise", "marker_effects", "markers", "offline", "openai_compat", "script_matchers"]
+BUILTINS = [
+    "anthropic",
+    "autotask",
+    "connectwise",
+    "halopsa",
+    "marker_effects",
+    "markers",
+    "offline",
+    "openai_compat",
+    "script_matchers",
+]
 
 MY_PSA = """
     import json, os
@@ -118,16 +128,7 @@ def test_the_allowlist_filters_third_party_plugins_and_flowpilot_starts(
     listing = run_flowpilot("plugins", "list", "--json", env=env, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     names = [p["name"] for p in json.loads(listing.stdout)["plugins"]]
-    assert names == [
-        "anthropic",
-        "connectwise",
-        "marker_effects",
-        "markers",
-        "my_psa",
-        "offline",
-        "openai_compat",
-        "script_matchers",
-    ]
+    assert names == sorted([*BUILTINS, "my_psa"])
 
 
 def test_an_allowlisted_name_that_is_not_installed_is_logged_not_fatal(tmp_path: Path) -> None:
@@ -149,16 +150,7 @@ def test_installed_third_party_plugins_do_not_load_under_test(tmp_path: Path, mo
     everything = new_manager()
     assert load_plugins(everything) == []
     names = [row["name"] for row in plugin_summaries(everything)]
-    assert names == [
-        "anthropic",
-        "connectwise",
-        "leaky",
-        "marker_effects",
-        "markers",
-        "offline",
-        "openai_compat",
-        "script_matchers",
-    ]
+    assert names == sorted([*BUILTINS, "leaky"])
 
 
 async def test_a_plugin_model_provider_is_selected_by_name(

@@ -1,5 +1,5 @@
 """The PSA conformance kit, run the way a vendor runs it: against the in-memory FakePSA and against the
-ConnectWise provider talking HTTP to its fake."""
+ConnectWise and HaloPSA providers talking HTTP to their fakes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import pytest
 from flowpilot_connectwise import create_provider
 from flowpilot_connectwise.provider import ConnectWiseProvider
 from flowpilot_connectwise.testing import ConnectWiseFaults, FakeConnectWise
+from flowpilot_halopsa import create_provider as create_halo_provider
+from flowpilot_halopsa.provider import HaloPSAProvider
+from flowpilot_halopsa.testing import FakeHaloPSA, HaloFaults
 
 from flowpilot_core.testing.fake_psa import FakePSA
 from flowpilot_core.testing.psa_conformance import ExpectedTicket, PSAContract, PSATarget
@@ -84,4 +87,38 @@ class TestConnectWise(PSAContract):
             ),
             secrets=connectwise.secrets,
             faults=ConnectWiseFaults(connectwise),
+        )
+
+
+@pytest.fixture
+def halopsa() -> Iterator[FakeHaloPSA]:
+    with FakeHaloPSA(hang_seconds=1.0) as fake:
+        yield fake
+
+
+def connect_to_halo(fake: FakeHaloPSA) -> HaloPSAProvider:
+    # A short timeout and retry wait keep the fault contracts quick; the behaviour is the default one.
+    provider: HaloPSAProvider = create_halo_provider(fake.config(timeout=0.3, max_retry_wait=2))
+    provider.http.backoff = 0.01
+    return provider
+
+
+class TestHaloPSA(PSAContract):
+    @pytest.fixture
+    def psa_target(self, halopsa: FakeHaloPSA) -> PSATarget:
+        ticket = halopsa.add_ticket(
+            "Printer offline on floor 2", details="Nobody on floor 2 can print since 9:00", user_name="Dana Lee"
+        )
+        return PSATarget(
+            connect=lambda: connect_to_halo(halopsa),
+            ticket=ExpectedTicket(
+                ref=str(ticket.id),
+                summary="Printer offline on floor 2",
+                description="Nobody on floor 2 can print since 9:00",
+                company="Contoso",
+                contact="Dana Lee",
+                board="Service Desk",
+            ),
+            secrets=halopsa.secrets,  # grows with every token the fake issues
+            faults=HaloFaults(halopsa),
         )

@@ -13,9 +13,10 @@ import { FpSessionView } from "./views/session-view.js";
 import { FpTaskLane } from "./views/task-lane.js";
 import { FpChat } from "./views/chat.js";
 import { newSessionDialog } from "./views/new-session.js";
+import { FpUsageView, USAGE_PATH, usageHref } from "./views/usage-view.js";
 
 FpTaskLane.defineAll(); // the lane, its sections and items (before fp-session-view, which renders them)
-for (const element of [FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView]) element.define();
+for (const element of [FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView, FpUsageView]) element.define();
 window.FlowPilotPalette = FlowPilotPalette;
 
 const $ = (id) => document.getElementById(id);
@@ -23,18 +24,23 @@ const app = $("fp-app");
 const list = $("fp-session-list");
 const view = $("fp-session-view");
 const home = $("fp-home-view");
+const usage = $("fp-usage-view");
 const palette = $("fp-palette");
 
 const state = { me: null, statuses: new Map() };
 
 // ---- Routing ---------------------------------------------------------------------------
+// /pilot (home), /pilot/usage (the usage dashboard), /pilot/{session id}.
+const onUsagePage = () => location.pathname.replace(/\/$/, "") === USAGE_PATH;
+
 function routeId() {
   const match = location.pathname.match(/^\/pilot\/([^/]+)\/?$/);
-  return match ? decodeURIComponent(match[1]) : null;
+  return match && !onUsagePage() ? decodeURIComponent(match[1]) : null;
 }
 
+/** Go to a session (`id`), the usage dashboard (`"usage"`) or home (`null`). */
 export function navigate(id) {
-  const url = id ? sessionHref(id) : `/pilot${location.search}`;
+  const url = id === "usage" ? usageHref() : id ? sessionHref(id) : `/pilot${location.search}`;
   // Embedded, the iframe's history entries would hijack the host's Back button: replace instead.
   if (bridge.embedded) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
@@ -43,13 +49,16 @@ export function navigate(id) {
 
 async function route() {
   const id = routeId();
-  app.dataset.view = id ? "session" : "list";
+  const dashboard = !id && onUsagePage();
+  app.dataset.view = id ? "session" : dashboard ? "usage" : "list";
   list.select(id);
+  usage.hidden = !dashboard;
   if (!id) {
     view.hidden = true;
-    home.hidden = false;
-    document.title = "FlowPilot";
-    renderHome();
+    home.hidden = dashboard;
+    document.title = dashboard ? "Usage & cost · FlowPilot" : "FlowPilot";
+    if (dashboard) usage.show();
+    else renderHome();
     return;
   }
   home.hidden = true;
@@ -133,6 +142,22 @@ function renderIdentity(me) {
     h("div", { class: "fp-user-card__name", text: name }),
     user?.email && h("div", { class: "fp-user-card__line", text: user.email }),
     h("div", { class: "fp-user-card__line" }, icon("user", "sm"), h("span", { text: me.account?.name || "" })),
+    h(
+      "a",
+      {
+        class: "fp-user-card__line fp-user-card__link",
+        href: usageHref(),
+        "data-action": "usage",
+        onclick: (event) => {
+          if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+          event.preventDefault();
+          $("fp-user-popover").hidePopover?.();
+          navigate("usage");
+        },
+      },
+      icon("chart", "sm"),
+      h("span", { text: "Usage & cost" }),
+    ),
     h("div", {
       class: "fp-user-card__line fp-user-card__auth",
       text: me.auth === "api_key" ? "Signed in with an API key" : "Signed in from your portal",
@@ -201,6 +226,13 @@ function initPalette() {
   $("fp-palette-trigger").addEventListener("click", () => palette.open());
   registerCommand({ id: "new-session", title: "New session", icon: "plus", keywords: "start create ticket", run: () => startSession() });
   registerCommand({ id: "all-sessions", title: "Go to session list", icon: "inbox", keywords: "home sessions", run: () => navigate(null) });
+  registerCommand({
+    id: "usage",
+    title: "Usage & cost",
+    icon: "chart",
+    keywords: "cost tokens cache spend dashboard notes",
+    run: () => navigate("usage"),
+  });
   registerCommand({
     id: "task-lane",
     title: "Show task lane",

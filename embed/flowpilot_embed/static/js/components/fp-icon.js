@@ -49,6 +49,7 @@ export const ICONS = {
   trash: "M4.5 6.5h15M9.5 6.5V4.5h5v2M6.5 6.5l1 13h9l1-13M10.5 10.5v5.5M13.5 10.5v5.5",
   "arrow-up-right": "M8 16L16 8M9.5 8H16v6.5",
   pin: "M12 17v4.5M8 3.5h8M9.5 3.5v5.5L6.5 13v1.5h11V13l-3-4V3.5",
+  chart: "M4 20h16M7 16.5v-5M12 16.5V6.5M17 16.5V10",
 };
 
 export function iconSvg(name) {

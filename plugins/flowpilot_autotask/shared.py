@@ -1,0 +1,134 @@
+"""What every provider of this process shares about one Autotask database: its zone, limits and picklists.
+
+The writeback opens a provider per confirmation, but Autotask's limits are per database
+and per integration, so they are kept here, per database (its REST root and API user):
+
+- **Zone**: where the zone lookup said the database is, until a 401 says it moved.
+
+- **Threads**: at most 3 concurrent requests per object endpoint per integration
+  (Autotask's thread limiting): an :class:`asyncio.Semaphore` per endpoint, per event loop.
+- **Hourly budget**: Autotask allows 10,000 requests per rolling hour for the whole
+  database, shared with every other integration, and blocks them all above it. FlowPilot
+  counts what it sent in the last hour and refuses to exceed ``hourly_budget``; it also
+  reads ``ThresholdInformation`` now and then and stops when the whole database is near
+  its limit (``usage_ceiling``), because going over locks out the MSP's other tools too.
+- **Picklists** (statuses, note types, publish values): tenant data, cached for
+  ``picklist_ttl`` seconds.
+
+And one TLS context for every provider: building one loads the CA bundle (about 50 ms),
+which would otherwise be paid on every writeback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import ssl
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+THREADS_PER_ENDPOINT = 3
+WINDOW_SECONDS = 3600.0
+THRESHOLD_CHECK_SECONDS = 300.0
+"""How often the database's own usage (``ThresholdInformation``) is read, at most."""
+
+
+@dataclass
+class Usage:
+    """The database's request count as ``ThresholdInformation`` reported it."""
+
+    limit: int
+    used: int
+    read_at: float
+
+
+@dataclass
+class TenantState:
+    sent: deque[float] = field(default_factory=deque)
+    usage: Usage | None = None
+    usage_checked_at: float = -math.inf
+    picklists: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def semaphore(self, endpoint: str) -> asyncio.Semaphore:
+        """The endpoint's thread limit on the running loop (a semaphore cannot be shared across loops)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            per_loop = self._semaphores.setdefault(loop, {})
+            return per_loop.setdefault(endpoint, asyncio.Semaphore(THREADS_PER_ENDPOINT))
+
+    def take(self, budget: int, now: float) -> float | None:
+        """Count one request, or return the seconds until the hourly budget has room (nothing is counted)."""
+        with self._lock:
+            while self.sent and self.sent[0] <= now - WINDOW_SECONDS:
+                self.sent.popleft()
+            if len(self.sent) >= budget:
+                return self.sent[0] + WINDOW_SECONDS - now
+            self.sent.append(now)
+            return None
+
+    def sent_since(self, since: float) -> int:
+        with self._lock:
+            return sum(1 for t in self.sent if t > since)
+
+    def usage_due(self, now: float) -> bool:
+        """Whether to read ``ThresholdInformation`` now (claims the check, so concurrent callers do not all read it)."""
+        with self._lock:
+            if now - self.usage_checked_at < THRESHOLD_CHECK_SECONDS:
+                return False
+            self.usage_checked_at = now
+            return True
+
+    def picklist(self, key: str, ttl: float, now: float) -> Any | None:
+        with self._lock:
+            cached = self.picklists.get(key)
+        return cached[1] if cached is not None and now - cached[0] < ttl else None
+
+    def keep_picklist(self, key: str, value: Any, now: float) -> None:
+        with self._lock:
+            self.picklists[key] = (now, value)
+
+    def forget_picklist(self, key: str) -> None:
+        with self._lock:
+            self.picklists.pop(key, None)
+
+
+_zones: dict[tuple[str, str], str] = {}
+_tenants: dict[tuple[str, str], TenantState] = {}
+_tenants_lock = threading.Lock()
+clock: Callable[[], float] = time.monotonic
+
+
+def tenant(rest_root: str, username: str) -> TenantState:
+    """The shared state of the database ``username`` belongs to (one API user belongs to one database)."""
+    key = (rest_root.lower(), username.lower())
+    with _tenants_lock:
+        return _tenants.setdefault(key, TenantState())
+
+
+def known_zone(zone_lookup: str, username: str) -> str | None:
+    """The zone a lookup named for ``username`` earlier in this process."""
+    with _tenants_lock:
+        return _zones.get((zone_lookup.lower(), username.lower()))
+
+
+def keep_zone(zone_lookup: str, username: str, zone: str) -> None:
+    with _tenants_lock:
+        _zones[(zone_lookup.lower(), username.lower())] = zone
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CA bundle), built once per process."""
+    return httpx.create_ssl_context()
