@@ -7,7 +7,8 @@
 // it never refreshes by itself; a newer state_version shows "the session changed" instead.
 // "Confirm & post" (or "Resolve locally" / "Escalate locally" for a session without a ticket) posts
 // the markdown with the state_version of the preview shown and a fresh idempotency key, which
-// "Retry status" reuses so the note is never posted twice.
+// "Retry status" reuses so the note is never posted twice. Once resolved, <fp-templatize-prompt> below
+// the posted note offers to save the session's draft template (when the server says to show it).
 //
 // A native manual popover (not light-dismissed: the technician edits facts in the lane while it is
 // open); Escape and the × close it. Events: `fp-focus-item` {id} and `fp-focus-problem` (to jump to a
@@ -18,6 +19,9 @@ import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, ticketLabel } from "../components/ui.js";
 import { ApiError } from "../api.js";
 import { renderMarkdown } from "../markdown.js";
+import { FpTemplatizePrompt } from "./templatize-prompt.js";
+
+FpTemplatizePrompt.define();
 
 export const REFRESH_DELAY_MS = 500;
 
@@ -589,6 +593,12 @@ export class FpNotePreview extends FpElement {
     this.footer.replaceChildren(
       h("button", { type: "button", class: "fp-btn", "data-action": "close", text: "Close", onclick: () => this.close() }),
     );
+    // Resolved: offer to save the session's one-off script as a template (shown only when the server says so).
+    if (this.kind === "resolution" && this.store) {
+      this.post.prompt ||= h("fp-templatize-prompt", { hidden: true });
+      this.body.append(this.post.prompt);
+      this.post.prompt.attach(this.store);
+    }
   }
 
   /** The note posted from `store`'s session, if any (the header offers to show it): this page's post or the stored one. */

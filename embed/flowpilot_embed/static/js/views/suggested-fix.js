@@ -1,6 +1,7 @@
 // <fp-suggested-fix> — the task lane's Suggested fix section: the session's active fix as a card
 // (title, root cause, steps, the facts it rests on as links to What We Know, the decision actions)
-// and the fixes it superseded folded away under "Earlier fixes". The section renders what the
+// and the fixes it superseded folded away under "Earlier fixes". "Generate script" asks the session view to
+// open the inline script generator ("fp-open-script"). The section renders what the
 // SessionStore holds (store.fix, store.fixHistory); <fp-task-lane> makes the decision write.
 import { append, h } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
@@ -80,7 +81,33 @@ export class FpSuggestedFix extends FpLaneSection {
             )
           : h("p", { class: "fp-help", text: "No fact was cited for this fix." }),
       ),
+      !context.readOnly && this.#scriptButton(fix),
       this.#decision(fix, context),
+    );
+  }
+
+  /** "Generate script": <fp-session-view> opens the inline generator for this fix ("fp-open-script"). */
+  #scriptButton(fix) {
+    return h(
+      "div",
+      { class: "fp-fix__script" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "fp-btn fp-btn--sm",
+          "data-action": "open-script",
+          "aria-haspopup": "dialog",
+          "aria-keyshortcuts": "Control+G Meta+G",
+          title: "Generate a script for this fix from a template, or write one",
+          onclick: (event) =>
+            this.dispatchEvent(
+              new CustomEvent("fp-open-script", { bubbles: true, detail: { fixId: fix.id, trigger: event.currentTarget } }),
+            ),
+        },
+        icon("script", "sm"),
+        "Generate script",
+      ),
     );
   }
 
