@@ -3,7 +3,7 @@
 Browser tests that need a particular assistant reply (a question, a check, a fact) script it here rather
 than rely on the offline model's playbooks, whose wording is free to change. It works like
 ``tests/scripted.py``'s ``ScriptedProvider`` (each call takes the next scripted reply, a call with none
-left fails loudly), with one queue per service (``chat``, ``fact_synthesis``) because a browser test
+left fails loudly), with one queue per service (``chat``, ``fact_synthesis``, ``script_generation``) because a browser test
 cannot control which of the two the server asks first, and with timing: a pause before the reply and
 between streamed chunks, as a real model has.
 
@@ -60,6 +60,10 @@ class ScriptedModel:
     def fact(self, fact: str | None, reason: str = "scripted", **timing: float) -> None:
         """Script the next fact-synthesis answer (`None`: nothing conclusive)."""
         self._push("fact_synthesis", Reply(json.dumps({"fact": fact, "reason": reason}), **timing))
+
+    def script(self, name: str, script: str, **timing: float) -> None:
+        """Script the next script-generation answer (the script a no-template choice has the model write)."""
+        self._push("script_generation", Reply(json.dumps({"name": name, "script": script}), **timing))
 
     def fail_synthesis(self, error: AIError) -> None:
         self._push("fact_synthesis", Reply(error=error))
