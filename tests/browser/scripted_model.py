@@ -3,8 +3,8 @@
 Browser tests that need a particular assistant reply (a question, a check, a fact) script it here rather
 than rely on the offline model's playbooks, whose wording is free to change. It works like
 ``tests/scripted.py``'s ``ScriptedProvider`` (each call takes the next scripted reply, a call with none
-left fails loudly), with one queue per service (``chat``, ``fact_synthesis``, ``script_generation``) because a browser test
-cannot control which of the two the server asks first, and with timing: a pause before the reply and
+left fails loudly), with one queue per service (``chat``, ``fact_synthesis``, ``script_generation``)
+because a browser test cannot control which of them the server asks first, and with timing: a pause before the reply and
 between streamed chunks, as a real model has.
 
 The server runs in another thread; the test thread only appends to the queues and reads ``calls``.

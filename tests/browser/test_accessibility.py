@@ -4,7 +4,8 @@ axe-core is the npm package (package.json; `npm ci` installs it). Each page is c
 technician sees it: the list with sessions, a session with a conversation, questions, a check, facts,
 the lane as a drawer, the usage dashboard (with usage and empty), the script generator (matches, the
 parameter form, a generated script, the no-template options), the script library (with a pending draft, a
-template, the editor) and FlowPilot inside the example portal. Light and dark themes both, because contrast is most of what axe can find in a design system.
+template, the editor) and FlowPilot inside the example portal. Light and dark themes both, because
+contrast is most of what axe can find in a design system.
 """
 
 from __future__ import annotations
@@ -134,13 +135,16 @@ SPOOLER_TEMPLATE = {
 def session_with_fix(live_server: LiveServer, tenant: Tenant, model: ScriptedModel) -> str:
     """A session with a fact naming a host and a suggested fix resting on it."""
     base, headers = f"{live_server.url}/api/v1/ai-sessions", tenant.headers()
-    sid = httpx.post(base, json={"problem_statement": "Jobs stuck on WS-ACC-04"}, headers=headers, timeout=15).json()["id"]
+    sid = httpx.post(base, json={"problem_statement": "Jobs stuck on WS-ACC-04"}, headers=headers, timeout=15).json()[
+        "id"
+    ]
     fact = httpx.post(
         f"{base}/{sid}/facts", json={"text": "The Print Spooler on WS-ACC-04 is stopped."}, headers=headers, timeout=15
     ).json()
     model.say(
         f'[SUGGEST_FIX title="Restart the Print Spooler on WS-ACC-04" root_cause="The spooler stopped" '
-        f'facts="{fact["id"]}"]1. Restart the Print Spooler service.\n2. Clear the stuck jobs and print a test page.[/SUGGEST_FIX]'
+        f'facts="{fact["id"]}"]1. Restart the Print Spooler service.\n'
+        "2. Clear the stuck jobs and print a test page.[/SUGGEST_FIX]"
     )
     turn = httpx.post(f"{base}/{sid}/messages", json={"content": "Now?"}, headers=headers, timeout=15)
     assert turn.status_code < 300, turn.text
@@ -191,7 +195,9 @@ def test_the_script_library_with_a_draft_a_template_and_the_editor(
         timeout=15,
     )
     assert drafted.status_code == 200, drafted.text
-    created = httpx.post(f"{base}/script-templates", json={**SPOOLER_TEMPLATE, "source_session_id": sid}, headers=headers)
+    created = httpx.post(
+        f"{base}/script-templates", json={**SPOOLER_TEMPLATE, "source_session_id": sid}, headers=headers
+    )
     assert created.status_code == 201, created.text
     page = open_pilot("scripts")
     page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")

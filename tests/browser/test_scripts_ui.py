@@ -62,9 +62,7 @@ def tech(live_server: LiveServer, tenant: Tenant, model: ScriptedModel, fake_psa
 
 
 def library_call(live_server: LiveServer, tenant: Tenant, method: str, path: str, **kwargs: Any) -> Any:
-    response = httpx.request(
-        method, f"{live_server.url}/api/v1{path}", headers=tenant.headers(), timeout=15, **kwargs
-    )
+    response = httpx.request(method, f"{live_server.url}/api/v1{path}", headers=tenant.headers(), timeout=15, **kwargs)
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
 
@@ -237,7 +235,11 @@ def test_a_one_off_run_now_templatized_after_resolve_becomes_a_template_in_the_l
     expect(badge).to_be_hidden()
 
     (saved,) = library_call(live_server, tenant, "GET", "/script-templates")["items"]
-    assert (saved["name"], saved["tags"], saved["source_session_id"]) == ("Restart spooler on a PC", ["printing", "spooler"], sid)
+    assert (saved["name"], saved["tags"], saved["source_session_id"]) == (
+        "Restart spooler on a PC",
+        ["printing", "spooler"],
+        sid,
+    )
 
     # The library shows it with its provenance, and finds it by a word of its body.
     prompt.locator("[data-action=open-library]").click()
