@@ -157,6 +157,12 @@ def test_a_matched_template_is_prefilled_from_a_fact_generated_with_the_value_qu
     dialog.locator("[data-action=close-generator]").click()
     expect(dialog).to_have_count(0)
     expect(lane_section(page, "suggested-fix").locator("[data-action=open-script]")).to_be_focused()
+    # Ctrl+G opens it again from anywhere in the session; Escape closes it.
+    page.locator(".fp-session__title").click()
+    page.keyboard.press("Control+g")
+    expect(generator(page).locator(".fp-match")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[data-dialog=script-generator]")).to_have_count(0)
     assert page_errors.errors == []
 
 

@@ -2,7 +2,7 @@
 // popover lists them (GET /api/v1/draft-templates?status=pending), with a way into the Script Library.
 // pilot.js calls refreshDrafts() at start and whenever a view says the scripts changed.
 import { api } from "../api.js";
-import { h, relativeTime } from "../dom.js";
+import { h, relativeTime, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState } from "../components/ui.js";
 import { languageLabel } from "./parameterization-preview.js";
@@ -17,7 +17,8 @@ export async function refreshDrafts({ badge, body, trigger, popover, open }) {
     data = await api("/api/v1/draft-templates?status=pending");
   } catch (error) {
     if (error.status === 401) return;
-    body.replaceChildren(
+    replace(
+      body,
       h("p", { class: "fp-form-error", role: "alert", text: `Couldn't load the draft templates: ${error.message}` }),
       libraryLink(popover, open),
     );
@@ -31,7 +32,8 @@ export async function refreshDrafts({ badge, body, trigger, popover, open }) {
     count ? `Script library: ${count} pending draft template${count === 1 ? "" : "s"}` : "Script library: no pending draft templates",
   );
   const listed = data.items.slice(0, MAX_LISTED);
-  body.replaceChildren(
+  replace(
+    body,
     count
       ? h(
           "div",

@@ -6,7 +6,7 @@
 //                                      (POST /api/v1/script-templates with source_session_id: its provenance)
 // The fix the reply carries goes to the SessionStore, so the card shows the decision.
 import { api } from "../api.js";
-import { h } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton } from "../components/ui.js";
 import { languageLabel, unknownCommandsWarning, LANGUAGES } from "./parameterization-preview.js";
@@ -62,7 +62,8 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
       : templatesConsidered
         ? `None of the ${templatesConsidered} template${templatesConsidered === 1 ? "" : "s"} in your library fits this fix.`
         : "Your script library has no templates yet.";
-    element.replaceChildren(
+    replace(
+      element,
       h("p", { class: "fp-help", text: intro }),
       h(
         "div",
@@ -92,7 +93,7 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
   async function choose(option) {
     element.dataset.state = "working";
     element.setAttribute("aria-busy", "true");
-    element.replaceChildren(h("p", { class: "fp-help", role: "status", text: option.busy }), skeleton({ lines: 5, block: true }));
+    replace(element, h("p", { class: "fp-help", role: "status", text: option.busy }), skeleton({ lines: 5, block: true }));
     let outcome;
     try {
       outcome = await store.write(`/suggested-fixes/${encodeURIComponent(fix.id)}/no-template`, {
@@ -101,7 +102,8 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
     } catch (error) {
       element.removeAttribute("aria-busy");
       element.dataset.state = "error";
-      element.replaceChildren(
+      replace(
+        element,
         emptyState({
           variant: "compact",
           icon: "alert-circle",
@@ -137,7 +139,8 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
     preview.showScript(outcome.generation, {
       note: "Saved with this session as a one-off: the resolution note names it. FlowPilot never runs it.",
     });
-    element.replaceChildren(
+    replace(
+      element,
       h(
         "p",
         { class: "fp-no-template__done", role: "status" },
@@ -180,7 +183,8 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
         showSaved(template);
       },
     });
-    element.replaceChildren(
+    replace(
+      element,
       h("p", {
         class: "fp-help",
         text: `FlowPilot wrote a ${languageLabel(extraction.language)} script and found ${literals.length === 1 ? "1 value" : `${literals.length} values`} to make parameters of. Review them, then save.`,
@@ -213,7 +217,8 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
       icon("sparkle", "sm"),
       "Fill in its parameters",
     );
-    element.replaceChildren(
+    replace(
+      element,
       h(
         "p",
         { class: "fp-no-template__done", role: "status", "data-template-id": template.id },
@@ -225,7 +230,7 @@ export function noTemplateView(store, fix, { templatesConsidered = null, hadMatc
     use.focus();
   }
 
-  if (signal) signal.addEventListener("abort", () => element.replaceChildren(), { once: true });
+  if (signal) signal.addEventListener("abort", () => replace(element), { once: true });
   showOptions();
   return { element };
 }

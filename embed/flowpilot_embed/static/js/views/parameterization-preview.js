@@ -7,7 +7,7 @@
 //     before the Copy and Download buttons. FlowPilot never runs a script: the technician copies it.
 // plus showLoading(text) and showError(title, error).
 import { FpElement } from "../components/fp-element.js";
-import { h } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { toast } from "../components/fp-toaster.js";
 import { emptyState, skeleton } from "../components/ui.js";
@@ -75,14 +75,15 @@ export class FpParameterizationPreview extends FpElement {
     this.script = null;
     this.dataset.state = "loading";
     this.setAttribute("aria-busy", "true");
-    this.replaceChildren(h("p", { class: "fp-help", text }), skeleton({ lines: 5, block: false }));
+    replace(this, h("p", { class: "fp-help", text }), skeleton({ lines: 5, block: false }));
   }
 
   showError(title, error, retry = null) {
     this.script = null;
     this.dataset.state = "error";
     this.removeAttribute("aria-busy");
-    this.replaceChildren(
+    replace(
+      this,
       emptyState({
         variant: "compact",
         icon: "alert-circle",
@@ -115,7 +116,8 @@ export class FpParameterizationPreview extends FpElement {
       last = match.index + match[0].length;
     }
     code.append(body.slice(last));
-    this.replaceChildren(
+    replace(
+      this,
       h(
         "div",
         { class: "fp-code-block" },
@@ -170,7 +172,8 @@ export class FpParameterizationPreview extends FpElement {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 0);
     });
-    this.replaceChildren(
+    replace(
+      this,
       unknownCommandsWarning(result.unknown_commands, result.commands),
       h(
         "div",

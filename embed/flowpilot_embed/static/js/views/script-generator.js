@@ -7,7 +7,7 @@
 // none of them do) the dialog becomes the NoTemplateDialog (no-template-dialog.js).
 // FlowPilot never runs a script: the result is for Copy and Download.
 import { api } from "../api.js";
-import { h, uniqueId } from "../dom.js";
+import { h, uniqueId, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { emptyState, runDialog, skeleton } from "../components/ui.js";
 import { FpParameterizationPreview, languageLabel, unknownCommandsWarning } from "./parameterization-preview.js";
@@ -57,8 +57,8 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
     dialog.dataset.view = view;
     title.textContent = heading;
     body.removeAttribute("aria-busy");
-    body.replaceChildren(...nodes.filter(Boolean));
-    footer.replaceChildren(...buttons.filter(Boolean));
+    replace(body, ...nodes.filter(Boolean));
+    replace(footer, ...buttons.filter(Boolean));
     if (focus) title.focus();
   }
 

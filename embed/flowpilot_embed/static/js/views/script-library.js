@@ -6,7 +6,7 @@
 // confirmation) act on it. Session links emit "fp-navigate" {detail: {id}} like the session list.
 import { FpElement } from "../components/fp-element.js";
 import { api } from "../api.js";
-import { absoluteTime, h, relativeTime, uniqueId } from "../dom.js";
+import { absoluteTime, h, relativeTime, uniqueId, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { toast } from "../components/fp-toaster.js";
 import { emptyState, runDialog, skeleton } from "../components/ui.js";
@@ -47,7 +47,8 @@ export class FpScriptLibrary extends FpElement {
     this.heading = h("h1", { class: "fp-library__title", tabindex: "-1", text: "Script library" });
     this.drafts = h("section", { class: "fp-library__drafts", "aria-label": "Pending draft templates", hidden: true });
     this.body = h("div", { class: "fp-library__body", "aria-live": "polite" });
-    this.replaceChildren(
+    replace(
+      this,
       h(
         "div",
         { class: "fp-library__inner" },
@@ -107,7 +108,8 @@ export class FpScriptLibrary extends FpElement {
     this.dataset.state = "loading";
     this.dataset.view = "list";
     this.body.setAttribute("aria-busy", "true");
-    this.body.replaceChildren(
+    replace(
+      this.body,
       h("p", { class: "fp-visually-hidden", role: "status", text: "Loading templates…" }),
       skeleton({ lines: 4, title: true }),
     );
@@ -124,7 +126,8 @@ export class FpScriptLibrary extends FpElement {
     this.body.removeAttribute("aria-busy");
     if (!data.items.length) {
       this.dataset.state = "empty";
-      this.body.replaceChildren(
+      replace(
+        this.body,
         this.query
           ? emptyState({
               icon: "search",
@@ -140,7 +143,8 @@ export class FpScriptLibrary extends FpElement {
       return;
     }
     this.dataset.state = "ready";
-    this.body.replaceChildren(
+    replace(
+      this.body,
       h("p", { class: "fp-visually-hidden", role: "status", text: `${data.items.length} template${data.items.length === 1 ? "" : "s"}` }),
       h(
         "ul",
@@ -181,7 +185,7 @@ export class FpScriptLibrary extends FpElement {
     this.dataset.view = "template";
     this.dataset.state = "loading";
     this.body.setAttribute("aria-busy", "true");
-    this.body.replaceChildren(skeleton({ lines: 6, title: true }));
+    replace(this.body, skeleton({ lines: 6, title: true }));
     let template;
     try {
       template = await api(`/api/v1/script-templates/${encodeURIComponent(id)}`, { signal: abort.signal });
@@ -203,7 +207,8 @@ export class FpScriptLibrary extends FpElement {
     this.body.removeAttribute("aria-busy");
     const title = h("h2", { class: "fp-library__template-title", tabindex: "-1", text: template.name });
     const params = template.parameter_schema.parameters;
-    this.body.replaceChildren(
+    replace(
+      this.body,
       h(
         "article",
         { class: "fp-card fp-library__template", "data-template-id": template.id },
@@ -355,7 +360,8 @@ export class FpScriptLibrary extends FpElement {
         this.#renderTemplate(saved);
       },
     });
-    this.body.replaceChildren(
+    replace(
+      this.body,
       h(
         "section",
         { class: "fp-card fp-library__editor", "aria-label": template ? `Edit ${template.name}` : "New template" },
@@ -408,7 +414,8 @@ export class FpScriptLibrary extends FpElement {
   #error(title, error, retry) {
     this.dataset.state = "error";
     this.body.removeAttribute("aria-busy");
-    this.body.replaceChildren(
+    replace(
+      this.body,
       emptyState({
         icon: "alert-circle",
         title,
@@ -436,13 +443,12 @@ export class FpScriptLibrary extends FpElement {
       data = await api("/api/v1/draft-templates?status=pending");
     } catch (error) {
       this.drafts.hidden = false;
-      this.drafts.replaceChildren(
-        h("p", { class: "fp-form-error", role: "alert", text: `Couldn't load the pending drafts: ${error.message}` }),
-      );
+      replace(this.drafts, h("p", { class: "fp-form-error", role: "alert", text: `Couldn't load the pending drafts: ${error.message}` }));
       return;
     }
     this.drafts.hidden = !data.items.length;
-    this.drafts.replaceChildren(
+    replace(
+      this.drafts,
       h(
         "h2",
         { class: "fp-library__drafts-title" },
@@ -465,7 +471,8 @@ export class FpScriptLibrary extends FpElement {
       this.loadDrafts();
     };
     const row = () =>
-      box.replaceChildren(
+      replace(
+        box,
         h(
           "div",
           { class: "fp-library__draft-head" },
@@ -504,7 +511,7 @@ export class FpScriptLibrary extends FpElement {
           },
         });
         editor.element.querySelector("[data-field=language]").disabled = true;
-        box.replaceChildren(editor.element);
+        replace(box, editor.element);
         editor.focus();
       },
     });

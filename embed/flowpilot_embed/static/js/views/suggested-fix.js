@@ -130,7 +130,8 @@ export class FpSuggestedFix extends FpLaneSection {
     const decided = DECISIONS.find((d) => d.value === fix.user_decision);
     const row = h("div", { class: "fp-fix__decision" });
     if (decided && (!this.#changing || context.readOnly)) {
-      row.append(
+      // append() skips `false` (a read-only session has no "Change decision"); Element.append would print it.
+      append(row, [
         h("span", { class: `fp-badge ${decided.value === "dismissed" ? "" : "fp-badge--success"}`, text: decided.done }),
         !context.readOnly &&
           h("button", {
@@ -144,7 +145,7 @@ export class FpSuggestedFix extends FpLaneSection {
               this.card?.querySelector("[data-decision-value]")?.focus();
             },
           }),
-      );
+      ]);
       return row;
     }
     if (context.readOnly) {

@@ -2,7 +2,7 @@
 // …/suggested-fixes/{fix}/template-matches): each with its score and why each matcher chose it. Picking
 // one emits "fp-template-picked" {templateId, match}; "None of these fit" emits "fp-no-template".
 import { FpElement } from "../components/fp-element.js";
-import { h, uniqueId } from "../dom.js";
+import { h, uniqueId, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { languageLabel } from "./parameterization-preview.js";
 
@@ -18,7 +18,8 @@ export class FpTemplateMatchPanel extends FpElement {
     this.setAttribute("role", "region");
     this.setAttribute("aria-labelledby", headingId);
     const count = result.matches.length;
-    this.replaceChildren(
+    replace(
+      this,
       h("h3", {
         class: "fp-matches__title",
         id: headingId,

@@ -7,7 +7,7 @@
 // "Don't ask me again for this team" post …/skip (the latter with dont_ask_again: true).
 import { FpElement } from "../components/fp-element.js";
 import { api } from "../api.js";
-import { h, uniqueId } from "../dom.js";
+import { h, uniqueId, replace } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
 import { skeleton } from "../components/ui.js";
 import { languageLabel } from "./parameterization-preview.js";
@@ -29,7 +29,7 @@ export class FpTemplatizePrompt extends FpElement {
     this.classList.add("fp-templatize");
     this.dataset.state = "loading";
     this.setAttribute("aria-busy", "true");
-    this.replaceChildren(h("p", { class: "fp-help", text: "Checking for scripts to save as templates…" }), skeleton({ lines: 2 }));
+    replace(this, h("p", { class: "fp-help", text: "Checking for scripts to save as templates…" }), skeleton({ lines: 2 }));
     let prompt;
     try {
       prompt = await api(store.url("/templatize-prompt"), { signal: store.signal });
@@ -37,14 +37,14 @@ export class FpTemplatizePrompt extends FpElement {
       if (error.name === "AbortError") return;
       this.removeAttribute("aria-busy");
       this.dataset.state = "error";
-      this.replaceChildren(h("p", { class: "fp-form-error", role: "alert", text: `Couldn't check for draft templates: ${error.message}` }));
+      replace(this, h("p", { class: "fp-form-error", role: "alert", text: `Couldn't check for draft templates: ${error.message}` }));
       return;
     }
     this.removeAttribute("aria-busy");
     if (!prompt.show || !prompt.drafts.length) {
       this.dataset.state = "hidden";
       this.hidden = true;
-      this.replaceChildren();
+      replace(this);
       return;
     }
     this.hidden = false;
@@ -52,7 +52,8 @@ export class FpTemplatizePrompt extends FpElement {
     const headingId = uniqueId("fp-templatize-title");
     this.setAttribute("role", "region");
     this.setAttribute("aria-labelledby", headingId);
-    this.replaceChildren(
+    replace(
+      this,
       h("h3", { class: "fp-templatize__title", id: headingId, tabindex: "-1" }, icon("script", "sm"), "Save the script as a template?"),
       ...prompt.drafts.map((draft) => this.#draft(draft)),
     );
@@ -80,7 +81,7 @@ export class FpTemplatizePrompt extends FpElement {
     const settled = (...nodes) => {
       box.dataset.state = "decided";
       const status = h("p", { class: "fp-templatize__done", role: "status", tabindex: "-1" }, ...nodes.flat());
-      box.replaceChildren(status);
+      replace(box, status);
       status.focus();
     };
 
@@ -111,7 +112,8 @@ export class FpTemplatizePrompt extends FpElement {
             }),
           ]),
       });
-      box.replaceChildren(
+      replace(
+        box,
         h(
           "p",
           { class: "fp-help" },
@@ -161,7 +163,7 @@ export class FpTemplatizePrompt extends FpElement {
       });
       // The language is the draft's: accepting takes edits of name, description, tags, body and parameters.
       form.element.querySelector("[data-field=language]").disabled = true;
-      box.replaceChildren(form.element, error);
+      replace(box, form.element, error);
       form.focus();
     };
 
