@@ -52,6 +52,15 @@ class Settings:
     is checked at library start-up, where the plugins are known."""
     redis_url: str | None = None
     """Redis for caches every replica shares (the preview cache); without it each process caches on its own."""
+    db_pool_size: int = 10
+    """Connections each server process keeps open to the database (application role)."""
+    db_max_overflow: int = 20
+    """Connections a process may open beyond ``db_pool_size`` under load; closed again when returned."""
+    db_pool_timeout: float = 1.0
+    """Seconds a request waits for a free connection before it is answered 503 with ``Retry-After``."""
+    database_pgbouncer: bool = False
+    """The application URL points at PgBouncer in transaction mode: no prepared statement outlives its transaction
+    (asyncpg's and SQLAlchemy's statement caches off, every statement uniquely named)."""
     ai: dict[str, Any] = field(default_factory=dict)
     """The ``[ai]`` table of flowpilot.toml: model tiers, MCP flags, prices (see docs/ai-layer.md)."""
 
@@ -150,6 +159,9 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         raise ConfigError(
             f"FLOWPILOT_MODEL_PROVIDER: {provider!r} is not a provider name (lower-case letters, digits, '_', '-', '.')"
         )
+    pool_size = _number(get("db_pool_size"), "FLOWPILOT_DB_POOL_SIZE", int, 10, minimum=1, maximum=1000)
+    max_overflow = _number(get("db_max_overflow"), "FLOWPILOT_DB_MAX_OVERFLOW", int, 20, minimum=0, maximum=1000)
+    pool_timeout = _number(get("db_pool_timeout"), "FLOWPILOT_DB_POOL_TIMEOUT", float, 1.0, minimum=0.01, maximum=300)
     ai = file_values.get("ai", {})
     if not isinstance(ai, dict):
         raise ConfigError("ai: must be a TOML table")
@@ -167,8 +179,41 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or get("anthropic_base_url"),
         model_provider=provider,
         redis_url=_redis_url(get("redis_url")),
+        db_pool_size=int(pool_size),
+        db_max_overflow=int(max_overflow),
+        db_pool_timeout=float(pool_timeout),
+        database_pgbouncer=_flag(get("database_pgbouncer"), "FLOWPILOT_DATABASE_PGBOUNCER"),
         ai=ai,
     )
+
+
+def _number(
+    raw: str | None, setting: str, kind: type[int] | type[float], default: float, *, minimum: float, maximum: float
+) -> float:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{setting}: {raw!r} is not {what}") from None
+    if not minimum <= value <= maximum:
+        low = int(minimum) if kind is int else minimum
+        raise ConfigError(f"{setting}: {value} is outside {low}-{int(maximum)}")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(raw: str | None, setting: str) -> bool:
+    value = (raw or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{setting}: {raw!r} is not true or false")
 
 
 def _redis_url(url: str | None) -> str | None:

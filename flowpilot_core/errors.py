@@ -90,6 +90,16 @@ class DatabaseUnavailable(FlowPilotError):
         self.retry_after = self.RETRY_AFTER_SECONDS
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every database connection of this process was in use for ``db_pool_timeout`` seconds: overloaded, not down.
+
+    Answered at once so that a load balancer or client can retry elsewhere, rather than after queueing for as long
+    as the load lasts."""
+
+    default_detail = "FlowPilot is busy: every database connection is in use. Try again in a second."
+    RETRY_AFTER_SECONDS = 1
+
+
 def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     """The :class:`DatabaseUnavailable` that ``exc`` means, or ``None`` if it is not a lost database.
 
@@ -98,6 +108,8 @@ def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     (:func:`flowpilot_core.db.errors.connection_lost` decides).
     """
     # Imported here so that importing the domain errors never imports a database driver.
-    from flowpilot_core.db.errors import connection_lost
+    from flowpilot_core.db.errors import connection_lost, pool_exhausted
 
+    if pool_exhausted(exc):
+        return DatabaseBusy()
     return DatabaseUnavailable() if connection_lost(exc) else None

@@ -29,7 +29,8 @@ from flowpilot_core.ai.gateway import AIGateway, ProviderPool
 from flowpilot_core.ai.policy import AIPolicy
 from flowpilot_core.ai.provider import provider_from_registry
 from flowpilot_core.config import ConfigError, Settings, ensure_secret_key
-from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker, resolve_database
+from flowpilot_core.db.engine import DatabaseUrls, create_app_engine, make_sessionmaker, resolve_database
+from flowpilot_core.db.pool_metrics import register_pool_metrics
 from flowpilot_core.events import EventDispatcher
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins, pm
 from flowpilot_core.previews import PreviewMetrics, PreviewService, WordingService
@@ -90,9 +91,10 @@ class FlowPilot:
         provider = build_model_provider(settings, plugins)  # before the engine: a bad name leaks nothing
         policy = load_ai_policy(settings)
         pool = build_service_providers(settings, plugins, policy)
-        engine = create_engine(urls.app, pool_size=10, max_overflow=20)
+        engine = create_app_engine(settings, urls.app)
         sessionmaker = make_sessionmaker(engine, events=EventDispatcher(plugin_manager))
         metrics = UsageMetrics()
+        register_pool_metrics(metrics.registry, engine, limit=settings.db_pool_size + settings.db_max_overflow)
         assert settings.secret_key is not None
         ai = AIGateway(
             provider=provider,

@@ -43,12 +43,44 @@ def resolve_database(settings: Settings) -> DatabaseUrls:
     return DatabaseUrls(owner=owner, app=app, embedded=embedded)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncEngine:
     """An engine without a ping on every checkout (a round trip per request): connections are recycled after
     30 minutes, and a connection found dead fails its request with a retryable 503 and invalidates the pool,
-    so the next request gets a fresh one."""
+    so the next request gets a fresh one.
+
+    ``pgbouncer``: ``url`` is PgBouncer in transaction mode, where consecutive transactions of one client
+    connection run on different server connections. A prepared statement then must neither be reused after its
+    transaction (SQLAlchemy's and asyncpg's statement caches are off) nor collide by name with another process's
+    on the same server connection (asyncpg numbers them per process, so two workers or replicas would both
+    prepare ``__asyncpg_stmt_1__``; here every name is unique).
+    """
     kwargs.setdefault("pool_recycle", 1800)
+    if pgbouncer:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **PGBOUNCER_CONNECT_ARGS}
     return create_async_engine(url, **kwargs)
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg adapter cache
+    "prepared_statement_name_func": _unique_statement_name,
+}
+
+
+def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
+    """The server's engine (application role), pooled as the settings say. A request that finds every
+    connection taken waits ``db_pool_timeout`` seconds, then is answered 503 with Retry-After instead of queueing."""
+    return create_engine(
+        url,
+        pgbouncer=settings.database_pgbouncer,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
 
 
 @event.listens_for(Session, "after_begin")

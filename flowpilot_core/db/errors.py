@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Iterator
 
 from asyncpg.exceptions import (
     CannotConnectNowError,
@@ -50,8 +51,8 @@ def _raised_by_database_driver(exc: BaseException) -> bool:
     )
 
 
-def connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than a query being wrong."""
+def _explicit_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it explicitly wraps (``raise ... from`` and SQLAlchemy's ``orig``)."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -59,6 +60,18 @@ def connection_lost(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        todo.extend([getattr(current, "orig", None), current.__cause__])
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """Whether ``exc`` is the pool's timeout: every connection of this process stayed in use (overload)."""
+    return any(isinstance(current, PoolTimeout) for current in _explicit_chain(exc))
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than a query being wrong."""
+    for current in _explicit_chain(exc):
         if isinstance(current, ConnectionError | TimeoutError):
             return True  # asyncpg raises a refused/reset socket or a connect timeout unwrapped
         if isinstance(current, OSError) and _raised_by_database_driver(current):
@@ -69,5 +82,4 @@ def connection_lost(exc: BaseException) -> bool:
             return True
         if isinstance(current, asyncpg_base.InterfaceError) and "connection" in str(current).lower():
             return True  # "connection is closed" and the like
-        todo.extend([getattr(current, "orig", None), current.__cause__])
     return False

@@ -4,13 +4,15 @@
 - :mod:`~flowpilot_core.scripts.values`: typed validation of a parameter value
 - :mod:`~flowpilot_core.scripts.quoting`: a value as an inert PowerShell or bash literal
 - :mod:`~flowpilot_core.scripts.render`: the sandboxed Jinja2 body, every output quoted
+- :mod:`~flowpilot_core.scripts.slots`: where an output may stand (never inside a string or comment)
 - :mod:`~flowpilot_core.scripts.commands`: which commands a script runs, and which are unknown
 - :mod:`~flowpilot_core.scripts.library`: ``script_templates`` CRUD, search, pending-drafts count
 - :mod:`~flowpilot_core.scripts.matching`: the matcher protocol and merging (``keyword_matcher`` is the built-in plugin)
 - :mod:`~flowpilot_core.scripts.prefill`: parameter values from facts, ticket, account and PSA, with sources
 - :mod:`~flowpilot_core.scripts.generations`: stored (redacted) script generations
 - :mod:`~flowpilot_core.scripts.tokens`, :mod:`~flowpilot_core.scripts.literals`,
-  :mod:`~flowpilot_core.scripts.extraction`: ``TemplateExtractionService`` (deterministic)
+  :mod:`~flowpilot_core.scripts.extraction`: ``TemplateExtractionService`` (deterministic), and
+  :mod:`~flowpilot_core.scripts.model_extraction`: the model pass that may add to it
 - :mod:`~flowpilot_core.scripts.generator`, :mod:`~flowpilot_core.scripts.service`: the one-off script call
   and the three no-template options
 - :mod:`~flowpilot_core.scripts.drafts`: draft templates and the templatize prompt

@@ -14,16 +14,19 @@ default, so extraction never stores one. Jinja syntax already in the script is e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 
+from flowpilot_core.errors import InvalidInput
 from flowpilot_core.scripts.commands import CommandUse, check_commands
 from flowpilot_core.scripts.literals import Literal_, find_literals
 from flowpilot_core.scripts.quoting import quote_bash, quote_powershell
 from flowpilot_core.scripts.render import REDACTED
-from flowpilot_core.scripts.schema import Language, ParameterSchema, ParameterSpec
+from flowpilot_core.scripts.schema import Language, ParameterSchema, ParameterSpec, ParameterType
 from flowpilot_core.scripts.tokens import Token, tokenize
+from flowpilot_core.scripts.values import validate_value
 
 _JINJA_OPEN = re.compile(r"\{[{%#]")
 _LABELS = {
@@ -61,6 +64,23 @@ class ExtractionResult(msgspec.Struct, frozen=True, kw_only=True):
     unknown_commands: list[str]
 
 
+class Suggestion(msgspec.Struct, frozen=True, kw_only=True):
+    """A literal the model says should become a parameter."""
+
+    literal: str
+    name: str
+    type: ParameterType = "string"
+
+
+def _suggested(suggestion: Suggestion, value: str) -> list[Literal_]:
+    spec = ParameterSpec(name="p", type=suggestion.type)
+    try:
+        validate_value(spec, value)
+    except InvalidInput:
+        return []
+    return [Literal_(0, len(value), suggestion.type, _snake(suggestion.name))]
+
+
 @dataclass
 class _Edit:
     start: int
@@ -79,9 +99,15 @@ def _escape_jinja(text: str) -> str:
 
 
 class TemplateExtractionService:
-    """Deterministic extraction; works offline. (The model-assisted pass is not built yet.)"""
+    """Deterministic extraction; works offline. The model pass (:mod:`~flowpilot_core.scripts.model_extraction`)
+    only adds :class:`Suggestion` items to it."""
 
-    def extract(self, script: str, language: Language) -> ExtractionResult:
+    def extract(self, script: str, language: Language, suggestions: Sequence[Suggestion] = ()) -> ExtractionResult:
+        """Extract ``script``; ``suggestions`` (from the model pass) add literals no rule found.
+
+        A suggestion applies only to a whole string or word equal to its literal, never to a
+        token a rule already claimed, and only with a type its literal is valid for.
+        """
         names_by_value: dict[str, str] = {}
         specs: dict[str, ParameterSpec] = {}
         edits: list[_Edit] = []
@@ -110,8 +136,11 @@ class TemplateExtractionService:
             names_by_value[key] = name
             return name
 
+        suggested = {s.literal: s for s in suggestions}
         for token in tokenize(script, language):
             found_all = find_literals(token, language)
+            if not found_all and not token.is_command and token.value in suggested:
+                found_all = _suggested(suggested[token.value], token.value)
             if not found_all:
                 continue
             line = script.count("\n", 0, token.start) + 1

@@ -50,7 +50,7 @@ class GenerationOut(msgspec.Struct, kw_only=True):
     """In the response that generated it: the script to copy, values in clear. Read back later:
     the stored copy, each sensitive value replaced by ``[redacted]``."""
     redacted: bool
-    """Whether ``script`` has sensitive values replaced (always true when read back and the template has any)."""
+    """Whether ``script`` is a stored copy with sensitive values (or a password the model wrote) replaced."""
     parameters: dict[str, ParameterValue]
     """The values used, sensitive ones as ``[redacted]``."""
     commands: list[CommandUse]
@@ -76,9 +76,7 @@ def generation_out(
         name=row.name,
         language=row.language,  # type: ignore[arg-type]
         script=shown,
-        redacted=script is None and bool(row.parameters.get("sensitive"))
-        if isinstance(row.parameters, dict)
-        else False,
+        redacted=script is None and isinstance(row.parameters, dict) and bool(row.parameters.get("redacted")),
         parameters=values,
         commands=commands,
         unknown_commands=[c.name for c in commands if not c.known],
@@ -108,6 +106,7 @@ async def store_generation(
     stored_script: str,
     parameters: dict[str, ParameterValue],
     sensitive: list[str],
+    redacted: bool,
     template_id: uuid.UUID | None = None,
     fix_id: uuid.UUID | None = None,
 ) -> tuple[ScriptGeneration, int]:
@@ -120,7 +119,7 @@ async def store_generation(
         path=path,
         name=name[:200],
         language=language,
-        parameters={"values": parameters, "sensitive": sensitive},
+        parameters={"values": parameters, "sensitive": sensitive, "redacted": redacted},
         script=stored_script,
         created_by_user_id=principal.user_id,
     )
@@ -152,6 +151,7 @@ async def generate_from_template(
         stored_script=stored,
         parameters=redacted_values,
         sensitive=[p.name for p in schema.parameters if p.is_sensitive],
+        redacted=stored != script,
         template_id=template.id,
         fix_id=data.suggested_fix_id,
     )

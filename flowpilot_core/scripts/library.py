@@ -136,11 +136,11 @@ def _summary(row: ScriptTemplate) -> TemplateSummary:
     )
 
 
-def validate_template(body: str, schema: ParameterSchema) -> None:
+def validate_template(body: str, schema: ParameterSchema, language: Language) -> None:
     if not body.strip():
         raise InvalidInput("the template body is empty", field="body")
     check_schema(schema)
-    check_body(body, schema)
+    check_body(body, schema, language)
 
 
 async def _name_taken(db: AsyncSession, account_id: uuid.UUID, name: str, except_id: uuid.UUID | None = None) -> bool:
@@ -197,7 +197,7 @@ async def create_template(
     db: AsyncSession, principal: Principal, data: TemplateIn, *, draft_id: uuid.UUID | None = None
 ) -> TemplateOut:
     """Store a validated template; ``source_session_id`` records the session, technician and ticket."""
-    validate_template(data.body, data.parameter_schema)
+    validate_template(data.body, data.parameter_schema, data.language)
     name = data.name.strip()
     if not name:
         raise InvalidInput("name must not be blank", field="name")
@@ -241,7 +241,8 @@ async def update_template(
     row = await get_template_row(db, principal, template_id)
     body = patch.body if patch.body is not None else row.body
     schema = patch.parameter_schema if patch.parameter_schema is not None else parse_schema(row.parameter_schema)
-    validate_template(body, schema)
+    language: Language = patch.language if patch.language is not None else row.language  # type: ignore[assignment]
+    validate_template(body, schema, language)
     if patch.name is not None:
         name = patch.name.strip()
         if not name:

@@ -234,6 +234,8 @@ def _embedded(value: str) -> list[Literal_]:
 
 def find_literals(token: Token, language: Language) -> list[Literal_]:
     """The literals of one token worth a parameter (none for most tokens)."""
+    if token.is_command:
+        return []
     value = token.value
     text = value.strip()
     if not text or text.startswith("$") or (token.kind == "word" and text.startswith("-")):

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from flowpilot_core.errors import InvalidInput
@@ -28,9 +28,34 @@ REDACTED = "[redacted]"
 MAX_BODY_CHARS = 100_000
 
 
+MAX_REPEAT_CHARS = 10_000
+MAX_SCRIPT_CHARS = 200_000
+
+
+class ScriptEnvironment(SandboxedEnvironment):
+    """The sandbox, also refusing what would let one account's template burn a shared server's CPU or memory:
+    ``**`` (``9**9**9``) and string or list repetition past :data:`MAX_REPEAT_CHARS`. (``range`` is
+    already capped by the sandbox, and nested loops are refused when a template is written.)"""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the ** operator is not available in script templates")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(count, int)
+                    and len(seq) * count > MAX_REPEAT_CHARS
+                ):
+                    raise SecurityError(f"repeating a value past {MAX_REPEAT_CHARS} characters is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 @functools.cache
 def environment(language: Language) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return ScriptEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -39,22 +64,31 @@ def environment(language: Language) -> SandboxedEnvironment:
 
 
 def body_variables(body: str) -> set[str]:
-    """The names a body uses; a syntax error is :class:`InvalidInput` on ``body``."""
+    """The names a body uses; a syntax error or a loop inside a loop is :class:`InvalidInput` on ``body``."""
     try:
         parsed = environment("bash").parse(body)
     except TemplateSyntaxError as exc:
         raise InvalidInput(f"the template body is not valid: {exc.message} (line {exc.lineno})", field="body") from None
+    for loop in parsed.find_all(nodes.For):
+        inner = next(loop.find_all(nodes.For), None)
+        if inner is not None:  # range() is capped, but a loop of loops is still 10**10 steps
+            raise InvalidInput(
+                f"a loop inside a loop (line {inner.lineno}) is not allowed in a script template", field="body"
+            )
     return set(meta.find_undeclared_variables(parsed))
 
 
-def check_body(body: str, schema: ParameterSchema) -> None:
-    """A body may use only the parameters its schema declares."""
+def check_body(body: str, schema: ParameterSchema, language: Language) -> None:
+    """A body may use only the parameters its schema declares, each where its value stays inert."""
     if len(body) > MAX_BODY_CHARS:
         raise InvalidInput(f"the template body is longer than {MAX_BODY_CHARS} characters", field="body")
     unknown = sorted(body_variables(body) - set(schema.names))
     if unknown:
         used = ", ".join("{{ " + name + " }}" for name in unknown)
         raise InvalidInput(f"the body uses {used}, which the parameter schema does not declare", field="body")
+    from flowpilot_core.scripts.slots import check_slots  # slots tokenizes with quoting's rules
+
+    check_slots(body, language)
 
 
 def resolve_values(schema: ParameterSchema, given: Mapping[str, object]) -> dict[str, Value]:
@@ -82,8 +116,15 @@ def resolve_values(schema: ParameterSchema, given: Mapping[str, object]) -> dict
 def render_body(language: Language, body: str, values: Mapping[str, Value]) -> str:
     """The script, every value quoted. A failing template (a bug in it) is :class:`InvalidInput` on ``body``."""
     try:
-        return environment(language).from_string(body).render(**values)
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
+        out: list[str] = []
+        size = 0
+        for chunk in environment(language).from_string(body).generate(**values):
+            size += len(chunk)
+            if size > MAX_SCRIPT_CHARS:
+                raise InvalidInput(f"the rendered script is longer than {MAX_SCRIPT_CHARS} characters", field="body")
+            out.append(chunk)
+        return "".join(out)
+    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"the template could not be rendered: {exc}", field="body") from None
 
 

@@ -7,7 +7,8 @@ decision and its side effects together, so a failure half-way leaves neither:
 
 - ``one_off``: the script is stored as a generation (path ``one_off``);
 - ``draft_template``: the generation (path ``draft_template``) and a pending draft template
-  from the deterministic extraction of the script;
+  from the extraction of the script (the rules, then the model's suggestions:
+  :mod:`~flowpilot_core.scripts.model_extraction`);
 - ``build_template``: nothing is stored but the decision; the extraction is returned for the
   template editor, and saving it (``POST /api/v1/script-templates`` with
   ``source_session_id``) creates the template with its provenance.
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts import Principal
-from flowpilot_core.ai.gateway import AIGateway
+from flowpilot_core.ai.gateway import AIGateway, BoundAI
 from flowpilot_core.db.engine import tenant_session
 from flowpilot_core.db.models import DraftTemplate, ScriptGeneration
 from flowpilot_core.errors import Conflict
@@ -37,6 +38,7 @@ from flowpilot_core.scripts.drafts import DraftOut, draft_out
 from flowpilot_core.scripts.extraction import ExtractionResult, TemplateExtractionService, redact_secret_literals
 from flowpilot_core.scripts.generations import GenerationOut, fix_of_session, generation_out, store_generation
 from flowpilot_core.scripts.generator import build_script_call, parse_script_reply
+from flowpilot_core.scripts.model_extraction import build_extraction_call, parse_suggestions
 from flowpilot_core.scripts.schema import Language, schema_builtins
 from flowpilot_core.sessions.lifecycle import get_session_row
 
@@ -120,7 +122,9 @@ class ScriptService:
             fix_title = fix.title
         completion = await bound.call(spec)
         name, script = parse_script_reply(completion.text, fix_title)
-        extraction = self.extraction.extract(script, choice.language) if choice.decision != "one_off" else None
+        extraction = None
+        if choice.decision != "one_off":
+            extraction = await self._extract(bound, script, choice.language, principal, session_id)
         async with tenant_session(self.sessionmaker, principal.account_id) as db:
             decided = await decide_fix(db, principal, session_id, fix_id, choice.decision)
             generation: GenerationOut | None = None
@@ -139,6 +143,7 @@ class ScriptService:
                     stored_script=stored,
                     parameters={},
                     sensitive=[],
+                    redacted=stored != script,
                     fix_id=fix_id,
                 )
                 generation = generation_out(row, script=script, state_version=version)
@@ -160,5 +165,22 @@ class ScriptService:
                 draft = draft_out(draft_row)
             return NoTemplateOutcome(fix=decided, generation=generation, draft=draft, extraction=extraction)
 
-    async def extract(self, script: str, language: Language) -> ExtractionResult:
-        return self.extraction.extract(script, language)
+    async def extract(self, principal: Principal, script: str, language: Language) -> ExtractionResult:
+        """The rules' extraction of ``script`` plus the model's suggestions (the library's "import a script")."""
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            bound = await self.ai.bind(db, principal.account_id)
+        return await self._extract(bound, script, language, principal, None)
+
+    async def _extract(
+        self, bound: BoundAI, script: str, language: Language, principal: Principal, session_id: uuid.UUID | None
+    ) -> ExtractionResult:
+        found = self.extraction.extract(script, language)
+        spec = build_extraction_call(
+            script,
+            language,
+            found,
+            account_id=str(principal.account_id),
+            session_id=str(session_id) if session_id else None,
+        )
+        suggestions = parse_suggestions((await bound.call(spec)).text)
+        return self.extraction.extract(script, language, suggestions) if suggestions else found

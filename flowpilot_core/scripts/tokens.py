@@ -35,6 +35,8 @@ class Token:
     """The ``-Parameter`` / ``--option`` directly before it, lower case, without dashes."""
     variable: str | None
     """The variable it is assigned to (``$Name = 'x'``, ``NAME=x``)."""
+    is_command: bool = False
+    """The word names the command (it is not an argument)."""
 
 
 def _read_quoted(text: str, i: int, quotes: tuple[str, ...] | str, escape: str | None) -> int:
@@ -129,6 +131,7 @@ def tokenize(text: str, language: Language) -> list[Token]:
             continue
         if at_start and not word.startswith("$"):
             command, at_start, option = word, False, None
+            out.append(Token("word", i, j, word, None, None, variable, is_command=True))
         elif word.startswith("-") and len(word) > 1 and not word[1:2].isdigit():
             option = word.lstrip("-").rstrip(":").lower()  # -Password:'x' names its option too
         else:

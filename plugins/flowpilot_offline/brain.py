@@ -15,6 +15,7 @@ contract need.
   the stored facts and suggested fix in the context.
 * ``script_generation``: ``{"name", "script"}``, a playbook's script with the facts' values
   (:mod:`flowpilot_offline.scripts`).
+* ``template_extraction``: ``{"parameters": []}`` (the deterministic rules ran first).
 * anything else: a plain-text account of what the call asked for and what it knows.
 """
 
@@ -221,4 +222,6 @@ _HANDLERS = {
     "resolution_note": _resolution_note,
     "escalation_package": _escalation_package,
     "script_generation": write_script,
+    # The rules already found what the offline model could: it suggests nothing more.
+    "template_extraction": lambda spec: '{"parameters": []}',
 }

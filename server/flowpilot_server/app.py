@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from typing import Any
 
 import pluggy
 from litestar import Litestar, Router
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.static_files import create_static_files_router
 
 from flowpilot_core import __version__
 from flowpilot_core.config import Settings, load_settings
@@ -39,6 +40,15 @@ from flowpilot_server.routes import (
     writeback,
 )
 from flowpilot_server.routes import settings as settings_routes
+from flowpilot_server.static_assets import asset_version, static_router
+
+
+def compression() -> CompressionConfig:
+    """Brotli where the client takes it (and the ``brotli`` wheel is installed), else gzip, for every response of
+    500 bytes or more: JSON, HTML, static files. A stream (SSE) is compressed chunk by chunk, each flushed at once."""
+    if importlib.util.find_spec("brotli") is not None:
+        return CompressionConfig(backend="brotli", brotli_gzip_fallback=True, gzip_compress_level=6)
+    return CompressionConfig(backend="gzip", gzip_compress_level=6)
 
 
 def create_app(
@@ -46,18 +56,23 @@ def create_app(
     *,
     urls: DatabaseUrls | None = None,
     plugin_manager: pluggy.PluginManager | None = None,
+    reconcile_writebacks: bool = True,
 ) -> Litestar:
     """Build the FlowPilot server. The database engine is created at startup, on the serving loop.
 
-    ``plugin_manager`` replaces the process-wide one (see ``FlowPilot.start``).
+    ``plugin_manager`` replaces the process-wide one (see ``FlowPilot.start``). ``reconcile_writebacks=False``
+    leaves finishing abandoned writebacks to someone else: the parent of ``flowpilot serve --workers N`` does it
+    once, not every worker.
     """
     settings = settings or load_settings()
+    static_version = asset_version(pages.static_dir())
 
     async def start(app: Litestar) -> None:
         runtime = FlowPilot.start(settings, urls, plugin_manager=plugin_manager)
         app.state.runtime = runtime
-        # Writebacks a crash left half-way end with exactly one note; in the background, not delaying start-up.
-        app.state.reconciler = asyncio.create_task(reconcile_abandoned(runtime.writeback, runtime.urls.owner))
+        if reconcile_writebacks:
+            # Writebacks a crash left half-way end with exactly one note; in the background, not delaying start-up.
+            app.state.reconciler = asyncio.create_task(reconcile_abandoned(runtime.writeback, runtime.urls.owner))
 
     async def stop(app: Litestar) -> None:
         reconciler: asyncio.Task[Any] | None = getattr(app.state, "reconciler", None)
@@ -111,24 +126,30 @@ def create_app(
         pages.assistant_deep,
         pages.embed_js,
         pages.root,
-        create_static_files_router(
-            path="/static",
-            directories=[pages.static_dir()],
-            include_in_schema=False,
-            after_request=pages.static_security_headers,
-        ),
+        static_router(pages.static_dir(), static_version, after_request=pages.static_security_headers),
     ]
     app = Litestar(
         route_handlers=handlers,
         dependencies={"ctx": Provide(provide_ctx), "caller": Provide(provide_caller)},
         plugins=[problem_details_plugin()],
         openapi_config=openapi,
+        compression_config=compression(),
         before_request=check_request,
         on_startup=[start],
         on_shutdown=[stop],
         debug=False,
     )
+    app.state.static_version = static_version
     document = app.plugins.get(OpenAPIPlugin).provide_openapi()
     document_problem_responses(document)
     forbid_unknown_request_fields(document, app)
     return app
+
+
+def create_worker_app() -> Litestar:
+    """The app of one ``flowpilot serve --workers N`` worker (an import-string factory for uvicorn).
+
+    Settings come from the environment the parent prepared (it resolved the database, started an embedded one if
+    needed and ran the migrations); the parent also reconciles abandoned writebacks, once for all workers.
+    """
+    return create_app(load_settings(), reconcile_writebacks=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import threading
@@ -78,7 +79,7 @@ async def _with_tenant_db(settings: Settings, urls: Any, fn: Callable[[Any], Awa
     from flowpilot_core.db.engine import create_engine, make_sessionmaker
 
     await _require_migrated(urls)
-    engine = create_engine(urls.app)
+    engine = create_engine(urls.app, pgbouncer=settings.database_pgbouncer)
     try:
         async with make_sessionmaker(engine)() as db, db.begin():
             return await fn(db)
@@ -86,7 +87,7 @@ async def _with_tenant_db(settings: Settings, urls: Any, fn: Callable[[Any], Awa
         await engine.dispose()
 
 
-def _serve(settings: Settings, urls: Any) -> None:
+def _serve(settings: Settings, urls: Any, workers: int = 1) -> None:
     import uvicorn
 
     from flowpilot_core.library import build_model_provider, load_ai_policy
@@ -96,17 +97,70 @@ def _serve(settings: Settings, urls: Any) -> None:
     load_ai_policy(settings)  # fail here, in one line, rather than inside the server's startup
     load_plugins()
     build_model_provider(settings, collect())
-    app = create_app(settings, urls=urls)
-    _progress(f"FlowPilot is listening on {settings.base_url}/pilot  (Ctrl+C stops)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    if workers == 1:
+        app = create_app(settings, urls=urls)
+        _progress(f"FlowPilot is listening on {settings.base_url}/pilot  (Ctrl+C stops)")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return
+    _export_for_workers(settings, urls)
+    _reconcile_in_background(settings, urls)
+    _progress(f"FlowPilot is listening on {settings.base_url}/pilot with {workers} workers  (Ctrl+C stops)")
+    uvicorn.run(
+        "flowpilot_server.app:create_worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
+
+
+def _export_for_workers(settings: Settings, urls: Any) -> None:
+    """What the workers must agree on with this process, in the environment they inherit: the database this
+    process resolved (an embedded one it started included, so no worker starts another) and where to listen."""
+    os.environ.update(
+        FLOWPILOT_DATABASE_URL=urls.owner,
+        FLOWPILOT_APP_DATABASE_URL=urls.app,
+        FLOWPILOT_HOST=settings.host,
+        FLOWPILOT_PORT=str(settings.port),
+    )
+    if settings.secret_key:  # given or generated into the data dir: the same key in every worker
+        os.environ["FLOWPILOT_SECRET_KEY"] = settings.secret_key
+
+
+def _reconcile_in_background(settings: Settings, urls: Any) -> threading.Thread:
+    """Finish the writebacks a crash left half-way, once for all workers, without delaying start-up."""
+    from flowpilot_core.library import FlowPilot
+    from flowpilot_core.writeback.reconcile import reconcile_abandoned
+
+    async def reconcile() -> None:
+        runtime = FlowPilot.start(settings, urls)
+        try:
+            await reconcile_abandoned(runtime.writeback, urls.owner)
+        finally:
+            await runtime.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(reconcile(),), name="writeback-reconciler", daemon=True)
+    thread.start()
+    return thread
+
+
+def _workers(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{count} is outside 1-64")
+    return count
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
     urls = _database(settings)
     if not args.no_migrate:
-        asyncio.run(_migrate(settings, urls))
-    _serve(settings, urls)
+        asyncio.run(_migrate(settings, urls))  # here, once, before any worker starts
+    _serve(settings, urls, args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -307,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: FLOWPILOT_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: FLOWPILOT_PORT or 8000)")
     serve.add_argument("--no-migrate", action="store_true", help="don't apply pending migrations")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (default: 1); each has its own database pool of "
+        "FLOWPILOT_DB_POOL_SIZE + FLOWPILOT_DB_MAX_OVERFLOW connections. Migrations run once, before they start",
+    )
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="run FlowPilot with a demo account, sample tickets and an example portal")

@@ -46,7 +46,8 @@ _API_ERRORS = {
     "409": "Conflicts with the current state",
     "422": "A value is invalid; `errors[]` names the field",
     "429": "The model provider's rate limit was reached; see Retry-After",
-    "503": "The database or the model provider is unreachable; `retryable` and Retry-After say when to retry",
+    "503": "The database or the model provider is unreachable, or every database connection is busy; `retryable` and "
+    "Retry-After say when to retry",
 }
 _BODY_ERRORS = {
     "413": "The body is too large",

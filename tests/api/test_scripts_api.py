@@ -167,6 +167,7 @@ async def test_templates_crud_search_and_provenance(client: Client, tenant: Tena
     (
         ({"body": "Restart-Computer {{ host }}"}, 422, "body"),
         ({"body": "{% if %}"}, 422, "body"),
+        ({"body": 'Write-Host "Restarting on {{ computer }}"'}, 422, "body"),
         (
             {"parameter_schema": {"parameters": [{"name": "computer", "type": "enum"}]}},
             422,
@@ -319,6 +320,8 @@ async def test_a_one_off_script_that_holds_a_password_is_stored_without_it(
     assert chosen.status_code == 200, chosen.text
     assert chosen.json()["generation"]["script"] == script
     assert await _rows_containing(db_urls, SECRET) == []
+    (stored,) = (await client.get(f"/api/v1/ai-sessions/{sid}/script-generations", headers=tenant.headers())).json()
+    assert stored["redacted"] is True and "$password = '[redacted]'" in stored["script"]
 
 
 # -- prefill and matching ----------------------------------------------------------------------------
@@ -663,3 +666,40 @@ async def test_creating_and_deciding_templates_reach_plugins_as_events(
         accepted.json()["id"],
     )
     assert [e.decision for e in recorder.events if isinstance(e, FixDecided)] == ["draft_template"]
+
+
+async def test_the_model_pass_adds_what_the_rules_missed_and_never_sees_a_password(
+    client: Client, tenant: Tenant, echo: EchoProvider
+) -> None:
+    sid = await _session(client, tenant)
+    fix = await _fix_via_chat(client, tenant, sid, echo)
+    script = (
+        "netsh wlan connect name='Fabrikam-Corp' ssid='Fabrikam-Corp'\n"
+        f"Set-LocalUser -Name 'kiosk' -Password (ConvertTo-SecureString '{SECRET}' -AsPlainText -Force)\n"
+    )
+    echo.replies.append(json.dumps({"name": "Join-Wifi.ps1", "script": script}))
+    suggestions = [
+        {"literal": "Fabrikam-Corp", "name": "wifi_profile", "type": "string"},
+        {"literal": "[redacted]", "name": "password", "type": "string"},  # a secret is never the model's to name
+        {"literal": "not in the script", "name": "ghost", "type": "string"},
+        {"literal": "kiosk", "name": "bad name!", "type": "string"},
+    ]
+    echo.replies.append(json.dumps({"parameters": suggestions}))
+    response = await client.post(
+        f"/api/v1/ai-sessions/{sid}/suggested-fixes/{fix}/no-template",
+        json={"decision": "build_template"},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 200, response.text
+    extraction = response.json()["extraction"]
+    params = {p["name"]: (p["type"], p["default"]) for p in extraction["parameter_schema"]["parameters"]}
+    assert params["wifi_profile"] == ("string", "Fabrikam-Corp")
+    assert "ghost" not in params and "bad_name" not in params
+    assert [p for p in params.values() if p[0] == "secret"] == [("secret", None)]
+    assert "{{ wifi_profile }}" in extraction["body"] and SECRET not in extraction["body"]
+    (call,) = [c for c in echo.calls if c.spec.service == "template_extraction"]
+    sent = json.loads(call.spec.request)
+    assert SECRET not in call.spec.request and "[redacted]" in sent["script"]
+    assert all(
+        SECRET not in json.dumps(c.kwargs, default=str) for c in echo.calls if c.spec.service != "script_generation"
+    )

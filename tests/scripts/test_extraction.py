@@ -7,9 +7,12 @@ changed them, so its gate is a threshold, not perfection.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flowpilot_core.scripts import TemplateExtractionService, render_template
+from flowpilot_core.scripts.library import validate_template
 from tests.scripts.extraction_scoring import cases, score
 
 SERVICE = TemplateExtractionService()
@@ -26,6 +29,7 @@ def test_extraction_quality_on_each_split(split: str, precision: float, recall: 
 @pytest.mark.parametrize("case", cases("tuning") + cases("heldout"), ids=lambda c: c["id"])
 def test_every_extracted_body_is_a_valid_template_that_renders_with_its_defaults(case: dict) -> None:
     extraction = SERVICE.extract(case["script"], case["language"])
+    validate_template(extraction.body, extraction.parameter_schema, case["language"])  # storable as it is
     secrets = {p.name: "s3cret" for p in extraction.parameter_schema.parameters if p.is_sensitive}
     script, stored, _ = render_template(case["language"], extraction.body, extraction.parameter_schema, secrets)
     for must in case["must"]:
@@ -81,3 +85,24 @@ def test_a_password_in_any_position_never_survives_extraction_or_the_stored_one_
     assert any(p.type == "secret" and p.default is None for p in extraction.parameter_schema.parameters)
     stored = redact_secret_literals(script, language)  # type: ignore[arg-type]
     assert "pa ss;word" not in stored and "[redacted]" in stored
+
+
+def test_malformed_model_suggestions_add_nothing() -> None:
+    from flowpilot_core.scripts.model_extraction import parse_suggestions
+
+    assert parse_suggestions("I could not find anything.") == []
+    assert parse_suggestions('{"parameters": "none"}') == []
+    usable = parse_suggestions(
+        json.dumps(
+            {
+                "parameters": [
+                    {"literal": "PRN-07", "name": "printer", "type": "string"},
+                    {"literal": "x", "name": "1bad", "type": "string"},
+                    {"literal": "y", "name": "ok", "type": "secret"},
+                    {"literal": "z", "name": "ok2", "type": "nonsense"},
+                    {"name": "no_literal"},
+                ]
+            }
+        )
+    )
+    assert [(s.literal, s.name) for s in usable] == [("PRN-07", "printer")]

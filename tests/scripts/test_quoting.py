@@ -147,3 +147,17 @@ def test_the_sandbox_refuses_python_internals() -> None:
     with pytest.raises(InvalidInput) as caught:
         render_template("bash", "{{ value.__class__.__mro__[1].__subclasses__() }}", _schema(), {"value": "x"})
     assert caught.value.field == "body"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    (
+        ("{{ 9**9**9 }}", "not available"),
+        ("{{ value * 100000 }}", "repeating"),
+        ("{% for i in range(99999) %}{{ value }}{% endfor %}", "longer than"),
+    ),
+)
+def test_a_template_cannot_burn_the_servers_cpu_or_memory(body: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as caught:
+        render_template("bash", body, _schema(), {"value": "x" * 10})
+    assert caught.value.field == "body"

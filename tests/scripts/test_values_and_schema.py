@@ -101,12 +101,48 @@ def test_a_schema_that_cannot_work_is_refused_naming_the_field(
 
 def test_a_body_may_use_only_declared_parameters_and_must_parse() -> None:
     schema = ParameterSchema(parameters=[ParameterSpec(name="host", type="hostname")])
-    check_body("Restart-Computer -ComputerName {{ host }}", schema)
+    check_body("Restart-Computer -ComputerName {{ host }}", schema, "powershell")
     with pytest.raises(InvalidInput, match=r"\{\{ user \}\}") as caught:
-        check_body("Set-ADUser {{ user }} -ComputerName {{ host }}", schema)
+        check_body("Set-ADUser {{ user }} -ComputerName {{ host }}", schema, "powershell")
     assert caught.value.field == "body"
     with pytest.raises(InvalidInput, match="not valid"):
-        check_body("{% if host %}unclosed", schema)
+        check_body("{% if host %}unclosed", schema, "powershell")
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "where"),
+    (
+        ("powershell", 'Write-Host "Hello {{ host }}"', "a quoted string"),
+        ("powershell", "Write-Host 'Hello {{ host }}'", "a quoted string"),
+        ("powershell", "Get-Item x # for {{ host }}", "a comment"),
+        ("powershell", "<# {{ host }} #>\nGet-Item x", "a comment"),
+        ("powershell", '$x = @"\nHello {{ host }}\n"@', "a here-string"),
+        ("bash", 'echo "Hello {{ host }}"', "a quoted string"),
+        ("bash", "cat <<EOF\n{{ host }}\nEOF\n", "a here-document"),
+        ("bash", "ping -c1 x # {{ host }}", "a comment"),
+    ),
+)
+def test_a_value_placed_where_it_would_not_be_inert_is_refused(language: str, body: str, where: str) -> None:
+    # e.g. "Hello {{ host }}" renders "Hello '$(calc)'", and both shells run $(...) inside double quotes
+    schema = ParameterSchema(parameters=[ParameterSpec(name="host")])
+    with pytest.raises(InvalidInput, match=f"inside {where}") as caught:
+        check_body(body, schema, language)  # type: ignore[arg-type]
+    assert caught.value.field == "body"
+
+
+@pytest.mark.parametrize(
+    ("language", "body"),
+    (
+        ("powershell", "$a = {{ host }}; Get-Item -Path {{ host }} # done"),
+        ("powershell", "Write-Host ('Hello ' + {{ host }})"),
+        ("powershell", "{% if host %}Stop-Service {{ host }}{% endif %}"),
+        ("powershell", 'Write-Host "{% raw %}{{{% endraw %} literal braces" {{ host }}'),
+        ("bash", 'echo "Hello "{{ host }}'),
+        ("bash", "cat <<'EOF'\nnothing here\nEOF\nping -c1 {{ host }}"),
+    ),
+)
+def test_a_value_in_code_position_is_accepted(language: str, body: str) -> None:
+    check_body(body, ParameterSchema(parameters=[ParameterSpec(name="host")]), language)  # type: ignore[arg-type]
 
 
 def test_required_values_are_checked_before_rendering_and_defaults_fill_the_rest() -> None:
@@ -123,3 +159,10 @@ def test_required_values_are_checked_before_rendering_and_defaults_fill_the_rest
     assert resolve_values(schema, {"host": "PC-1"}) == {"host": "PC-1", "mode": "a", "note": ""}
     with pytest.raises(InvalidInput, match="unknown parameter 'hots'"):
         resolve_values(schema, {"hots": "PC-1"})
+
+
+def test_a_loop_inside_a_loop_is_refused_when_the_template_is_written() -> None:
+    schema = ParameterSchema(parameters=[ParameterSpec(name="host")])
+    check_body("{% for i in range(3) %}ping -c1 {{ host }}\n{% endfor %}", schema, "bash")
+    with pytest.raises(InvalidInput, match="loop inside a loop"):
+        check_body("{% for i in range(9) %}{% for j in range(9) %}x{% endfor %}{% endfor %}", schema, "bash")

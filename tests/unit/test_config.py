@@ -65,3 +65,33 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert first.secret_key and len(first.secret_key) >= 32
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert ensure_secret_key(settings).secret_key == first.secret_key
+
+
+def test_pool_and_pgbouncer_settings_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "flowpilot.toml"
+    config.write_text("db_pool_size = 4\ndb_max_overflow = 0\ndb_pool_timeout = 0.25\ndatabase_pgbouncer = true\n")
+    settings = load_settings(env={"FLOWPILOT_DB_POOL_SIZE": "6"}, config_file=config)
+    assert (settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout) == (6, 0, 0.25)
+    assert settings.database_pgbouncer is True
+    defaults = load_settings(env={}, config_file=tmp_path / "none.toml")
+    assert (defaults.db_pool_size, defaults.db_max_overflow, defaults.db_pool_timeout) == (10, 20, 1.0)
+    assert defaults.database_pgbouncer is False
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    (
+        ("FLOWPILOT_DB_POOL_SIZE", "0", "FLOWPILOT_DB_POOL_SIZE: 0 is outside 1-1000"),
+        ("FLOWPILOT_DB_POOL_SIZE", "ten", "FLOWPILOT_DB_POOL_SIZE: 'ten' is not a whole number"),
+        ("FLOWPILOT_DB_MAX_OVERFLOW", "-1", "FLOWPILOT_DB_MAX_OVERFLOW: -1 is outside 0-1000"),
+        ("FLOWPILOT_DB_MAX_OVERFLOW", "2.5", "FLOWPILOT_DB_MAX_OVERFLOW: '2.5' is not a whole number"),
+        ("FLOWPILOT_DB_POOL_TIMEOUT", "0", "FLOWPILOT_DB_POOL_TIMEOUT: 0.0 is outside 0.01-300"),
+        ("FLOWPILOT_DB_POOL_TIMEOUT", "nan", "FLOWPILOT_DB_POOL_TIMEOUT: nan is outside 0.01-300"),
+        ("FLOWPILOT_DB_POOL_TIMEOUT", "1s", "FLOWPILOT_DB_POOL_TIMEOUT: '1s' is not a number"),
+        ("FLOWPILOT_DATABASE_PGBOUNCER", "maybe", "FLOWPILOT_DATABASE_PGBOUNCER: 'maybe' is not true or false"),
+    ),
+)
+def test_a_bad_pool_setting_names_itself(tmp_path: Path, name: str, raw: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={name: raw}, config_file=tmp_path / "none.toml")
+    assert str(raised.value) == message

@@ -21,7 +21,7 @@ from flowpilot_core.ai.errors import (
     AITimedOut,
     AIUnavailable,
 )
-from flowpilot_core.errors import DatabaseUnavailable, FlowPilotError, NotFound, database_unavailable
+from flowpilot_core.errors import DatabaseBusy, DatabaseUnavailable, FlowPilotError, NotFound, database_unavailable
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,17 @@ def test_a_lost_database_is_a_retryable_503() -> None:
     wrapped = RuntimeError("while saving the reply")
     wrapped.__cause__ = refused
     assert database_unavailable(wrapped) is not None
+
+
+def test_a_pool_that_stayed_busy_is_a_503_that_says_busy_and_retry_in_a_second() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    busy = PoolTimeout("QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 0.50")
+    wrapped = RuntimeError("while reading the session")
+    wrapped.__cause__ = busy
+    for exc in (busy, wrapped):
+        assert isinstance(database_unavailable(exc), DatabaseBusy)
+        body = problem_body(exc)
+        assert (body["status"], body["retryable"], body["retry_after"]) == (503, True, 1)
+        assert body["type"] == "https://flowpilot.dev/problems/database-busy"
+    assert problem_body(ConnectionRefusedError(111, "refused"))["retry_after"] == 5  # an outage: later

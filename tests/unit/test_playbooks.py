@@ -607,11 +607,12 @@ def test_resolution_note_and_escalation_package_use_stored_state_only() -> None:
 
 
 def test_unknown_service_gets_a_useful_deterministic_answer() -> None:
-    spec = CallSpec(service="template_extraction", context={"ticket": TICKETS["disk-full"]},
+    # (template_extraction has its own handler now: any service the brain does not know gets this one)
+    spec = CallSpec(service="runbook_summary", context={"ticket": TICKETS["disk-full"]},
                     request="Get-ChildItem C:\\Windows\\Temp | Remove-Item")
     first = respond(spec)
     assert first == respond(spec)
-    assert "template_extraction" in first and "Disk full" in first and "Clear-DiskSpace.ps1" in first
+    assert "runbook_summary" in first and "Disk full" in first and "Clear-DiskSpace.ps1" in first
     assert "Get-ChildItem" in first
     empty = respond(CallSpec(service="something_new"))
     assert "no ticket, facts or request" in empty

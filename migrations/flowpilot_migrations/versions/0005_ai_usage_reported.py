@@ -19,7 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("ai_usage", sa.Column("usage_reported", sa.Boolean(), server_default=sa.text("true"), nullable=False))
+    op.add_column(
+        "ai_usage", sa.Column("usage_reported", sa.Boolean(), server_default=sa.text("true"), nullable=False)
+    )
 
 
 def downgrade() -> None:

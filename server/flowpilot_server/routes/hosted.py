@@ -16,6 +16,7 @@ from flowpilot_core.accounts.accounts import embedding_origins
 from flowpilot_core.psa.hosted import HostedToken, HostedTokenRequest, mint_for_hosted_member
 from flowpilot_server.deps import get_runtime
 from flowpilot_server.routes.pages import PAGE_HEADERS, content_security_policy, static_dir
+from flowpilot_server.static_assets import versioned_html
 
 CONNECTWISE = "connectwise"
 
@@ -55,7 +56,7 @@ async def connectwise_pod_page(request: Request[Any, Any, Any]) -> Response[byte
     page = (static_dir() / "connectwise-pod.html").read_text(encoding="utf-8")
     page = page.replace("__PARENT_ORIGINS__", html.escape(json.dumps(origins), quote=True))
     return Response(
-        page.encode(),
+        versioned_html(page.encode(), request.app.state.static_version),
         media_type="text/html",
         headers={"Content-Security-Policy": content_security_policy(origins), **PAGE_HEADERS},
     )

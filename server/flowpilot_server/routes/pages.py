@@ -13,6 +13,7 @@ from litestar.response import Redirect
 
 from flowpilot_core.accounts.accounts import embedding_origins
 from flowpilot_server.deps import get_runtime
+from flowpilot_server.static_assets import versioned_html
 
 _GET_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
@@ -53,7 +54,7 @@ async def _allowed_origins(request: Request[Any, Any, Any]) -> list[str]:
 
 
 async def _pilot_page(request: Request[Any, Any, Any]) -> Response[bytes]:
-    html = (static_dir() / "pilot.html").read_bytes()
+    html = versioned_html((static_dir() / "pilot.html").read_bytes(), request.app.state.static_version)
     return Response(
         html,
         media_type="text/html",  # Litestar adds "; charset=utf-8" to text/* types

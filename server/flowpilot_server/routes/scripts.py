@@ -51,8 +51,9 @@ class ScriptTemplatesController(Controller):
         status_code=200,
         summary="Propose a parameter schema and a templated body for a concrete script (nothing is stored)",
     )
-    async def extract(self, data: JSONBody[ExtractRequest], ctx: Ctx) -> scripts.ExtractionResult:
-        return scripts.TemplateExtractionService().extract(data.script, data.language)
+    async def extract(self, caller: CallerDep, data: JSONBody[ExtractRequest]) -> scripts.ExtractionResult:
+        service = scripts.ScriptService(caller.runtime.sessionmaker, caller.runtime.ai)
+        return await service.extract(caller.principal, data.script, data.language)
 
     @get("/{template_id:uuid}", operation_id="getScriptTemplate", summary="One template with its provenance")
     async def get_template(self, ctx: Ctx, template_id: TemplateId) -> scripts.TemplateOut:
