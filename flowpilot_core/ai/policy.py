@@ -155,6 +155,8 @@ DEFAULT_SERVICES: dict[str, ServicePolicy] = {
     # Scripts run on customers' machines: worth the most careful model.
     "script_generation": ServicePolicy(tier="deep"),
     "ai_parse": ServicePolicy(tier="fast"),
+    # Points at a value a fact or the ticket already names (and is checked against them): a small task.
+    "script_prefill": ServicePolicy(tier="fast"),
 }
 
 # Minimum cacheable prefix per model (Claude API docs, snapshot 2026-08-21). Below it the

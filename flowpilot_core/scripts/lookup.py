@@ -24,8 +24,8 @@ from flowpilot_core.scripts.matching import (
     TemplateMatcher,
     merge_matches,
 )
-from flowpilot_core.scripts.prefill import Prefill, context_from, prefill
-from flowpilot_core.scripts.schema import parse_schema
+from flowpilot_core.scripts.prefill import Prefill, PrefillContext, context_from, prefill
+from flowpilot_core.scripts.schema import ParameterSchema, parse_schema
 from flowpilot_core.sessions.lifecycle import get_session_row
 
 
@@ -67,12 +67,18 @@ async def match_templates(
     )
 
 
-async def prefill_template(
+async def prefill_inputs(
     db: AsyncSession, principal: Principal, session_id: uuid.UUID, template_id: uuid.UUID
-) -> Prefill:
+) -> tuple[ParameterSchema, PrefillContext, uuid.UUID]:
     session = await get_session_row(db, principal, session_id)
     template = await get_template_row(db, principal, template_id)
     facts = await facts_engine.live_facts(db, session_id)
     account = await get_account(db, principal.account_id)
-    ctx = context_from(session, facts, account.name)
-    return prefill(template.id, parse_schema(template.parameter_schema), ctx)
+    return parse_schema(template.parameter_schema), context_from(session, facts, account.name), template.id
+
+
+async def prefill_template(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID, template_id: uuid.UUID
+) -> Prefill:
+    schema, ctx, tid = await prefill_inputs(db, principal, session_id, template_id)
+    return prefill(tid, schema, ctx)

@@ -22,7 +22,7 @@ from flowpilot_core.scripts.literals import _NOT_HOSTS
 from flowpilot_core.scripts.schema import ParameterSchema, ParameterSpec, ParameterType
 from flowpilot_core.scripts.values import Value, validate_value
 
-SourceKind = Literal["fact", "ticket", "account", "psa", "default"]
+SourceKind = Literal["fact", "ticket", "account", "psa", "default", "ai"]
 
 _HOSTS = re.compile(
     r"(?<![\w@.\\-])(?:[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|[A-Z]{2,}[A-Z0-9]*\d{2,}|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+\.[a-z]{2,})(?![\w@-])"
@@ -41,7 +41,8 @@ _USER_WORDS = frozenset(["the", "a", "an", "is", "was", "has", "had", "can", "ca
 class ValueSource(msgspec.Struct, frozen=True, kw_only=True):
     kind: SourceKind
     id: str | None = None
-    """The fact's id, the session's (for its ticket), the account's or the PSA connection's."""
+    """The fact's id, the session's (for its ticket), the account's or the PSA connection's; for ``ai``,
+    the fact or ticket the suggested value was found in."""
     field: str | None = None
     excerpt: str | None = None
     """The fact text (or ticket field) the value was read from."""

@@ -34,11 +34,14 @@ from flowpilot_core.db.models import DraftTemplate, ScriptGeneration
 from flowpilot_core.errors import Conflict
 from flowpilot_core.facts import crud as facts_engine
 from flowpilot_core.fixes.suggested import SuggestedFixOut, decide_fix, fix_out
+from flowpilot_core.scripts import lookup
 from flowpilot_core.scripts.drafts import DraftOut, draft_out
 from flowpilot_core.scripts.extraction import ExtractionResult, TemplateExtractionService, redact_secret_literals
 from flowpilot_core.scripts.generations import GenerationOut, fix_of_session, generation_out, store_generation
 from flowpilot_core.scripts.generator import build_script_call, parse_script_reply
 from flowpilot_core.scripts.model_extraction import build_extraction_call, parse_suggestions
+from flowpilot_core.scripts.prefill import Prefill, prefill
+from flowpilot_core.scripts.prefill_suggestions import apply_suggestions, build_prefill_call, wanted
 from flowpilot_core.scripts.schema import Language, schema_builtins
 from flowpilot_core.sessions.lifecycle import get_session_row
 
@@ -164,6 +167,20 @@ class ScriptService:
                 await db.refresh(draft_row)
                 draft = draft_out(draft_row)
             return NoTemplateOutcome(fix=decided, generation=generation, draft=draft, extraction=extraction)
+
+    async def prefill(
+        self, principal: Principal, session_id: uuid.UUID, template_id: uuid.UUID, *, suggest: bool
+    ) -> Prefill:
+        """The prefilled values; with ``suggest``, the model is asked about those still empty (no transaction open)."""
+        async with tenant_session(self.sessionmaker, principal.account_id) as db:
+            schema, ctx, tid = await lookup.prefill_inputs(db, principal, session_id, template_id)
+            bound = await self.ai.bind(db, principal.account_id) if suggest else None
+        filled = prefill(tid, schema, ctx)
+        asks = wanted(schema, filled)
+        if bound is None or not asks:
+            return filled
+        completion = await bound.call(build_prefill_call(asks, ctx, account_id=str(principal.account_id)))
+        return apply_suggestions(completion.text, schema, filled, ctx)
 
     async def extract(self, principal: Principal, script: str, language: Language) -> ExtractionResult:
         """The rules' extraction of ``script`` plus the model's suggestions (the library's "import a script")."""

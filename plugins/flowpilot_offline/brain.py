@@ -15,7 +15,8 @@ contract need.
   the stored facts and suggested fix in the context.
 * ``script_generation``: ``{"name", "script"}``, a playbook's script with the facts' values
   (:mod:`flowpilot_offline.scripts`).
-* ``template_extraction``: ``{"parameters": []}`` (the deterministic rules ran first).
+* ``template_extraction``: ``{"parameters": []}`` (the deterministic rules ran first);
+  ``script_prefill``: ``{"values": {}}`` (prefill's rules ran first).
 * anything else: a plain-text account of what the call asked for and what it knows.
 """
 
@@ -224,4 +225,6 @@ _HANDLERS = {
     "script_generation": write_script,
     # The rules already found what the offline model could: it suggests nothing more.
     "template_extraction": lambda spec: '{"parameters": []}',
+    # Prefill already read the facts with the same rules the offline model knows: nothing to add.
+    "script_prefill": lambda spec: '{"values": {}}',
 }

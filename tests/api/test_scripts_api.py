@@ -703,3 +703,45 @@ async def test_the_model_pass_adds_what_the_rules_missed_and_never_sees_a_passwo
     assert all(
         SECRET not in json.dumps(c.kwargs, default=str) for c in echo.calls if c.spec.service != "script_generation"
     )
+
+
+async def test_ai_suggestions_fill_only_empty_parameters_with_values_a_fact_names(
+    client: Client, tenant: Tenant, echo: EchoProvider
+) -> None:
+    sid = await _session(client, tenant)
+    fact = await _fact(client, tenant, sid, "Jobs for the queue HP-4th-Floor are stuck since Monday.")
+    template = await _template(
+        client,
+        tenant,
+        {
+            "name": "Queue probe",
+            "body": "Get-PrintJob -PrinterName {{ queue_name }} -ComputerName {{ site_code }} {{ pw }} {{ computer }}",
+            "parameter_schema": {
+                "parameters": [
+                    {"name": "queue_name", "type": "string", "description": "the print queue"},
+                    {"name": "site_code", "type": "string"},
+                    {"name": "pw", "type": "secret"},
+                    {"name": "computer", "type": "hostname", "default": "PC-001"},
+                ]
+            },
+        },
+    )
+    url = f"/api/v1/ai-sessions/{sid}/script-templates/{template['id']}/prefill"
+    plain = (await client.get(url, headers=tenant.headers())).json()
+    assert plain["missing_required"] == ["queue_name", "site_code", "pw"]
+    assert echo.calls == []  # without ?suggest=true no model is asked
+
+    echo.replies.append(
+        json.dumps({"values": {"queue_name": "HP-4th-Floor", "site_code": "LON-7", "pw": "guess", "computer": "PC-9"}})
+    )
+    suggested = (await client.get(url, params={"suggest": "true"}, headers=tenant.headers())).json()
+    values = {v["name"]: v for v in suggested["values"]}
+    assert values["queue_name"]["value"] == "HP-4th-Floor"
+    assert values["queue_name"]["source"]["kind"] == "ai" and values["queue_name"]["source"]["id"] == fact
+    assert values["site_code"]["value"] is None  # named in no fact: an invention, dropped
+    assert values["pw"]["value"] is None  # never asked, never filled
+    assert values["computer"]["value"] == "PC-001" and values["computer"]["source"]["kind"] == "default"
+    assert suggested["missing_required"] == ["site_code", "pw"]
+    (call,) = echo.calls
+    assert call.spec.service == "script_prefill"
+    assert [p["name"] for p in json.loads(call.spec.request)["parameters"]] == ["queue_name", "site_code"]

@@ -142,8 +142,17 @@ class SessionScriptsController(Controller):
         operation_id="prefillScriptTemplate",
         summary="The template's parameters prefilled from the session's facts, ticket, account and PSA, with sources",
     )
-    async def prefill(self, ctx: Ctx, session_id: SessionId, template_id: TemplateId) -> scripts.Prefill:
-        return await lookup.prefill_template(ctx.db, ctx.principal, session_id, template_id)
+    async def prefill(
+        self,
+        caller: CallerDep,
+        session_id: SessionId,
+        template_id: TemplateId,
+        suggest: Annotated[
+            bool, Parameter(description="also ask the model about parameters still empty (source kind `ai`)")
+        ] = False,
+    ) -> scripts.Prefill:
+        service = scripts.ScriptService(caller.runtime.sessionmaker, caller.runtime.ai)
+        return await service.prefill(caller.principal, session_id, template_id, suggest=suggest)
 
     @post(
         "/script-generations",
