@@ -188,6 +188,7 @@ def test_the_script_library_with_a_draft_a_template_and_the_editor(
     base, headers = f"{live_server.url}/api/v1", tenant.headers()
     fix = httpx.get(f"{base}/ai-sessions/{sid}/suggested-fixes", headers=headers).json()["active"]
     model.script("Restart-Spooler.ps1", "$ComputerName = 'WS-ACC-04'\nRestart-Service -Name Spooler -Force\n")
+    model.extraction()
     drafted = httpx.post(
         f"{base}/ai-sessions/{sid}/suggested-fixes/{fix['id']}/no-template",
         json={"decision": "draft_template"},

@@ -9,7 +9,7 @@ import { emptyState } from "../components/ui.js";
 import { renderMarkdown } from "../markdown.js";
 import { FpLaneSection } from "./lane-section.js";
 
-/** The four decisions the API takes, in the order the card offers them. */
+/** The four decisions the API takes: the card shows them once made and offers Dismiss; the script generator makes the other three. */
 export const DECISIONS = [
   { value: "one_off", label: "Run as a one-off", done: "Running as a one-off" },
   { value: "draft_template", label: "Run now, template later", done: "Run now, templatize after resolving" },
@@ -81,33 +81,30 @@ export class FpSuggestedFix extends FpLaneSection {
             )
           : h("p", { class: "fp-help", text: "No fact was cited for this fix." }),
       ),
-      !context.readOnly && this.#scriptButton(fix),
       this.#decision(fix, context),
     );
   }
 
-  /** "Generate script": <fp-session-view> opens the inline generator for this fix ("fp-open-script"). */
-  #scriptButton(fix) {
+  /**
+   * "Generate script": <fp-session-view> opens the inline generator for this fix ("fp-open-script"). The
+   * script decisions (one-off, templatize after resolve, build a template) are made there, in the
+   * no-template dialog, because each of them writes a script.
+   */
+  #scriptButton(fix, primary) {
     return h(
-      "div",
-      { class: "fp-fix__script" },
-      h(
-        "button",
-        {
-          type: "button",
-          class: "fp-btn fp-btn--sm",
-          "data-action": "open-script",
-          "aria-haspopup": "dialog",
-          "aria-keyshortcuts": "Control+G Meta+G",
-          title: "Generate a script for this fix from a template, or write one",
-          onclick: (event) =>
-            this.dispatchEvent(
-              new CustomEvent("fp-open-script", { bubbles: true, detail: { fixId: fix.id, trigger: event.currentTarget } }),
-            ),
-        },
-        icon("script", "sm"),
-        "Generate script",
-      ),
+      "button",
+      {
+        type: "button",
+        class: `fp-btn fp-btn--sm${primary ? " fp-btn--primary" : ""}`,
+        "data-action": "open-script",
+        "aria-haspopup": "dialog",
+        "aria-keyshortcuts": "Control+G Meta+G",
+        title: "Generate a script for this fix from a template, or write one",
+        onclick: (event) =>
+          this.dispatchEvent(new CustomEvent("fp-open-script", { bubbles: true, detail: { fixId: fix.id, trigger: event.currentTarget } })),
+      },
+      icon("script", "sm"),
+      "Generate script",
     );
   }
 
@@ -133,6 +130,7 @@ export class FpSuggestedFix extends FpLaneSection {
       // append() skips `false` (a read-only session has no "Change decision"); Element.append would print it.
       append(row, [
         h("span", { class: `fp-badge ${decided.value === "dismissed" ? "" : "fp-badge--success"}`, text: decided.done }),
+        !context.readOnly && decided.value !== "dismissed" && this.#scriptButton(fix, false),
         !context.readOnly &&
           h("button", {
             type: "button",
@@ -142,7 +140,7 @@ export class FpSuggestedFix extends FpLaneSection {
             onclick: () => {
               this.#changing = true;
               row.replaceWith(this.#decision(fix, context));
-              this.card?.querySelector("[data-decision-value]")?.focus();
+              this.card?.querySelector(".fp-fix__actions button")?.focus();
             },
           }),
       ]);
@@ -153,10 +151,11 @@ export class FpSuggestedFix extends FpLaneSection {
       return row;
     }
     const error = h("p", { class: "fp-form-error", hidden: true, role: "alert" });
-    const buttons = DECISIONS.map((d) =>
+    const dismiss = DECISIONS.filter((d) => d.value === "dismissed");
+    const buttons = dismiss.map((d) =>
       h("button", {
         type: "button",
-        class: `fp-btn fp-btn--sm${d.value === "one_off" ? " fp-btn--primary" : d.value === "dismissed" ? " fp-btn--ghost" : ""}`,
+        class: "fp-btn fp-btn--sm fp-btn--ghost",
         "data-decision-value": d.value,
         text: d.label,
         onclick: async () => {
@@ -173,7 +172,15 @@ export class FpSuggestedFix extends FpLaneSection {
         },
       }),
     );
-    row.append(h("div", { class: "fp-fix__actions", role: "group", "aria-label": "What to do with this fix" }, buttons), error);
+    row.append(
+      h(
+        "div",
+        { class: "fp-fix__actions", role: "group", "aria-label": "What to do with this fix" },
+        this.#scriptButton(fix, true),
+        buttons,
+      ),
+      error,
+    );
     return row;
   }
 
