@@ -69,6 +69,10 @@ class ScriptedModel:
         """Script the next template-extraction model pass: the literals it adds (none: the rules' result stands)."""
         self._push("template_extraction", Reply(json.dumps({"parameters": list(parameters)})))
 
+    def prefill(self, **values: str) -> None:
+        """Script the next prefill-suggestion answer: the values it says the facts or the ticket name."""
+        self._push("script_prefill", Reply(json.dumps({"values": values})))
+
     def fail_synthesis(self, error: AIError) -> None:
         self._push("fact_synthesis", Reply(error=error))
 

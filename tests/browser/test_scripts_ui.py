@@ -166,6 +166,64 @@ def test_a_matched_template_is_prefilled_from_a_fact_generated_with_the_value_qu
     assert page_errors.errors == []
 
 
+QUEUE_TEMPLATE: dict[str, Any] = {
+    "name": "Clear-PrintQueue",
+    "description": "Clear the stuck jobs of a print queue and restart the Print Spooler",
+    "language": "powershell",
+    "tags": ["printing", "spooler", "queue"],
+    "body": "Get-PrintJob -ComputerName {{ computer }} -PrinterName {{ queue_name }} | Remove-PrintJob\n",
+    "parameter_schema": {
+        "parameters": [
+            {"name": "computer", "label": "Computer", "type": "hostname"},
+            {"name": "queue_name", "label": "Print queue", "type": "string"},
+        ]
+    },
+}
+
+
+def test_flowpilot_suggests_an_empty_value_only_from_what_the_session_says_and_keeps_what_was_typed(
+    open_pilot: OpenPilot,
+    tech: Technician,
+    model: ScriptedModel,
+    live_server: LiveServer,
+    tenant: Tenant,
+    page_errors: PageErrors,
+) -> None:
+    library_call(live_server, tenant, "POST", "/script-templates", json=QUEUE_TEMPLATE)
+    sid, _ = tech.with_facts_and_fix()
+    queue_fact = tech.note(sid, "The stuck queue is called ACC-Laser-2.")
+    page = open_pilot(sid)
+    lane_section(page, "suggested-fix").locator("[data-action=open-script]").click()
+    dialog = generator(page)
+    dialog.locator(".fp-match").first.click()
+    queue = dialog.locator("input[data-param=queue_name]")
+    expect(queue).to_have_value("")
+    expect(dialog.locator(".fp-generator__missing")).to_contain_text("1 required value")
+    computer = dialog.locator("input[data-param=computer]")
+    computer.fill("WS-ACC-05")  # the technician's own value stays through the suggestion
+
+    model.prefill(queue_name="ACC-Laser-2")
+    dialog.locator("[data-action=suggest-values]").click()
+    expect(queue).to_have_value("ACC-Laser-2")
+    source = dialog.locator(".fp-params__field[data-param=queue_name] .fp-params__source")
+    expect(source).to_have_attribute("data-source", "ai")
+    expect(source).to_have_attribute("data-source-id", queue_fact["id"])
+    expect(source).to_contain_text("Suggested by FlowPilot from What We Know")
+    expect(source.locator("q")).to_have_text("The stuck queue is called ACC-Laser-2.")
+    expect(dialog.locator(".fp-generator__status")).to_have_text(
+        "FlowPilot found 1 value in the facts and the ticket: check it below."
+    )
+    expect(queue).to_be_focused()
+    expect(computer).to_have_value("WS-ACC-05")
+    (asked,) = [c for c in model.calls if c.spec.service == "script_prefill"]
+    assert "queue_name" in asked.spec.request and '"computer"' not in asked.spec.request
+    dialog.locator("[data-action=generate]").click()
+    expect(dialog.locator("pre[data-script]")).to_have_text(
+        "Get-PrintJob -ComputerName 'WS-ACC-05' -PrinterName 'ACC-Laser-2' | Remove-PrintJob\n"
+    )
+    assert page_errors.errors == []
+
+
 def _score(tech: Technician, sid: str, template: dict[str, Any]) -> float:
     fix_id = tech.call("GET", f"/{sid}/suggested-fixes")["active"]["id"]
     matches = tech.call("GET", f"/{sid}/suggested-fixes/{fix_id}/template-matches")["matches"]

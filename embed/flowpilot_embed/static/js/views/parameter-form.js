@@ -12,6 +12,7 @@ const SOURCE_LABELS = {
   account: "From your account",
   psa: "From the PSA connection",
   default: "The template's default",
+  ai: "Suggested by FlowPilot",
 };
 const TYPE_HINTS = {
   hostname: "A host name (letters, digits, hyphens)",
@@ -21,8 +22,11 @@ const TYPE_HINTS = {
   integer: "A whole number",
 };
 
-/** The form for `prefill` (the prefill response) and `schema` (the template's ParameterSchema). */
-export function parameterForm(prefill, schema, { onInput = () => {} } = {}) {
+/**
+ * The form for `prefill` (the prefill response) and `schema` (the template's ParameterSchema). `keep`
+ * ({name: text}) holds what the technician typed in an earlier form of the same template: it wins.
+ */
+export function parameterForm(prefill, schema, { onInput = () => {}, keep = {} } = {}) {
   const specs = new Map((schema?.parameters || []).map((p) => [p.name, p]));
   const fields = new Map();
   const form = h("div", { class: "fp-params", role: "group", "aria-label": "Parameters" });
@@ -32,6 +36,7 @@ export function parameterForm(prefill, schema, { onInput = () => {} } = {}) {
   for (const value of prefill.values) {
     const spec = specs.get(value.name) || {};
     const field = parameterField(value, spec, onInput);
+    if (keep[value.name] !== undefined) field.restore(keep[value.name]);
     fields.set(value.name, field);
     form.append(field.element);
   }
@@ -46,6 +51,18 @@ export function parameterForm(prefill, schema, { onInput = () => {} } = {}) {
         if (v !== undefined) out[name] = v;
       }
       return out;
+    },
+    /** {name: raw text} of the fields the technician changed from what the prefill offered. */
+    typed() {
+      const out = {};
+      for (const [name, field] of fields) if (field.changed()) out[name] = field.raw();
+      return out;
+    },
+    /** The parameters still empty that FlowPilot could be asked about (never a sensitive one). */
+    get askable() {
+      return prefill.values.filter(
+        (v) => !v.sensitive && v.type !== "secret" && v.type !== "boolean" && fields.get(v.name).read() === undefined,
+      );
     },
     /** {name: text} for the live preview (secrets masked). */
     display() {
@@ -139,10 +156,18 @@ function parameterField(value, spec, onInput) {
     sourceLine(value, sensitive, sourceId, spec),
     error,
   );
+  const initial = value.type === "boolean" ? String(input.checked) : input.value;
+  const raw = () => (value.type === "boolean" ? String(input.checked) : input.value);
   return {
     element,
     input,
     label,
+    raw,
+    changed: () => raw() !== initial,
+    restore(text) {
+      if (value.type === "boolean") input.checked = text === "true";
+      else input.value = text;
+    },
     required: value.required,
     setError,
     read() {
@@ -158,6 +183,13 @@ function parameterField(value, spec, onInput) {
       return input.value;
     },
   };
+}
+
+/** "From the ticket (company)", "Suggested by FlowPilot from What We Know", ... */
+function sourceLabel(source) {
+  const field = source.field ? source.field.replaceAll("_", " ") : "";
+  if (source.kind === "ai") return field ? `Suggested by FlowPilot from the ticket (${field})` : "Suggested by FlowPilot from What We Know";
+  return `${SOURCE_LABELS[source.kind] || source.kind}${field ? ` (${field})` : ""}`;
 }
 
 function sourceLine(value, sensitive, id, spec) {
@@ -182,8 +214,8 @@ function sourceLine(value, sensitive, id, spec) {
   return h(
     "p",
     { class: "fp-params__source", id, "data-source": source.kind, "data-source-id": source.id || "" },
-    icon(source.kind === "fact" ? "notebook" : source.kind === "ticket" ? "ticket" : "info", "sm"),
-    h("span", { text: `${SOURCE_LABELS[source.kind] || source.kind}${source.field ? ` (${source.field.replaceAll("_", " ")})` : ""}` }),
+    icon({ fact: "notebook", ticket: "ticket", ai: "sparkle" }[source.kind] || "info", "sm"),
+    h("span", { text: sourceLabel(source) }),
     excerpt && h("q", { class: "fp-params__excerpt", text: excerpt }),
   );
 }

@@ -124,6 +124,29 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
   const backButton = (to) =>
     h("button", { type: "button", class: "fp-btn fp-btn--ghost", "data-action": "back", onclick: to }, icon("arrow-left", "sm"), "Back");
 
+  /** Ask the model about the parameters still empty (GET …/prefill?suggest=true); what was typed stays. */
+  async function suggest(template, form, button, status) {
+    button.disabled = true;
+    status.textContent = "FlowPilot is reading the facts and the ticket for the empty values…";
+    const before = new Set(form.askable.map((v) => v.name));
+    let prefill;
+    try {
+      prefill = await api(store.url(`/script-templates/${encodeURIComponent(template.id)}/prefill?suggest=true`), { signal: abort.signal });
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      button.disabled = false;
+      status.textContent = `FlowPilot couldn't suggest values: ${error.message}`;
+      return;
+    }
+    const found = prefill.values.filter((v) => before.has(v.name) && v.source?.kind === "ai").length;
+    renderParameters(template, prefill, {
+      keep: form.typed(),
+      message: found
+        ? `FlowPilot found ${found === 1 ? "1 value" : `${found} values`} in the facts and the ticket: check ${found === 1 ? "it" : "them"} below.`
+        : "FlowPilot found no value for them in the facts or the ticket: type them.",
+    });
+  }
+
   async function showTemplate(id) {
     loading("parameters", "Fill in the parameters", "Reading the template and what the session knows…");
     let template;
@@ -141,10 +164,11 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
     renderParameters(template, prefill);
   }
 
-  function renderParameters(template, prefill) {
+  function renderParameters(template, prefill, { keep = {}, message = "" } = {}) {
     const preview = h("fp-parameterization-preview", { "data-template-id": template.id });
     const status = h("p", { class: "fp-generator__status", role: "status" });
     const form = parameterForm(prefill, template.parameter_schema, {
+      keep,
       onInput: () => {
         status.textContent = "";
         preview.showTemplate(template, form.display());
@@ -202,6 +226,21 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
       }
     });
     preview.showTemplate(template, form.display());
+    const askable = form.askable;
+    const suggestButton =
+      askable.length > 0 &&
+      !message &&
+      h(
+        "button",
+        {
+          type: "button",
+          class: "fp-btn fp-btn--sm",
+          "data-action": "suggest-values",
+          onclick: (event) => suggest(template, form, event.currentTarget, status),
+        },
+        icon("sparkle", "sm"),
+        `Ask FlowPilot for the ${askable.length === 1 ? "empty value" : `${askable.length} empty values`}`,
+      );
     step(
       "parameters",
       template.name,
@@ -219,6 +258,7 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
             text: `Nothing in the session names ${missing.length === 1 ? "1 required value" : `${missing.length} required values`}: type ${missing.length === 1 ? "it" : "them"} below.`,
           }),
         unknownCommandsWarning(template.unknown_commands, template.commands),
+        suggestButton && h("div", { class: "fp-generator__suggest" }, suggestButton),
         h(
           "div",
           { class: "fp-generator__columns" },
@@ -228,7 +268,12 @@ export function openScriptGenerator(store, fix, { templateId = null, trigger = d
         status,
       ],
       [matches?.matches.length && backButton(showMatches), closeButton("Close"), edit, generate],
+      { focus: !message },
     );
+    if (message) {
+      status.textContent = message;
+      (form.element.querySelector("[data-source=ai]")?.closest(".fp-field")?.querySelector("input, select") || generate).focus();
+    }
   }
 
   dialog.addEventListener("close", () => {
