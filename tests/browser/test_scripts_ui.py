@@ -371,3 +371,44 @@ def test_the_library_edits_and_deletes_a_template_after_a_confirmation(
     expect(library.locator(".fp-empty__title")).to_have_text("No templates yet")
     assert library_call(live_server, tenant, "GET", "/script-templates")["items"] == []
     assert page_errors.errors == []
+
+
+def test_dont_ask_again_rejects_the_draft_turns_the_prompt_off_and_the_next_resolve_respects_it(
+    open_pilot: OpenPilot,
+    tech: Technician,
+    model: ScriptedModel,
+    live_server: LiveServer,
+    tenant: Tenant,
+    page_errors: PageErrors,
+) -> None:
+    def draft_and_resolve(page: Page) -> Any:
+        lane_section(page, "suggested-fix").locator("[data-action=open-script]").click()
+        model.script(ONE_OFF_NAME, ONE_OFF_SCRIPT)
+        model.extraction()
+        generator(page).locator(".fp-option[data-option=draft_template]").click()
+        expect(generator(page).locator("pre[data-script]")).to_be_visible()
+        generator(page).locator("[data-action=close-generator]").click()
+        note = open_preview(page)
+        note.locator("[data-action=confirm]").click()
+        expect(note).to_have_attribute("data-state", "done")
+        return note.locator("fp-templatize-prompt")
+
+    sid, _ = tech.with_facts_and_fix()
+    page = open_pilot(sid)
+    prompt = draft_and_resolve(page)
+    prompt.locator("[data-action=dont-ask-again]").click()
+    expect(prompt.locator(".fp-templatize__done")).to_contain_text("FlowPilot won't offer this again for your team.")
+    expect(page.locator("#fp-drafts-count")).to_be_hidden()
+    assert library_call(live_server, tenant, "GET", "/script-templates")["items"] == []
+    (draft,) = library_call(live_server, tenant, "GET", "/draft-templates")["items"]
+    assert draft["status"] == "rejected"
+    assert library_call(live_server, tenant, "GET", "/account/settings")["templatize_prompt_enabled"] is False
+
+    # The next session's resolve: a draft is pending, but the team said not to ask.
+    next_sid, _ = tech.with_facts_and_fix()
+    page = open_pilot(next_sid)
+    prompt = draft_and_resolve(page)
+    expect(prompt).to_have_attribute("data-state", "hidden")
+    expect(prompt).to_be_hidden()
+    expect(page.locator("#fp-drafts-count")).to_have_text("1")  # still waiting in the library
+    assert page_errors.errors == []
