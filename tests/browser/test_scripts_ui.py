@@ -109,10 +109,11 @@ def test_a_matched_template_is_prefilled_from_a_fact_generated_with_the_value_qu
     expect(dialog.locator("input[data-param=requester]")).to_have_value("")
     preview = dialog.locator("fp-parameterization-preview")
     expect(preview).to_have_attribute("data-state", "preview")
-    expect(preview.locator("mark[data-parameter=computer]").first).to_have_text("WS-ACC-04")
-    # The preview follows the form as the technician types.
+    expect(preview.locator("mark[data-parameter=computer]").first).to_have_text("'WS-ACC-04'")
+    expect(preview.locator("mark[data-parameter=requester]")).to_have_text("‹requester›")
+    # The preview follows the form as the technician types, each value quoted as a PowerShell literal.
     dialog.locator("input[data-param=requester]").fill("O'Brien; Remove-Item C:\\")
-    expect(preview.locator("mark[data-parameter=requester]")).to_have_text("O'Brien; Remove-Item C:\\")
+    expect(preview.locator("mark[data-parameter=requester]")).to_have_text("'O''Brien; Remove-Item C:\\'")
 
     # A required value left empty is caught before anything renders or is stored.
     computer.fill("")
@@ -124,6 +125,7 @@ def test_a_matched_template_is_prefilled_from_a_fact_generated_with_the_value_qu
     )
     assert tech.call("GET", f"/{sid}/script-generations") == []
     computer.fill("WS-ACC-04")
+    previewed = preview.locator("pre[data-preview]").inner_text()
     dialog.locator("[data-action=generate]").click()
 
     # The rendered script: every value a quoted literal; the unknown command flagged before Copy and Download.
@@ -133,6 +135,7 @@ def test_a_matched_template_is_prefilled_from_a_fact_generated_with_the_value_qu
         "Invoke-Command -ComputerName 'WS-ACC-04' -ScriptBlock { Restart-Service -Name Spooler -Force }"
     )
     expect(script).to_contain_text("Write-Output ('Restarted for ' + 'O''Brien; Remove-Item C:\\')")
+    assert script.inner_text() == previewed  # the live preview showed the script the server rendered
     warning = preview.locator(".fp-script__unknown")
     expect(warning).to_have_attribute("data-unknown-commands", "Clear-SpoolerQueue")
     expect(warning).to_contain_text("Clear-SpoolerQueue (line 2)")

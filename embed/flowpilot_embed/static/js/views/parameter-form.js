@@ -64,7 +64,7 @@ export function parameterForm(prefill, schema, { onInput = () => {}, keep = {} }
         (v) => !v.sensitive && v.type !== "secret" && v.type !== "boolean" && fields.get(v.name).read() === undefined,
       );
     },
-    /** {name: text} for the live preview (secrets masked). */
+    /** {name: value} for the live preview: typed like values(), secrets masked. */
     display() {
       const out = {};
       for (const [name, field] of fields) out[name] = field.display();
@@ -178,9 +178,8 @@ function parameterField(value, spec, onInput) {
       return sensitive ? text : text.trim();
     },
     display() {
-      if (value.type === "boolean") return input.checked ? "true" : "false";
       if (sensitive) return input.value ? "••••••" : "";
-      return input.value;
+      return this.read();
     },
   };
 }

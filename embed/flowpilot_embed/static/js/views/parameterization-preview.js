@@ -1,7 +1,8 @@
 // <fp-parameterization-preview> — the script of the inline generator. Two states:
 //   showTemplate(template, values): the template body with each {{ parameter }} filled in with what the
-//     form holds now, live, marked as a preview (the server quotes every value for the script's language
-//     when it renders; this preview shows the raw values and never claims to be the script);
+//     form holds now, live, quoted the way the server quotes it (flowpilot_core/scripts/quoting.py: the
+//     API has no render that stores nothing, so the preview mirrors that one small rule; Generate is the
+//     server's render, which also validates each value's type, and the browser test compares the two);
 //   showScript(result): a script the server rendered or wrote (a Generation: `script`, `language`, `name`,
 //     `commands`, `unknown_commands`): the commands FlowPilot doesn't know are flagged above the script,
 //     before the Copy and Download buttons. FlowPilot never runs a script: the technician copies it.
@@ -15,6 +16,17 @@ import { copyText } from "./lane-items.js";
 
 export const LANGUAGES = { powershell: { label: "PowerShell", extension: ".ps1" }, bash: { label: "bash", extension: ".sh" } };
 const PLACEHOLDER = /\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}/g;
+
+const POWERSHELL_QUOTES = new Set(["'", "\u2018", "\u2019", "\u201a", "\u201b"]);
+
+/** `value` as a literal of `language`, as quoting.py writes it: the preview's half of the rule. */
+export function quoteValue(language, value) {
+  if (typeof value === "boolean") return language === "bash" ? String(value) : value ? "$true" : "$false";
+  if (typeof value === "number") return String(value);
+  const text = String(value);
+  if (language === "bash") return `'${text.replaceAll("'", "'\\''")}'`;
+  return `'${[...text].map((ch) => (POWERSHELL_QUOTES.has(ch) ? ch + ch : ch)).join("")}'`;
+}
 
 export const languageLabel = (language) => LANGUAGES[language]?.label || String(language || "script");
 
@@ -94,7 +106,7 @@ export class FpParameterizationPreview extends FpElement {
     );
   }
 
-  /** The template body with the form's current `values` ({name: string}) in place of its parameters. */
+  /** The template body with the form's current `values` ({name: typed value}, secrets masked) in place of its parameters. */
   showTemplate(template, values) {
     this.script = null;
     this.dataset.state = "preview";
@@ -110,7 +122,7 @@ export class FpParameterizationPreview extends FpElement {
         h("mark", {
           class: `fp-script__value${filled ? "" : " fp-script__value--missing"}`,
           "data-parameter": match[1],
-          text: filled ? String(value) : `‹${match[1]}›`,
+          text: filled ? quoteValue(template.language, value) : `‹${match[1]}›`,
         }),
       );
       last = match.index + match[0].length;
@@ -130,7 +142,7 @@ export class FpParameterizationPreview extends FpElement {
       ),
       h("p", {
         class: "fp-help",
-        text: `A preview with your values. Generate renders the script: each value is quoted for ${languageLabel(template.language)}, so it can only ever be a value.`,
+        text: `A preview with your values, each quoted for ${languageLabel(template.language)} so it can only ever be a value. Generate checks each value's type and renders the script.`,
       }),
     );
   }
