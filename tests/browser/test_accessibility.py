@@ -3,8 +3,8 @@
 axe-core is the npm package (package.json; `npm ci` installs it). Each page is checked in the state a
 technician sees it: the list with sessions, a session with a conversation, questions, a check, facts,
 the lane as a drawer, the usage dashboard (with usage and empty), the script generator (matches, the
-parameter form, a generated script, the no-template options), the script library (with a pending draft, a
-template, the editor) and FlowPilot inside the example portal. Light and dark themes both, because
+parameter form, a generated script, the no-template options), the templatize prompt of a resolved session
+and its editor, the script library (with a pending draft, a template, the editor) and FlowPilot inside the example portal. Light and dark themes both, because
 contrast is most of what axe can find in a design system.
 """
 
@@ -216,6 +216,45 @@ def test_the_script_library_with_a_draft_a_template_and_the_editor(
     assert axe_violations(page) == []
     library.locator("[data-action=edit-template]").click()
     expect(library.locator("form[data-editor] [data-param-row]")).to_have_count(1)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("theme", ("light", "dark"))
+def test_the_templatize_prompt_of_a_resolved_session_and_its_editor(
+    open_pilot: OpenPilot, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
+) -> None:
+    sid = session_with_fix(live_server, tenant, model)
+    base, headers = f"{live_server.url}/api/v1/ai-sessions/{sid}", tenant.headers()
+    fix = httpx.get(f"{base}/suggested-fixes", headers=headers).json()["active"]
+    model.script("Restart-Spooler.ps1", "$ComputerName = 'WS-ACC-04'\nRestart-Service -Name Spooler -Force\n")
+    model.extraction()
+    drafted = httpx.post(
+        f"{base}/suggested-fixes/{fix['id']}/no-template",
+        json={"decision": "draft_template"},
+        headers=headers,
+        timeout=15,
+    )
+    assert drafted.status_code == 200, drafted.text
+    preview = httpx.get(f"{base}/resolution-note/preview", headers=headers).json()
+    posted = httpx.post(
+        f"{base}/resolution-note/post",
+        json={
+            "markdown": preview["markdown"],
+            "state_version": preview["state_version"],
+            "idempotency_key": f"a11y-{theme}-{sid}",
+        },
+        headers=headers,
+        timeout=15,
+    )
+    assert posted.status_code == 200, posted.text
+    page = open_pilot(sid)
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    page.locator("[data-action=posted-note]").click()  # the stored note, reopened: the prompt asks again
+    prompt = page.locator("fp-note-preview fp-templatize-prompt")
+    expect(prompt).to_have_attribute("data-state", "shown")
+    assert axe_violations(page) == []
+    prompt.locator("[data-action=review-draft]").click()
+    expect(prompt.locator("form[data-editor]")).to_be_visible()
     assert axe_violations(page) == []
 
 
