@@ -1,11 +1,11 @@
 """axe-core over /pilot, a worked session view and the embedded widget: no serious or critical violations.
 
 axe-core is the npm package (package.json; `npm ci` installs it). Each page is checked in the state a
-technician sees it: the list with sessions, a session with a conversation, questions, a check, facts,
-the lane as a drawer, the usage dashboard (with usage and empty), the script generator (matches, the
-parameter form, a generated script, the no-template options), the templatize prompt of a resolved session
-and its editor, the script library (with a pending draft, a template, the editor) and FlowPilot inside the example portal. Light and dark themes both, because
-contrast is most of what axe can find in a design system.
+technician sees it: the list with sessions, a session with a conversation, questions, a check, facts, the
+lane as a drawer, the usage dashboard (with usage and empty), the script generator (matches, the parameter
+form, a generated script, the no-template options), the templatize prompt of a resolved session and its
+editor, the script library (with a pending draft, a template, the editor) and FlowPilot inside the example
+portal. Light and dark themes both, because contrast is most of what axe can find in a design system.
 """
 
 from __future__ import annotations
