@@ -3,8 +3,8 @@
 Browser tests that need a particular assistant reply (a question, a check, a fact) script it here rather
 than rely on the offline model's playbooks, whose wording is free to change. It works like
 ``tests/scripted.py``'s ``ScriptedProvider`` (each call takes the next scripted reply, a call with none
-left fails loudly), with one queue per service (``chat``, ``fact_synthesis``) because a browser test
-cannot control which of the two the server asks first, and with timing: a pause before the reply and
+left fails loudly), with one queue per service (``chat``, ``fact_synthesis``, ``script_generation``, ...)
+because a browser test cannot control which of them the server asks first, and with timing: a pause before the reply and
 between streamed chunks, as a real model has.
 
 The server runs in another thread; the test thread only appends to the queues and reads ``calls``.
@@ -60,6 +60,18 @@ class ScriptedModel:
     def fact(self, fact: str | None, reason: str = "scripted", **timing: float) -> None:
         """Script the next fact-synthesis answer (`None`: nothing conclusive)."""
         self._push("fact_synthesis", Reply(json.dumps({"fact": fact, "reason": reason}), **timing))
+
+    def script(self, name: str, script: str, **timing: float) -> None:
+        """Script the next script-generation answer (the script a no-template choice has the model write)."""
+        self._push("script_generation", Reply(json.dumps({"name": name, "script": script}), **timing))
+
+    def extraction(self, *parameters: dict[str, str]) -> None:
+        """Script the next template-extraction model pass: the literals it adds (none: the rules' result stands)."""
+        self._push("template_extraction", Reply(json.dumps({"parameters": list(parameters)})))
+
+    def prefill(self, **values: str) -> None:
+        """Script the next prefill-suggestion answer: the values it says the facts or the ticket name."""
+        self._push("script_prefill", Reply(json.dumps({"values": values})))
 
     def fail_synthesis(self, error: AIError) -> None:
         self._push("fact_synthesis", Reply(error=error))

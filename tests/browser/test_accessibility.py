@@ -1,8 +1,10 @@
 """axe-core over /pilot, a worked session view and the embedded widget: no serious or critical violations.
 
 axe-core is the npm package (package.json; `npm ci` installs it). Each page is checked in the state a
-technician sees it: the list with sessions, a session with a conversation, questions, a check, facts,
-the lane as a drawer, the usage dashboard (with usage and empty), and FlowPilot inside the example
+technician sees it: the list with sessions, a session with a conversation, questions, a check, facts, the
+lane as a drawer, the usage dashboard (with usage and empty), the script generator (matches, the parameter
+form, a generated script, the no-template options), the templatize prompt of a resolved session and its
+editor, the script library (with a pending draft, a template, the editor) and FlowPilot inside the example
 portal. Light and dark themes both, because contrast is most of what axe can find in a design system.
 """
 
@@ -118,6 +120,141 @@ def test_the_usage_dashboard_with_usage_and_its_tables_open(
 def test_the_usage_dashboard_empty(page: Page, live_server: LiveServer, tenant: Tenant) -> None:
     page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
     expect(page.locator("fp-usage-view")).to_have_attribute("data-state", "empty")
+    assert axe_violations(page) == []
+
+
+SPOOLER_TEMPLATE = {
+    "name": "Restart-PrintSpooler",
+    "description": "Restart the Print Spooler service on a PC",
+    "tags": ["printing", "spooler"],
+    "body": "Restart-Service -Name Spooler -Force -ComputerName {{ computer }}\nFrobnicate-Queue {{ computer }}\n",
+    "parameter_schema": {"parameters": [{"name": "computer", "label": "Computer", "type": "hostname"}]},
+}
+
+
+def session_with_fix(live_server: LiveServer, tenant: Tenant, model: ScriptedModel) -> str:
+    """A session with a fact naming a host and a suggested fix resting on it."""
+    base, headers = f"{live_server.url}/api/v1/ai-sessions", tenant.headers()
+    sid = httpx.post(base, json={"problem_statement": "Jobs stuck on WS-ACC-04"}, headers=headers, timeout=15).json()[
+        "id"
+    ]
+    fact = httpx.post(
+        f"{base}/{sid}/facts", json={"text": "The Print Spooler on WS-ACC-04 is stopped."}, headers=headers, timeout=15
+    ).json()
+    model.say(
+        f'[SUGGEST_FIX title="Restart the Print Spooler on WS-ACC-04" root_cause="The spooler stopped" '
+        f'facts="{fact["id"]}"]1. Restart the Print Spooler service.\n'
+        "2. Clear the stuck jobs and print a test page.[/SUGGEST_FIX]"
+    )
+    turn = httpx.post(f"{base}/{sid}/messages", json={"content": "Now?"}, headers=headers, timeout=15)
+    assert turn.status_code < 300, turn.text
+    return str(sid)
+
+
+@pytest.mark.parametrize("theme", ("light", "dark"))
+def test_the_script_generator_from_matches_to_a_generated_script(
+    open_pilot: OpenPilot, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
+) -> None:
+    created = httpx.post(f"{live_server.url}/api/v1/script-templates", json=SPOOLER_TEMPLATE, headers=tenant.headers())
+    assert created.status_code == 201, created.text
+    page = open_pilot(session_with_fix(live_server, tenant, model))
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    page.locator("[data-action=open-script]").click()
+    dialog = page.locator("dialog[data-dialog=script-generator]")
+    expect(dialog.locator(".fp-match")).to_have_count(1)
+    assert axe_violations(page) == []
+    dialog.locator(".fp-match").click()
+    expect(dialog.locator("input[data-param=computer]")).to_have_value("WS-ACC-04")
+    assert axe_violations(page) == []
+    dialog.locator("input[data-param=computer]").fill("")
+    dialog.locator("[data-action=generate]").click()  # the required-value error
+    expect(dialog.locator(".fp-params__error")).to_be_visible()
+    assert axe_violations(page) == []
+    dialog.locator("input[data-param=computer]").fill("WS-ACC-04")
+    dialog.locator("[data-action=generate]").click()
+    expect(dialog.locator(".fp-script__unknown")).to_be_visible()  # the unknown command, flagged
+    assert axe_violations(page) == []
+    dialog.locator("[data-action=back]").click()
+    dialog.locator("[data-action=no-template]").click()
+    expect(dialog.locator(".fp-option")).to_have_count(3)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("theme", ("light", "dark"))
+def test_the_script_library_with_a_draft_a_template_and_the_editor(
+    open_pilot: OpenPilot, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
+) -> None:
+    sid = session_with_fix(live_server, tenant, model)
+    base, headers = f"{live_server.url}/api/v1", tenant.headers()
+    fix = httpx.get(f"{base}/ai-sessions/{sid}/suggested-fixes", headers=headers).json()["active"]
+    model.script("Restart-Spooler.ps1", "$ComputerName = 'WS-ACC-04'\nRestart-Service -Name Spooler -Force\n")
+    model.extraction()
+    drafted = httpx.post(
+        f"{base}/ai-sessions/{sid}/suggested-fixes/{fix['id']}/no-template",
+        json={"decision": "draft_template"},
+        headers=headers,
+        timeout=15,
+    )
+    assert drafted.status_code == 200, drafted.text
+    created = httpx.post(
+        f"{base}/script-templates", json={**SPOOLER_TEMPLATE, "source_session_id": sid}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    page = open_pilot("scripts")
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    library = page.locator("fp-script-library")
+    expect(library).to_have_attribute("data-state", "ready")
+    expect(library.locator(".fp-library__draft")).to_have_count(1)
+    expect(page.locator("#fp-drafts-count")).to_have_text("1")
+    assert axe_violations(page) == []
+    page.locator("#fp-drafts-trigger").click()
+    expect(page.locator("#fp-drafts-popover .fp-drafts__item")).to_have_count(1)
+    assert axe_violations(page) == []
+    page.keyboard.press("Escape")
+    library.locator(".fp-library__row").click()
+    expect(library.locator("article [data-provenance=source-session]")).to_be_visible()
+    assert axe_violations(page) == []
+    library.locator("[data-action=edit-template]").click()
+    expect(library.locator("form[data-editor] [data-param-row]")).to_have_count(1)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("theme", ("light", "dark"))
+def test_the_templatize_prompt_of_a_resolved_session_and_its_editor(
+    open_pilot: OpenPilot, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
+) -> None:
+    sid = session_with_fix(live_server, tenant, model)
+    base, headers = f"{live_server.url}/api/v1/ai-sessions/{sid}", tenant.headers()
+    fix = httpx.get(f"{base}/suggested-fixes", headers=headers).json()["active"]
+    model.script("Restart-Spooler.ps1", "$ComputerName = 'WS-ACC-04'\nRestart-Service -Name Spooler -Force\n")
+    model.extraction()
+    drafted = httpx.post(
+        f"{base}/suggested-fixes/{fix['id']}/no-template",
+        json={"decision": "draft_template"},
+        headers=headers,
+        timeout=15,
+    )
+    assert drafted.status_code == 200, drafted.text
+    preview = httpx.get(f"{base}/resolution-note/preview", headers=headers).json()
+    posted = httpx.post(
+        f"{base}/resolution-note/post",
+        json={
+            "markdown": preview["markdown"],
+            "state_version": preview["state_version"],
+            "idempotency_key": f"a11y-{theme}-{sid}",
+        },
+        headers=headers,
+        timeout=15,
+    )
+    assert posted.status_code == 200, posted.text
+    page = open_pilot(sid)
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    page.locator("[data-action=posted-note]").click()  # the stored note, reopened: the prompt asks again
+    prompt = page.locator("fp-note-preview fp-templatize-prompt")
+    expect(prompt).to_have_attribute("data-state", "shown")
+    assert axe_violations(page) == []
+    prompt.locator("[data-action=review-draft]").click()
+    expect(prompt.locator("form[data-editor]")).to_be_visible()
     assert axe_violations(page) == []
 
 

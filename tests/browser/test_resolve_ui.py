@@ -194,7 +194,13 @@ def test_a_suggested_fix_arrives_with_a_chat_turn_names_its_facts_and_records_a_
     expect(lane_section(page, "what-we-know").locator("fp-what-we-know-item")).to_have_count(3)
     expect(history.locator(".fp-fix__history-title")).to_be_visible()
 
-    card.locator("[data-decision-value=one_off]").click()
+    # A script decision is made in the generator (no template fits: the three options), which writes the script.
+    card.locator("[data-action=open-script]").click()
+    generator = page.locator("dialog[data-dialog=script-generator]")
+    model.script("Reinstall-PrinterDriver.ps1", "Get-PrinterDriver\n")
+    generator.locator(".fp-option[data-option=one_off]").click()
+    expect(generator.locator("pre[data-script]")).to_have_text("Get-PrinterDriver\n")
+    generator.locator("[data-action=close-generator]").click()
     expect(card.locator(".fp-fix__decision .fp-badge")).to_have_text("Running as a one-off")
     expect(card.locator("[data-decision-value]")).to_have_count(0)
     page.reload()

@@ -14,9 +14,12 @@ import { FpTaskLane } from "./views/task-lane.js";
 import { FpChat } from "./views/chat.js";
 import { newSessionDialog } from "./views/new-session.js";
 import { FpUsageView, USAGE_PATH, usageHref } from "./views/usage-view.js";
+import { FpScriptLibrary, SCRIPTS_PATH, scriptsHref } from "./views/script-library.js";
+import { refreshDrafts } from "./views/drafts-popover.js";
 
 FpTaskLane.defineAll(); // the lane, its sections and items (before fp-session-view, which renders them)
-for (const element of [FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView, FpUsageView]) element.define();
+for (const element of [FpIcon, FpToaster, FpPopover, FpPalette, FpSessionList, FpChat, FpSessionView, FpUsageView, FpScriptLibrary])
+  element.define();
 window.FlowPilotPalette = FlowPilotPalette;
 
 const $ = (id) => document.getElementById(id);
@@ -25,39 +28,44 @@ const list = $("fp-session-list");
 const view = $("fp-session-view");
 const home = $("fp-home-view");
 const usage = $("fp-usage-view");
+const library = $("fp-script-library");
 const palette = $("fp-palette");
 
 const state = { me: null, statuses: new Map() };
 
 // ---- Routing ---------------------------------------------------------------------------
-// /pilot (home), /pilot/usage (the usage dashboard), /pilot/{session id}.
+// /pilot (home), /pilot/usage (the usage dashboard), /pilot/scripts (the script library), /pilot/{session id}.
 const onUsagePage = () => location.pathname.replace(/\/$/, "") === USAGE_PATH;
+const onScriptsPage = () => location.pathname.replace(/\/$/, "") === SCRIPTS_PATH;
 
 function routeId() {
   const match = location.pathname.match(/^\/pilot\/([^/]+)\/?$/);
-  return match && !onUsagePage() ? decodeURIComponent(match[1]) : null;
+  return match && !onUsagePage() && !onScriptsPage() ? decodeURIComponent(match[1]) : null;
 }
 
-/** Go to a session (`id`), the usage dashboard (`"usage"`) or home (`null`). */
-export function navigate(id) {
-  const url = id === "usage" ? usageHref() : id ? sessionHref(id) : `/pilot${location.search}`;
+/** Go to a session (`id`), the usage dashboard (`"usage"`), the script library (`"scripts"`) or home (`null`). */
+export function navigate(id, { templateId = null } = {}) {
+  const url = id === "usage" ? usageHref() : id === "scripts" ? scriptsHref() : id ? sessionHref(id) : `/pilot${location.search}`;
   // Embedded, the iframe's history entries would hijack the host's Back button: replace instead.
   if (bridge.embedded) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
-  route();
+  route({ templateId });
 }
 
-async function route() {
+async function route({ templateId = null } = {}) {
   const id = routeId();
   const dashboard = !id && onUsagePage();
-  app.dataset.view = id ? "session" : dashboard ? "usage" : "list";
+  const scripts = !id && onScriptsPage();
+  app.dataset.view = id ? "session" : dashboard ? "usage" : scripts ? "scripts" : "list";
   list.select(id);
   usage.hidden = !dashboard;
+  library.hidden = !scripts;
   if (!id) {
     view.hidden = true;
-    home.hidden = dashboard;
-    document.title = dashboard ? "Usage & cost · FlowPilot" : "FlowPilot";
+    home.hidden = dashboard || scripts;
+    document.title = dashboard ? "Usage & cost · FlowPilot" : scripts ? "Script library · FlowPilot" : "FlowPilot";
     if (dashboard) usage.show();
+    else if (scripts) library.show({ templateId });
     else renderHome();
     return;
   }
@@ -91,6 +99,7 @@ function renderHome() {
       { class: "fp-home__shortcuts", "aria-label": "Keyboard shortcuts" },
       shortcutRow([kbd("mod", "K")], "Command palette: jump to a session, start one"),
       shortcutRow([kbd("mod", "↵")], "Send the message in the composer"),
+      shortcutRow([kbd("mod", "G")], "Generate a script for the session's suggested fix"),
       shortcutRow([kbd("Esc")], "Close a dialog or the task lane drawer"),
     ),
   );
@@ -175,20 +184,16 @@ function renderIdentity(me) {
   );
 }
 
-function renderDrafts(count = 0) {
-  const badge = $("fp-drafts-count");
-  badge.hidden = !count;
-  badge.textContent = String(count);
-  $("fp-drafts-body").replaceChildren(
-    count
-      ? h("p", { class: "fp-help", text: `${count} draft template${count === 1 ? "" : "s"} waiting for review.` })
-      : emptyState({
-          variant: "compact",
-          icon: "script",
-          title: "No pending draft templates",
-          body: "Scripts you choose to templatize after a resolve wait here for review.",
-        }),
-  );
+/** The topbar's pending-drafts badge and popover (views/drafts-popover.js). */
+function renderDrafts() {
+  if (app.dataset.state !== "ready") return;
+  refreshDrafts({
+    badge: $("fp-drafts-count"),
+    body: $("fp-drafts-body"),
+    trigger: $("fp-drafts-trigger"),
+    popover: $("fp-drafts-popover"),
+    open: (id) => navigate(id),
+  });
 }
 
 function renderSignedOut(reason) {
@@ -218,6 +223,11 @@ function initShortcuts() {
       event.preventDefault();
       palette.toggle();
     }
+    // Cmd/Ctrl+G: the inline script generator, only where a session with a suggested fix is shown.
+    if (event.key.toLowerCase() === "g" && !view.hidden && view.store?.fix && view.session?.status === "open") {
+      event.preventDefault();
+      view.openScriptGenerator();
+    }
   });
 }
 
@@ -232,6 +242,21 @@ function initPalette() {
     icon: "chart",
     keywords: "cost tokens cache spend dashboard notes",
     run: () => navigate("usage"),
+  });
+  registerCommand({
+    id: "script",
+    title: "Generate a script for the suggested fix",
+    icon: "script",
+    keywords: "script template generator powershell bash",
+    when: () => !view.hidden && view.store?.fix && view.session?.status === "open",
+    run: () => view.openScriptGenerator(),
+  });
+  registerCommand({
+    id: "script-library",
+    title: "Script library",
+    icon: "script",
+    keywords: "scripts templates drafts library",
+    run: () => navigate("scripts"),
   });
   registerCommand({
     id: "task-lane",
@@ -306,7 +331,9 @@ function initLayoutObservers() {
 }
 
 function wireShell() {
-  app.addEventListener("fp-navigate", (event) => navigate(event.detail.id));
+  app.addEventListener("fp-navigate", (event) => navigate(event.detail.id, { templateId: event.detail.templateId }));
+  // A draft template was created or decided, a template saved (dialogs live outside #fp-app).
+  document.addEventListener("fp-scripts-changed", () => renderDrafts());
   app.addEventListener("fp-new-session", () => startSession());
   // Confirm & post succeeded: the host hears `resolved` / `escalated`, the list shows the new status.
   app.addEventListener("fp-session-closed", (event) => {
@@ -335,7 +362,6 @@ async function boot() {
   initShortcuts();
   initPalette();
   initLayoutObservers();
-  renderDrafts(0);
   bridge.on("unauthorized", ({ reason }) => {
     if (app.dataset.state === "signed-out") return; // several calls may fail at once: say it once
     toast({ tone: "danger", title: "Signed out", message: "Your FlowPilot sign-in has expired." });
@@ -365,6 +391,8 @@ async function boot() {
   }
   app.dataset.state = "ready";
   renderIdentity(state.me);
+  library.me = state.me;
+  renderDrafts();
   list.reload();
   await route();
   bridge.postToHost("ready", { account: state.me.account, user: state.me.user });

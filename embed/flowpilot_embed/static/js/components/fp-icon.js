@@ -50,6 +50,7 @@ export const ICONS = {
   "arrow-up-right": "M8 16L16 8M9.5 8H16v6.5",
   pin: "M12 17v4.5M8 3.5h8M9.5 3.5v5.5L6.5 13v1.5h11V13l-3-4V3.5",
   chart: "M4 20h16M7 16.5v-5M12 16.5V6.5M17 16.5V10",
+  download: "M12 4v11M7.5 10.5L12 15l4.5-4.5M5 19.5h14",
 };
 
 export function iconSvg(name) {

@@ -62,7 +62,8 @@ export class FpLaneSection extends FpElement {
   setContent(...nodes) {
     this.body.removeAttribute("aria-busy");
     this.dataset.state = "filled";
-    this.body.replaceChildren(...nodes);
+    // null/false are "nothing here" (the fix section passes null when there are no earlier fixes), not the text "null".
+    this.body.replaceChildren(...nodes.filter((node) => node !== null && node !== undefined && node !== false));
   }
 
   /** The count badge; 0 hides it. */

@@ -10,6 +10,8 @@
 // "Retry status" reuses so the note is never posted twice. While the post runs it reads
 // GET …/writebacks/{key} every PROGRESS_POLL_MS: once the server says the note is on the PSA ticket
 // (`posted`), "posting" becomes "verifying", truthfully.
+// Once resolved, <fp-templatize-prompt> below the posted note offers to save the session's draft template
+// (when the server says to show it).
 //
 // A native manual popover (not light-dismissed: the technician edits facts in the lane while it is
 // open); Escape and the × close it. Events: `fp-focus-item` {id} and `fp-focus-problem` (to jump to a
@@ -20,6 +22,9 @@ import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, ticketLabel } from "../components/ui.js";
 import { ApiError } from "../api.js";
 import { renderMarkdown } from "../markdown.js";
+import { FpTemplatizePrompt } from "./templatize-prompt.js";
+
+FpTemplatizePrompt.define();
 
 export const REFRESH_DELAY_MS = 500;
 export const PROGRESS_POLL_MS = 400;
@@ -622,6 +627,12 @@ export class FpNotePreview extends FpElement {
     this.footer.replaceChildren(
       h("button", { type: "button", class: "fp-btn", "data-action": "close", text: "Close", onclick: () => this.close() }),
     );
+    // Resolved: offer to save the session's one-off script as a template (shown only when the server says so).
+    if (this.kind === "resolution" && this.store) {
+      this.post.prompt ||= h("fp-templatize-prompt", { hidden: true });
+      this.body.append(this.post.prompt);
+      this.post.prompt.attach(this.store);
+    }
   }
 
   /** The note posted from `store`'s session, if any (the header offers to show it): this page's post or the stored one. */

@@ -4,7 +4,8 @@
 // Each show(id) makes a new SessionStore for the chat and the lane and closes the previous one,
 // so nothing still on its way for the session shown before can appear under this header.
 // An open session's header has Resolve and Escalate (no keyboard shortcut, per the plan): each opens
-// the note preview popover (<fp-note-preview>) for this session's store.
+// the note preview popover (<fp-note-preview>) for this session's store. The suggested fix's "Generate
+// script" opens the inline script generator (script-generator.js) for the store's active fix.
 import { FpElement } from "../components/fp-element.js";
 import { SessionStore } from "../session-store.js";
 import { h, relativeTime, absoluteTime } from "../dom.js";
@@ -12,6 +13,7 @@ import { icon } from "../components/fp-icon.js";
 import { emptyState, skeleton, statusBadge, ticketBadge } from "../components/ui.js";
 import { FpNotePreview, KINDS } from "./note-preview.js";
 import { flash } from "./what-we-know.js";
+import { openScriptGenerator } from "./script-generator.js";
 
 FpNotePreview.define();
 
@@ -98,6 +100,8 @@ export class FpSessionView extends FpElement {
       problem.focus({ preventScroll: true });
       flash(problem);
     });
+    // The suggested fix's "Generate script" (and Cmd/Ctrl+G, the palette): the inline script generator.
+    this.addEventListener("fp-open-script", (event) => this.openScriptGenerator(event.detail?.trigger));
     this.notePreview = h("fp-note-preview");
     this.replaceChildren(this.header, this.columns, this.notePreview);
   }
@@ -109,6 +113,14 @@ export class FpSessionView extends FpElement {
       this.header.querySelector(`[data-action=${kind === "resolution" ? "resolve" : "escalate"}]`) ||
       this.header.querySelector("[data-action=posted-note]");
     this.notePreview.open(this.store, kind, trigger, { beside: this.drawerMode ? null : this.lane });
+  }
+
+  /** Open the inline script generator for the active fix of an open session; false when there is none. */
+  openScriptGenerator(trigger = document.activeElement) {
+    const store = this.store;
+    if (!store?.fix || store.session?.status !== "open") return false;
+    openScriptGenerator(store, store.fix, { trigger });
+    return true;
   }
 
   #closeActions(session) {

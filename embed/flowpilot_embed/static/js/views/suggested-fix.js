@@ -1,6 +1,7 @@
 // <fp-suggested-fix> — the task lane's Suggested fix section: the session's active fix as a card
 // (title, root cause, steps, the facts it rests on as links to What We Know, the decision actions)
-// and the fixes it superseded folded away under "Earlier fixes". The section renders what the
+// and the fixes it superseded folded away under "Earlier fixes". "Generate script" asks the session view to
+// open the inline script generator ("fp-open-script"). The section renders what the
 // SessionStore holds (store.fix, store.fixHistory); <fp-task-lane> makes the decision write.
 import { append, h } from "../dom.js";
 import { icon } from "../components/fp-icon.js";
@@ -8,7 +9,7 @@ import { emptyState } from "../components/ui.js";
 import { renderMarkdown } from "../markdown.js";
 import { FpLaneSection } from "./lane-section.js";
 
-/** The four decisions the API takes, in the order the card offers them. */
+/** The four decisions the API takes: the card shows them once made and offers Dismiss; the script generator makes the other three. */
 export const DECISIONS = [
   { value: "one_off", label: "Run as a one-off", done: "Running as a one-off" },
   { value: "draft_template", label: "Run now, template later", done: "Run now, templatize after resolving" },
@@ -84,6 +85,29 @@ export class FpSuggestedFix extends FpLaneSection {
     );
   }
 
+  /**
+   * "Generate script": <fp-session-view> opens the inline generator for this fix ("fp-open-script"). The
+   * script decisions (one-off, templatize after resolve, build a template) are made there, in the
+   * no-template dialog, because each of them writes a script.
+   */
+  #scriptButton(fix, primary) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: `fp-btn fp-btn--sm${primary ? " fp-btn--primary" : ""}`,
+        "data-action": "open-script",
+        "aria-haspopup": "dialog",
+        "aria-keyshortcuts": "Control+G Meta+G",
+        title: "Generate a script for this fix from a template, or write one",
+        onclick: (event) =>
+          this.dispatchEvent(new CustomEvent("fp-open-script", { bubbles: true, detail: { fixId: fix.id, trigger: event.currentTarget } })),
+      },
+      icon("script", "sm"),
+      "Generate script",
+    );
+  }
+
   #factLink(id, fact) {
     if (!fact) return h("span", { class: "fp-fix__fact fp-fix__fact--gone", text: "A fact no longer in What We Know" });
     return h(
@@ -103,8 +127,10 @@ export class FpSuggestedFix extends FpLaneSection {
     const decided = DECISIONS.find((d) => d.value === fix.user_decision);
     const row = h("div", { class: "fp-fix__decision" });
     if (decided && (!this.#changing || context.readOnly)) {
-      row.append(
+      // append() skips `false` (a read-only session has no "Change decision"); Element.append would print it.
+      append(row, [
         h("span", { class: `fp-badge ${decided.value === "dismissed" ? "" : "fp-badge--success"}`, text: decided.done }),
+        !context.readOnly && decided.value !== "dismissed" && this.#scriptButton(fix, false),
         !context.readOnly &&
           h("button", {
             type: "button",
@@ -114,10 +140,10 @@ export class FpSuggestedFix extends FpLaneSection {
             onclick: () => {
               this.#changing = true;
               row.replaceWith(this.#decision(fix, context));
-              this.card?.querySelector("[data-decision-value]")?.focus();
+              this.card?.querySelector(".fp-fix__actions button")?.focus();
             },
           }),
-      );
+      ]);
       return row;
     }
     if (context.readOnly) {
@@ -125,10 +151,11 @@ export class FpSuggestedFix extends FpLaneSection {
       return row;
     }
     const error = h("p", { class: "fp-form-error", hidden: true, role: "alert" });
-    const buttons = DECISIONS.map((d) =>
+    const dismiss = DECISIONS.filter((d) => d.value === "dismissed");
+    const buttons = dismiss.map((d) =>
       h("button", {
         type: "button",
-        class: `fp-btn fp-btn--sm${d.value === "one_off" ? " fp-btn--primary" : d.value === "dismissed" ? " fp-btn--ghost" : ""}`,
+        class: "fp-btn fp-btn--sm fp-btn--ghost",
         "data-decision-value": d.value,
         text: d.label,
         onclick: async () => {
@@ -145,7 +172,15 @@ export class FpSuggestedFix extends FpLaneSection {
         },
       }),
     );
-    row.append(h("div", { class: "fp-fix__actions", role: "group", "aria-label": "What to do with this fix" }, buttons), error);
+    row.append(
+      h(
+        "div",
+        { class: "fp-fix__actions", role: "group", "aria-label": "What to do with this fix" },
+        this.#scriptButton(fix, true),
+        buttons,
+      ),
+      error,
+    );
     return row;
   }
 
