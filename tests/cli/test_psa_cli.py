@@ -57,7 +57,7 @@ def run(env: Path, tenant: Tenant, cw: FakeConnectWise, capsys: pytest.CaptureFi
 
 def test_add_list_test_update_and_remove_a_connectwise_connection(run: Run, env: Path, cw: FakeConnectWise) -> None:
     config = env / "cw.json"
-    config.write_text(json.dumps(cw.config(timeout=0.5, max_retries=0)))
+    config.write_text(json.dumps(cw.config(timeout=5.0, max_retries=0)))
     out, _ = run("add", "connectwise", "CW", "--config", f"@{config}", "--resolved", "Closed",
                  "--escalated", "Waiting on escalation", "--default")  # fmt: skip
     assert "added PSA connection 'CW' (connectwise" in out
@@ -96,7 +96,7 @@ def test_bad_input_and_psa_failures_are_one_line_errors(run: Run, env: Path, cw:
         assert len(lines) == 1 and lines[0].startswith("flowpilot: error: "), err
         return lines[0]
 
-    good = json.dumps(cw.config(timeout=0.5, max_retries=0))
+    good = json.dumps(cw.config(timeout=5.0, max_retries=0))
     assert "'nopsa' is not installed (installed: " in error("add", "nopsa", "X", "--config", "{}", "--resolved", "C")
     assert "connectwise" in error("add", "nopsa", "X", "--config", "{}", "--resolved", "C")
     assert "--config is not JSON (line 1" in error("add", "connectwise", "X", "--config", "{oops", "--resolved", "C")
