@@ -59,6 +59,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = (
     "zone", "threshold", "ticket_fields", "note_fields", "get_ticket", "patch_ticket", "query_tickets",
@@ -659,36 +660,17 @@ class _Handler(BaseHTTPRequestHandler):
         return None  # requests are recorded on the fake, not printed
 
 
-class AutotaskFaults:
-    """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake."""
+class AutotaskFaults(RouteFaults):
+    """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake.
+
+    A server error is a 503: Autotask out of service. (Its 500 means "refused", which is not a transient failure.)
+    """
 
     ROUTE_OF = {
         "get_ticket": "get_ticket", "get_status": "get_ticket", "list_statuses": "ticket_fields",
         "list_notes": "query_notes", "post_note": "post_note", "set_status": "patch_ticket",
     }  # fmt: skip
     """The provider method's request a fault hits."""
-
-    def __init__(self, fake: FakeAutotask) -> None:
-        self.fake = fake
-
-    def rate_limit(self, operation: str, retry_after: int) -> None:
-        self.fake.rate_limit(self.ROUTE_OF[operation], retry_after)
-
-    def server_error(self, operation: str, times: int) -> None:
-        # 503: Autotask out of service. (Its 500 means "refused", which is not a transient failure.)
-        self.fake.fail(self.ROUTE_OF[operation], 503, times=times)
-
-    def timeout_after_write(self, operation: str) -> None:
-        self.fake.timeout_after_write(self.ROUTE_OF[operation])
-
-    def workflow_overwrite(self, ref: str, status_id: str) -> None:
-        self.fake.workflow_sets(int(status_id))
-
-    def revoke_credentials(self) -> None:
-        self.fake.revoke()
-
-    def delete_ticket(self, ref: str) -> None:
-        self.fake.delete_ticket(int(ref))
 
 
 __all__ = ["AutotaskFaults", "FakeAutotask", "FakeNote", "FakeTicket", "PicklistValue", "RecordedRequest"]

@@ -64,6 +64,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.route_faults import RouteFaults
 
 DEFAULT_CLIENT_ID = "0f6a1a4e-6c0b-4b8e-9d55-7a2f3c9e1b42"
 ROUTES = (
@@ -662,7 +663,7 @@ class _Handler(BaseHTTPRequestHandler):
         return None  # requests are recorded on the fake, not printed
 
 
-class ConnectWiseFaults:
+class ConnectWiseFaults(RouteFaults):
     """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake."""
 
     ROUTE_OF = {
@@ -670,24 +671,3 @@ class ConnectWiseFaults:
         "list_notes": "list_notes", "post_note": "post_note", "set_status": "patch_ticket",
     }  # fmt: skip
     """The provider method's request a fault hits (reading a status starts with reading its ticket)."""
-
-    def __init__(self, fake: FakeConnectWise) -> None:
-        self.fake = fake
-
-    def rate_limit(self, operation: str, retry_after: int) -> None:
-        self.fake.rate_limit(self.ROUTE_OF[operation], retry_after)
-
-    def server_error(self, operation: str, times: int) -> None:
-        self.fake.fail(self.ROUTE_OF[operation], 503, times=times)
-
-    def timeout_after_write(self, operation: str) -> None:
-        self.fake.timeout_after_write(self.ROUTE_OF[operation])
-
-    def workflow_overwrite(self, ref: str, status_id: str) -> None:
-        self.fake.workflow_sets(int(status_id))
-
-    def revoke_credentials(self) -> None:
-        self.fake.revoke()
-
-    def delete_ticket(self, ref: str) -> None:
-        self.fake.delete_ticket(int(ref))

@@ -59,6 +59,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = ("token", "get_ticket", "post_tickets", "list_actions", "get_action", "post_actions", "list_statuses")
 RATE_LIMIT_MESSAGE = "Rate Limit Reached - 300 Requests per rolling 5 minute window"
@@ -605,7 +606,7 @@ class _Handler(BaseHTTPRequestHandler):
         return None  # requests are recorded on the fake, not printed
 
 
-class HaloFaults:
+class HaloFaults(RouteFaults):
     """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake."""
 
     ROUTE_OF = {
@@ -613,24 +614,3 @@ class HaloFaults:
         "list_notes": "list_actions", "post_note": "post_actions", "set_status": "post_tickets",
     }  # fmt: skip
     """The provider method's request a fault hits (reading a status is reading its ticket)."""
-
-    def __init__(self, fake: FakeHaloPSA) -> None:
-        self.fake = fake
-
-    def rate_limit(self, operation: str, retry_after: int) -> None:
-        self.fake.rate_limit(self.ROUTE_OF[operation], retry_after)
-
-    def server_error(self, operation: str, times: int) -> None:
-        self.fake.fail(self.ROUTE_OF[operation], 503, times=times)
-
-    def timeout_after_write(self, operation: str) -> None:
-        self.fake.timeout_after_write(self.ROUTE_OF[operation])
-
-    def workflow_overwrite(self, ref: str, status_id: str) -> None:
-        self.fake.workflow_sets(int(status_id))
-
-    def revoke_credentials(self) -> None:
-        self.fake.revoke()
-
-    def delete_ticket(self, ref: str) -> None:
-        self.fake.delete_ticket(int(ref))
