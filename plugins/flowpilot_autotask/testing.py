@@ -54,11 +54,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer
 from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = (
@@ -633,31 +632,9 @@ class FakeAutotask:
         return 200, {}, {"item": item}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     fake: FakeAutotask
     server_version = "FakeAutotask/1.0"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a held-back answer)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # requests are recorded on the fake, not printed
 
 
 class AutotaskFaults(RouteFaults):

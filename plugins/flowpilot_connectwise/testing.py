@@ -59,11 +59,10 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer
 from flowpilot_core.testing.route_faults import RouteFaults
 
 DEFAULT_CLIENT_ID = "0f6a1a4e-6c0b-4b8e-9d55-7a2f3c9e1b42"
@@ -635,32 +634,10 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     fake: FakeConnectWise
     server_version = "FakeConnectWise/1.0"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("api-current-version", "2025.1")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a held-back answer)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # requests are recorded on the fake, not printed
+    extra_headers = {"api-current-version": "2025.1"}
 
 
 class ConnectWiseFaults(RouteFaults):

@@ -54,11 +54,10 @@ import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer
 from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = ("token", "get_ticket", "post_tickets", "list_actions", "get_action", "post_actions", "list_statuses")
@@ -579,31 +578,9 @@ class FakeHaloPSA:
 _INVALID = object()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     fake: FakeHaloPSA
     server_version = "FakeHaloPSA/1.0"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a held-back answer)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # requests are recorded on the fake, not printed
 
 
 class HaloFaults(RouteFaults):
