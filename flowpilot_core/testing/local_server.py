@@ -1,5 +1,5 @@
 """The plumbing every faithful fake shares: a threaded HTTP server on a local port, a handler serving a fake's JSON
-answers, and scripted hangs."""
+answers, a fake's start/close lifecycle, and scripted hangs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 
 class LocalServer:
@@ -74,6 +74,45 @@ class JSONHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # requests are recorded on the fake, not printed
+
+
+class ServedFake:
+    """Start (or ``with``), :attr:`url` and close for a fake served through its :class:`JSONHandler` subclass.
+
+    The fake sets :attr:`handler` and :attr:`thread_name`, and in ``__init__`` ``_host``, ``_port``,
+    ``_http = None`` and ``_release`` (the event its held-back answers wait on: closing sets it, so no
+    answer outlives the server).
+    """
+
+    handler: ClassVar[type[JSONHandler]]
+    thread_name: ClassVar[str]
+    _host: str
+    _port: int
+    _http: LocalServer | None
+    _release: threading.Event
+
+    def start(self) -> Self:
+        if self._http is None:
+            bound = type("_BoundHandler", (self.handler,), {"fake": self})
+            self._http = LocalServer(bound, host=self._host, port=self._port, name=self.thread_name)
+        return self
+
+    def close(self) -> None:
+        self._release.set()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        assert self._http is not None, "start the fake first"
+        return self._http.base_url
 
 
 class Hang:

@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from flowpilot_core.testing.local_server import JSONHandler, LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer, ServedFake
 from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = (
@@ -176,8 +176,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class FakeAutotask:
+class _Handler(JSONHandler):
+    fake: FakeAutotask
+    server_version = "FakeAutotask/1.0"
+
+
+class FakeAutotask(ServedFake):
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+
+    handler = _Handler
+    thread_name = "fake-autotask"
 
     def __init__(
         self,
@@ -224,31 +232,6 @@ class FakeAutotask:
         self._release = threading.Event()
         self._host, self._port = host, port
         self._http: LocalServer | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeAutotask:
-        if self._http is None:
-            handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-autotask")
-        return self
-
-    def close(self) -> None:
-        self._release.set()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def __enter__(self) -> FakeAutotask:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the fake first"
-        return self._http.base_url
 
     @property
     def zone_url(self) -> str:
@@ -630,11 +613,6 @@ class FakeAutotask:
         names = self.contacts.get(contact_id)
         item = {"id": contact_id, "firstName": names[0], "lastName": names[1], "isActive": 1} if names else None
         return 200, {}, {"item": item}
-
-
-class _Handler(JSONHandler):
-    fake: FakeAutotask
-    server_version = "FakeAutotask/1.0"
 
 
 class AutotaskFaults(RouteFaults):

@@ -62,7 +62,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flowpilot_core.testing.local_server import JSONHandler, LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer, ServedFake
 from flowpilot_core.testing.route_faults import RouteFaults
 
 DEFAULT_CLIENT_ID = "0f6a1a4e-6c0b-4b8e-9d55-7a2f3c9e1b42"
@@ -182,8 +182,17 @@ def _default_boards() -> dict[int, FakeBoard]:
     }  # fmt: skip
 
 
-class FakeConnectWise:
+class _Handler(JSONHandler):
+    fake: FakeConnectWise
+    server_version = "FakeConnectWise/1.0"
+    extra_headers = {"api-current-version": "2025.1"}
+
+
+class FakeConnectWise(ServedFake):
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+
+    handler = _Handler
+    thread_name = "fake-connectwise"
 
     def __init__(
         self,
@@ -218,31 +227,6 @@ class FakeConnectWise:
         self._applied: dict[str, threading.Event] = {}
         self._host, self._port = host, port
         self._http: LocalServer | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeConnectWise:
-        if self._http is None:
-            handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-connectwise")
-        return self
-
-    def close(self) -> None:
-        self._release.set()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def __enter__(self) -> FakeConnectWise:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the fake first"
-        return f"{self._http.base_url}"
 
     @property
     def api_url(self) -> str:
@@ -632,12 +616,6 @@ def notes_fields() -> frozenset[str]:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class _Handler(JSONHandler):
-    fake: FakeConnectWise
-    server_version = "FakeConnectWise/1.0"
-    extra_headers = {"api-current-version": "2025.1"}
 
 
 class ConnectWiseFaults(RouteFaults):

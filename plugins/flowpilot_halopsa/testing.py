@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flowpilot_core.testing.local_server import JSONHandler, LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer, ServedFake
 from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = ("token", "get_ticket", "post_tickets", "list_actions", "get_action", "post_actions", "list_statuses")
@@ -174,8 +174,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
-class FakeHaloPSA:
+class _Handler(JSONHandler):
+    fake: FakeHaloPSA
+    server_version = "FakeHaloPSA/1.0"
+
+
+class FakeHaloPSA(ServedFake):
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+
+    handler = _Handler
+    thread_name = "fake-halopsa"
 
     def __init__(
         self,
@@ -216,31 +224,6 @@ class FakeHaloPSA:
         self._release = threading.Event()
         self._host, self._port = host, port
         self._http: LocalServer | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeHaloPSA:
-        if self._http is None:
-            handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-halopsa")
-        return self
-
-    def close(self) -> None:
-        self._release.set()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def __enter__(self) -> FakeHaloPSA:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the fake first"
-        return self._http.base_url
 
     @property
     def api_url(self) -> str:
@@ -576,11 +559,6 @@ class FakeHaloPSA:
 
 
 _INVALID = object()
-
-
-class _Handler(JSONHandler):
-    fake: FakeHaloPSA
-    server_version = "FakeHaloPSA/1.0"
 
 
 class HaloFaults(RouteFaults):
