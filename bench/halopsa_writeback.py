@@ -1,11 +1,12 @@
 """HaloPSA requests per writeback, and what hosted Halo's 300-requests-per-5-minutes limit leaves of them.
 
-Runs the writeback engine's sequence of provider calls (look for the marker among the ticket's
-actions, post the action, list the statuses, read, set, read and re-read the status) through
-:class:`flowpilot_halopsa.provider.HaloPSAProvider` against
+Runs the writeback engine's sequence of provider calls (``psa_writeback.resolve``: look for the marker
+among the ticket's actions, post the action, list the statuses, read, set, read and re-read the status)
+through :class:`flowpilot_halopsa.provider.HaloPSAProvider` against
 :class:`flowpilot_halopsa.testing.FakeHaloPSA` over local HTTP, one provider per writeback as the
 engine builds them, and prints the requests each step sends and the wall time per writeback
-(local loopback: FlowPilot's own overhead plus the fake's, not Halo's latency). It then runs a
+(building and closing the provider included; local loopback: FlowPilot's own overhead plus the
+fake's, not Halo's latency). It then runs a
 burst through a small request budget against a fake enforcing the same rolling limit, and
 prints its wall time against the floor that limit allows (measured in the same run) and the
 429s the fake answered (0: the client-side budget kept inside the window).
@@ -21,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import msgspec
-from flowpilot_halopsa import create_provider
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.limiter import SlidingWindow
 from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import FakeHaloPSA
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from psa_writeback import halopsa, one_resolve, p95, resolve
 
 WRITEBACKS = 200
 BURST = 12
@@ -37,39 +42,17 @@ BURST_LIMIT, BURST_WINDOW = 40, 1.0
 HOSTED_LIMIT = 300
 
 
-async def writeback(provider: HaloPSAProvider, ref: str, n: int) -> None:
-    marker = f"[FlowPilot resolution bench-{n}]"
-    if not any(marker in note.text for note in await provider.list_notes(ref)):
-        await provider.post_note(ref, f"## Fix\nRestarted the spooler.\n\n{marker}", kind="resolution", internal=True)
-    closed = next(s for s in await provider.list_statuses(ref) if s.name == "Closed")
-    if (await provider.get_status(ref)).id != closed.id:
-        await provider.set_status(ref, closed.id)
-    await provider.get_status(ref)
-    await provider.get_status(ref)  # the engine's re-read after its verify delay
-
-
 async def main() -> None:
-    # The fake's own limit is lifted here: this part counts requests, the burst below exercises the limit.
-    with FakeHaloPSA(requests_per_window=10**6) as fake:
-        times: list[float] = []
-        per_writeback: list[int] = []
-        routes: Counter[str] = Counter()
-        for n in range(WRITEBACKS):
-            ticket = fake.add_ticket(f"Bench ticket {n}", details="Printing is down")
-            provider: HaloPSAProvider = create_provider(fake.config(requests_per_window=10**5))
-            before = len(fake.requests)
-            started = time.perf_counter()
-            await writeback(provider, str(ticket.id), n)
-            times.append((time.perf_counter() - started) * 1000)
-            await provider.aclose()
-            sent = fake.requests[before:]
-            per_writeback.append(len(sent))
-            routes.update(r.route or "?" for r in sent)
-        print(f"writebacks={WRITEBACKS} tokens_fetched={fake.tokens_issued}")
-        print(f"writeback_ms_median={statistics.median(times):.2f} p95={sorted(times)[int(len(times) * 0.95)]:.2f}")
+    # psa_writeback.halopsa lifts the fake's own limit: this part counts requests, the burst below exercises it.
+    with halopsa() as target:
+        runs = [await one_resolve(target, n, shared_tls=True) for n in range(WRITEBACKS)]
+        times = [ms for ms, _ in runs]
+        routes = Counter(r.route or "?" for _, sent in runs for r in sent)
+        print(f"writebacks={WRITEBACKS} tokens_fetched={target.fake.tokens_issued}")
+        print(f"writeback_ms_median={statistics.median(times):.2f} p95={p95(times):.2f}")
         for route, count in sorted(routes.items()):
             print(f"  {route}: {count / WRITEBACKS:.2f} requests per writeback")
-        mean = statistics.mean(per_writeback)
+        mean = statistics.mean(len(sent) for _, sent in runs)
         print(f"writebacks_per_5_minutes_at_the_hosted_limit={HOSTED_LIMIT / mean:.1f} (nothing else using the API)")
 
     with FakeHaloPSA(requests_per_window=BURST_LIMIT, rate_window=BURST_WINDOW) as strict:
@@ -79,7 +62,7 @@ async def main() -> None:
             ticket = strict.add_ticket(f"Burst ticket {n}")
             config = msgspec.convert(strict.config(max_retry_wait=BURST_WINDOW * 2), Config)
             provider = HaloPSAProvider(config, budget=budget)
-            await writeback(provider, str(ticket.id), n)
+            await resolve(provider, str(ticket.id), "Closed", n)
             await provider.aclose()
         elapsed = time.perf_counter() - started
         sent = len(strict.requests)

@@ -54,11 +54,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer, ServedFake
+from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = (
     "zone", "threshold", "ticket_fields", "note_fields", "get_ticket", "patch_ticket", "query_tickets",
@@ -176,8 +176,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class FakeAutotask:
+class _Handler(JSONHandler):
+    fake: FakeAutotask
+    server_version = "FakeAutotask/1.0"
+
+
+class FakeAutotask(ServedFake):
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+
+    handler = _Handler
+    thread_name = "fake-autotask"
 
     def __init__(
         self,
@@ -224,31 +232,6 @@ class FakeAutotask:
         self._release = threading.Event()
         self._host, self._port = host, port
         self._http: LocalServer | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeAutotask:
-        if self._http is None:
-            handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-autotask")
-        return self
-
-    def close(self) -> None:
-        self._release.set()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def __enter__(self) -> FakeAutotask:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the fake first"
-        return self._http.base_url
 
     @property
     def zone_url(self) -> str:
@@ -632,63 +615,17 @@ class FakeAutotask:
         return 200, {}, {"item": item}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeAutotask
-    server_version = "FakeAutotask/1.0"
+class AutotaskFaults(RouteFaults):
+    """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake.
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a held-back answer)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # requests are recorded on the fake, not printed
-
-
-class AutotaskFaults:
-    """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake."""
+    A server error is a 503: Autotask out of service. (Its 500 means "refused", which is not a transient failure.)
+    """
 
     ROUTE_OF = {
         "get_ticket": "get_ticket", "get_status": "get_ticket", "list_statuses": "ticket_fields",
         "list_notes": "query_notes", "post_note": "post_note", "set_status": "patch_ticket",
     }  # fmt: skip
     """The provider method's request a fault hits."""
-
-    def __init__(self, fake: FakeAutotask) -> None:
-        self.fake = fake
-
-    def rate_limit(self, operation: str, retry_after: int) -> None:
-        self.fake.rate_limit(self.ROUTE_OF[operation], retry_after)
-
-    def server_error(self, operation: str, times: int) -> None:
-        # 503: Autotask out of service. (Its 500 means "refused", which is not a transient failure.)
-        self.fake.fail(self.ROUTE_OF[operation], 503, times=times)
-
-    def timeout_after_write(self, operation: str) -> None:
-        self.fake.timeout_after_write(self.ROUTE_OF[operation])
-
-    def workflow_overwrite(self, ref: str, status_id: str) -> None:
-        self.fake.workflow_sets(int(status_id))
-
-    def revoke_credentials(self) -> None:
-        self.fake.revoke()
-
-    def delete_ticket(self, ref: str) -> None:
-        self.fake.delete_ticket(int(ref))
 
 
 __all__ = ["AutotaskFaults", "FakeAutotask", "FakeNote", "FakeTicket", "PicklistValue", "RecordedRequest"]

@@ -54,11 +54,11 @@ import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flowpilot_core.testing.local_server import LocalServer
+from flowpilot_core.testing.local_server import JSONHandler, LocalServer, ServedFake
+from flowpilot_core.testing.route_faults import RouteFaults
 
 ROUTES = ("token", "get_ticket", "post_tickets", "list_actions", "get_action", "post_actions", "list_statuses")
 RATE_LIMIT_MESSAGE = "Rate Limit Reached - 300 Requests per rolling 5 minute window"
@@ -174,8 +174,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
-class FakeHaloPSA:
+class _Handler(JSONHandler):
+    fake: FakeHaloPSA
+    server_version = "FakeHaloPSA/1.0"
+
+
+class FakeHaloPSA(ServedFake):
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+
+    handler = _Handler
+    thread_name = "fake-halopsa"
 
     def __init__(
         self,
@@ -216,31 +224,6 @@ class FakeHaloPSA:
         self._release = threading.Event()
         self._host, self._port = host, port
         self._http: LocalServer | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeHaloPSA:
-        if self._http is None:
-            handler = type("_BoundHandler", (_Handler,), {"fake": self})
-            self._http = LocalServer(handler, host=self._host, port=self._port, name="fake-halopsa")
-        return self
-
-    def close(self) -> None:
-        self._release.set()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def __enter__(self) -> FakeHaloPSA:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        assert self._http is not None, "start the fake first"
-        return self._http.base_url
 
     @property
     def api_url(self) -> str:
@@ -578,34 +561,7 @@ class FakeHaloPSA:
 _INVALID = object()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeHaloPSA
-    server_version = "FakeHaloPSA/1.0"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.fake.handle(self.command, self.path, headers, body)
-        data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a held-back answer)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None  # requests are recorded on the fake, not printed
-
-
-class HaloFaults:
+class HaloFaults(RouteFaults):
     """The conformance kit's fault adapter (:class:`flowpilot_core.testing.psa_conformance.PSAFaults`) for the fake."""
 
     ROUTE_OF = {
@@ -613,24 +569,3 @@ class HaloFaults:
         "list_notes": "list_actions", "post_note": "post_actions", "set_status": "post_tickets",
     }  # fmt: skip
     """The provider method's request a fault hits (reading a status is reading its ticket)."""
-
-    def __init__(self, fake: FakeHaloPSA) -> None:
-        self.fake = fake
-
-    def rate_limit(self, operation: str, retry_after: int) -> None:
-        self.fake.rate_limit(self.ROUTE_OF[operation], retry_after)
-
-    def server_error(self, operation: str, times: int) -> None:
-        self.fake.fail(self.ROUTE_OF[operation], 503, times=times)
-
-    def timeout_after_write(self, operation: str) -> None:
-        self.fake.timeout_after_write(self.ROUTE_OF[operation])
-
-    def workflow_overwrite(self, ref: str, status_id: str) -> None:
-        self.fake.workflow_sets(int(status_id))
-
-    def revoke_credentials(self) -> None:
-        self.fake.revoke()
-
-    def delete_ticket(self, ref: str) -> None:
-        self.fake.delete_ticket(int(ref))

@@ -4,20 +4,18 @@ note and a verified status, or the technician is told exactly what failed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flowpilot_autotask.testing import FakeAutotask, FakeTicket
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from flowpilot_core.config import Settings
-from flowpilot_core.db.engine import DatabaseUrls
 from tests.conftest import Tenant
-from tests.plugins.support import client_for, manager_with
+from tests.psa import writeback_support
+from tests.psa.writeback_support import Client, connect, post_fix
 
-Client = AsyncTestClient[Litestar]
+client = writeback_support.client
+"""The server with the built-in plugins only (this module's, not the session-wide one)."""
 
 
 @pytest.fixture
@@ -26,21 +24,8 @@ def at() -> Iterator[FakeAutotask]:
         yield fake
 
 
-@pytest.fixture
-async def client(settings: Settings, db_urls: DatabaseUrls) -> AsyncIterator[Client]:
-    async with client_for(settings, db_urls, manager_with()) as test_client:  # the built-in plugins only
-        test_client.app.state.runtime.writeback.verify_delay = 0.01
-        yield test_client
-
-
 async def _connect(client: Client, tenant: Tenant, config: dict[str, Any]) -> Any:
-    body = {
-        "provider": "autotask",
-        "name": "Autotask",
-        "config": config,
-        "statuses": {"resolved": "Complete", "escalated": "Escalate"},
-    }
-    return await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
+    return await connect(client, tenant, "autotask", "Autotask", config, resolved="Complete", escalated="Escalate")
 
 
 async def _session(client: Client, tenant: Tenant, ticket: FakeTicket) -> Any:
@@ -49,12 +34,7 @@ async def _session(client: Client, tenant: Tenant, ticket: FakeTicket) -> Any:
 
 
 async def _post(client: Client, tenant: Tenant, session: Any, kind: str, key: str = "confirm-at-0001") -> Any:
-    return await client.post(
-        f"/api/v1/ai-sessions/{session['id']}/{kind}/post",
-        json={"markdown": "## Fix\nRestarted the spooler.\n", "state_version": session["state_version"],
-              "idempotency_key": key},
-        headers=tenant.headers(),
-    )  # fmt: skip
+    return await post_fix(client, tenant, session, kind, key)
 
 
 async def test_a_bad_autotask_config_is_a_422_naming_config_and_never_echoes_the_secret(

@@ -3,20 +3,18 @@ connection's config validated before it is stored."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flowpilot_connectwise.testing import FakeConnectWise
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from flowpilot_core.config import Settings
-from flowpilot_core.db.engine import DatabaseUrls
 from tests.conftest import Tenant
-from tests.plugins.support import client_for, manager_with
+from tests.psa import writeback_support
+from tests.psa.writeback_support import Client, connect, post_fix
 
-Client = AsyncTestClient[Litestar]
+client = writeback_support.client
+"""The server with the built-in plugins only (this module's, not the session-wide one)."""
 
 
 @pytest.fixture
@@ -25,32 +23,16 @@ def cw() -> Iterator[FakeConnectWise]:
         yield fake
 
 
-@pytest.fixture
-async def client(settings: Settings, db_urls: DatabaseUrls) -> AsyncIterator[Client]:
-    async with client_for(settings, db_urls, manager_with()) as test_client:  # the built-in plugins only
-        test_client.app.state.runtime.writeback.verify_delay = 0.01
-        yield test_client
-
-
 async def _connect(client: Client, tenant: Tenant, config: dict[str, Any]) -> Any:
-    body = {
-        "provider": "connectwise",
-        "name": "ConnectWise",
-        "config": config,
-        "statuses": {"resolved": "Closed", "escalated": "Waiting on escalation"},
-    }
-    return await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
+    return await connect(
+        client, tenant, "connectwise", "ConnectWise", config, resolved="Closed", escalated="Waiting on escalation"
+    )
 
 
 async def _post(client: Client, tenant: Tenant, ticket_id: int, kind: str, key: str = "confirm-cw-0001") -> Any:
     body = {"problem_statement": "Printing is down", "ticket_ref": str(ticket_id), "psa_provider": "connectwise"}
     session = (await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())).json()
-    return await client.post(
-        f"/api/v1/ai-sessions/{session['id']}/{kind}/post",
-        json={"markdown": "## Fix\nRestarted the spooler.\n", "state_version": session["state_version"],
-              "idempotency_key": key},
-        headers=tenant.headers(),
-    )  # fmt: skip
+    return await post_fix(client, tenant, session, kind, key)
 
 
 async def test_a_bad_connectwise_config_is_a_422_naming_config_and_never_echoes_the_key(

@@ -4,20 +4,18 @@ exactly one note on the ticket and its status verified, or says exactly what fai
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flowpilot_halopsa.testing import FakeHaloPSA
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from flowpilot_core.config import Settings
-from flowpilot_core.db.engine import DatabaseUrls
 from tests.conftest import Tenant
-from tests.plugins.support import client_for, manager_with
+from tests.psa import writeback_support
+from tests.psa.writeback_support import Client, connect, post_fix
 
-Client = AsyncTestClient[Litestar]
+client = writeback_support.client
+"""The server with the built-in plugins only (this module's, not the session-wide one)."""
 
 
 @pytest.fixture
@@ -26,21 +24,10 @@ def halo() -> Iterator[FakeHaloPSA]:
         yield fake
 
 
-@pytest.fixture
-async def client(settings: Settings, db_urls: DatabaseUrls) -> AsyncIterator[Client]:
-    async with client_for(settings, db_urls, manager_with()) as test_client:  # the built-in plugins only
-        test_client.app.state.runtime.writeback.verify_delay = 0.01
-        yield test_client
-
-
 async def _connect(client: Client, tenant: Tenant, config: dict[str, Any]) -> Any:
-    body = {
-        "provider": "halopsa",
-        "name": "HaloPSA",
-        "config": config,
-        "statuses": {"resolved": "Closed", "escalated": "Waiting on escalation"},
-    }
-    return await client.post("/api/v1/psa-connections", json=body, headers=tenant.api_headers)
+    return await connect(
+        client, tenant, "halopsa", "HaloPSA", config, resolved="Closed", escalated="Waiting on escalation"
+    )
 
 
 async def _session(client: Client, tenant: Tenant, ticket_id: int) -> dict[str, Any]:
@@ -48,15 +35,6 @@ async def _session(client: Client, tenant: Tenant, ticket_id: int) -> dict[str, 
     response = await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-async def _post(client: Client, tenant: Tenant, session: dict[str, Any], kind: str, key: str) -> Any:
-    return await client.post(
-        f"/api/v1/ai-sessions/{session['id']}/{kind}/post",
-        json={"markdown": "## Fix\nRestarted the spooler.\n", "state_version": session["state_version"],
-              "idempotency_key": key},
-        headers=tenant.headers(),
-    )  # fmt: skip
 
 
 async def test_a_bad_halopsa_config_is_a_422_naming_config_and_never_echoes_the_secret(
@@ -91,7 +69,7 @@ async def test_a_resolution_posts_one_hidden_note_and_its_closed_status_is_verif
     assert halo.client_secret not in made.text
     ticket = halo.add_ticket("Printer offline")
     FAULTS[fault](halo)
-    response = await _post(client, tenant, await _session(client, tenant, ticket.id), "resolution-note", "halo-0001")
+    response = await post_fix(client, tenant, await _session(client, tenant, ticket.id), "resolution-note", "halo-0001")
     assert response.status_code == 200, response.text
     result = response.json()
     assert (result["state"], result["status_before"], result["status_after"]) == ("done", "In Progress", "Closed")
@@ -110,10 +88,10 @@ async def test_a_failed_note_post_is_reported_retryable_and_the_retry_posts_it_o
     ticket = halo.add_ticket("Mapped drive missing")
     session = await _session(client, tenant, ticket.id)
     halo.fail("post_actions", 503)
-    failed = await _post(client, tenant, session, "resolution-note", "halo-0002")
+    failed = await post_fix(client, tenant, session, "resolution-note", "halo-0002")
     assert failed.status_code == 503 and failed.json()["retryable"] is True, failed.text
     assert "HTTP 503" in failed.json()["detail"] and halo.tickets[ticket.id].actions == []
-    retried = await _post(client, tenant, session, "resolution-note", "halo-0002")
+    retried = await post_fix(client, tenant, session, "resolution-note", "halo-0002")
     assert retried.status_code == 200 and retried.json()["state"] == "done", retried.text
     assert len(halo.tickets[ticket.id].actions) == 1 and halo.status_name(ticket.id) == "Closed"
 
@@ -125,12 +103,12 @@ async def test_a_workflow_rule_is_caught_and_the_retry_redoes_only_the_status(
     ticket = halo.add_ticket("Laptop will not boot")
     session = await _session(client, tenant, ticket.id)
     halo.workflow_sets(3)  # a rule puts updated tickets back to Action Required
-    unverified = await _post(client, tenant, session, "escalation-package", "halo-0003")
+    unverified = await post_fix(client, tenant, session, "escalation-package", "halo-0003")
     assert unverified.status_code == 502, unverified.text
     assert "still shows 'Action Required', not 'Waiting on escalation'" in unverified.json()["detail"]
     assert len(halo.tickets[ticket.id].actions) == 1
     halo.workflow_sets(None)
-    retried = await _post(client, tenant, session, "escalation-package", "halo-0003")
+    retried = await post_fix(client, tenant, session, "escalation-package", "halo-0003")
     assert retried.status_code == 200 and retried.json()["status_after"] == "Waiting on escalation", retried.text
     assert len(halo.tickets[ticket.id].actions) == 1  # the note was not posted again
 
@@ -142,13 +120,13 @@ async def test_revoked_credentials_and_a_deleted_ticket_fail_visibly_and_post_no
     gone = halo.add_ticket("Deleted meanwhile")
     session = await _session(client, tenant, gone.id)
     halo.delete_ticket(gone.id)
-    missing = await _post(client, tenant, session, "resolution-note", "halo-0004")
+    missing = await post_fix(client, tenant, session, "resolution-note", "halo-0004")
     assert missing.status_code == 502 and missing.json()["retryable"] is False, missing.text
     assert f"ticket {gone.id} does not exist in HaloPSA (HTTP 404)" in missing.json()["detail"]
 
     halo.revoke()
     other = halo.add_ticket("Another")
-    refused = await _post(client, tenant, await _session(client, tenant, other.id), "resolution-note", "halo-0005")
+    refused = await post_fix(client, tenant, await _session(client, tenant, other.id), "resolution-note", "halo-0005")
     assert refused.status_code == 502 and refused.json()["retryable"] is False, refused.text
     assert "refused FlowPilot's client credentials (HTTP 401): invalid_client" in refused.json()["detail"]
     for secret in halo.secrets:
@@ -162,7 +140,7 @@ async def test_a_long_rate_limit_is_reported_with_when_to_retry_and_posts_nothin
     assert (await _connect(client, tenant, halo.config(timeout=0.3))).status_code == 201
     ticket = halo.add_ticket("Slow day")
     halo.rate_limit("post_actions", 120)
-    limited = await _post(client, tenant, await _session(client, tenant, ticket.id), "resolution-note", "halo-0006")
+    limited = await post_fix(client, tenant, await _session(client, tenant, ticket.id), "resolution-note", "halo-0006")
     assert limited.status_code == 503 and limited.json()["retryable"] is True, limited.text
     assert limited.headers["retry-after"] == "120" and "HTTP 429" in limited.json()["detail"]
     assert halo.tickets[ticket.id].actions == [] and halo.status_name(ticket.id) == "In Progress"
