@@ -40,6 +40,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
+from flowpilot_core.psa.http_timeouts import http_timeout
 
 log = logging.getLogger("flowpilot_autotask")
 
@@ -108,7 +109,7 @@ class AutotaskHttp:
         if self._client is None:
             self._transport = self._given_transport or httpx.AsyncHTTPTransport(verify=shared.tls_context())
             self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport, follow_redirects=False
+                timeout=http_timeout(self.config.timeout), transport=self._transport, follow_redirects=False
             )
         return self._client
 

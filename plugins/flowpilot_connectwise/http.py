@@ -38,6 +38,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
+from flowpilot_core.psa.http_timeouts import http_timeout
 
 log = logging.getLogger("flowpilot_connectwise")
 
@@ -98,7 +99,10 @@ class ConnectWiseHttp:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport, follow_redirects=False, verify=tls_context()
+                timeout=http_timeout(self.config.timeout),
+                transport=self._transport,
+                follow_redirects=False,
+                verify=tls_context(),
             )
         return self._client
 

@@ -38,6 +38,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
+from flowpilot_core.psa.http_timeouts import http_timeout
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
@@ -100,7 +101,10 @@ class HaloHttp:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport, follow_redirects=False, verify=tls_context()
+                timeout=http_timeout(self.config.timeout),
+                transport=self._transport,
+                follow_redirects=False,
+                verify=tls_context(),
             )
         return self._client
 
