@@ -30,9 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from flowpilot_autotask import shared
 from flowpilot_autotask.config import Config
 from flowpilot_autotask.testing import FakeNote
+
+from flowpilot_core.psa.http_client import tls_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from psa_writeback import Target, autotask, floor_round, one_resolve, p95
@@ -75,7 +76,7 @@ async def main() -> None:
         print(f"writebacks_per_hour_within_hourly_budget={int(budget // steady)} (hourly_budget={budget})")
 
         fresh = timed_ms(lambda: httpx.AsyncHTTPTransport())
-        kept = timed_ms(lambda: httpx.AsyncHTTPTransport(verify=shared.tls_context()))
+        kept = timed_ms(lambda: httpx.AsyncHTTPTransport(verify=tls_context()))
         print(f"transport_ms fresh_tls_context={fresh:.2f} shared_tls_context={kept:.3f} (per provider)")
 
         ticket = fake.add_ticket("Long ticket")

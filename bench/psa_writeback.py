@@ -51,11 +51,8 @@ import flowpilot_autotask
 import flowpilot_connectwise
 import flowpilot_halopsa
 import httpx
-from flowpilot_autotask import shared as autotask_shared
 from flowpilot_autotask.testing import FakeAutotask
-from flowpilot_connectwise import http as connectwise_http
 from flowpilot_connectwise.testing import FakeConnectWise
-from flowpilot_halopsa import http as halo_http
 from flowpilot_halopsa.testing import FakeHaloPSA
 from sqlalchemy.pool import NullPool
 
@@ -65,6 +62,7 @@ from flowpilot_core.config import Settings
 from flowpilot_core.db import migrate
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url, make_sessionmaker
 from flowpilot_core.psa import PSAProvider
+from flowpilot_core.psa.http_client import tls_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer_to_fact import SECRET_KEY, database, quiet, serve
@@ -100,7 +98,7 @@ def connectwise() -> Iterator[Target]:
 
         yield Target(fake, fake.config(), flowpilot_connectwise.create_provider,
                      lambda: str(fake.add_ticket("Printer offline").id), "connectwise", "Closed", floor_get,
-                     connectwise_http.tls_context)  # fmt: skip
+                     tls_context)  # fmt: skip
 
 
 @contextmanager
@@ -112,7 +110,7 @@ def autotask() -> Iterator[Target]:
 
         yield Target(fake, fake.config(), flowpilot_autotask.create_provider,
                      lambda: str(fake.add_ticket("Printer offline").id), "autotask", "Complete", floor_get,
-                     autotask_shared.tls_context)  # fmt: skip
+                     tls_context)  # fmt: skip
 
 
 @contextmanager
@@ -133,7 +131,7 @@ def halopsa() -> Iterator[Target]:
 
         yield Target(fake, config, flowpilot_halopsa.create_provider,
                      lambda: str(fake.add_ticket("Printer offline").id), "halopsa", "Closed", floor_get,
-                     halo_http.tls_context)  # fmt: skip
+                     tls_context)  # fmt: skip
 
 
 TARGETS: dict[str, Callable[[], AbstractContextManager[Target]]] = {

@@ -40,7 +40,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.http_timeouts import http_timeout
+from flowpilot_core.psa.http_client import psa_client, tls_context
 
 log = logging.getLogger("flowpilot_autotask")
 
@@ -107,10 +107,8 @@ class AutotaskHttp:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._transport = self._given_transport or httpx.AsyncHTTPTransport(verify=shared.tls_context())
-            self._client = httpx.AsyncClient(
-                timeout=http_timeout(self.config.timeout), transport=self._transport, follow_redirects=False
-            )
+            self._transport = self._given_transport or httpx.AsyncHTTPTransport(verify=tls_context())
+            self._client = psa_client(self.config.timeout, self._transport)
         return self._client
 
     async def aclose(self) -> None:

@@ -22,9 +22,7 @@ which would otherwise be paid on every writeback.
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
-import ssl
 import threading
 import time
 import weakref
@@ -32,8 +30,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 THREADS_PER_ENDPOINT = 3
 WINDOW_SECONDS = 3600.0
@@ -127,8 +123,3 @@ def keep_zone(zone_lookup: str, username: str, zone: str) -> None:
     with _tenants_lock:
         _zones[(zone_lookup.lower(), username.lower())] = zone
 
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default verifying context (certifi's CA bundle), built once per process."""
-    return httpx.create_ssl_context()

@@ -20,10 +20,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
-import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,7 +36,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.http_timeouts import http_timeout
+from flowpilot_core.psa.http_client import psa_client
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
@@ -60,12 +58,6 @@ def _retry_after(response: httpx.Response) -> int | None:
         return None  # an HTTP date, or nothing: not trusted
     return max(0, math.ceil(seconds)) if math.isfinite(seconds) else None
 
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default verifying context (certifi's CA bundle), built once per process: building one costs tens of
-    milliseconds, and the writeback builds a provider (so a client) per confirmation."""
-    return httpx.create_ssl_context()
 
 
 class HaloHttp:
@@ -100,12 +92,7 @@ class HaloHttp:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=http_timeout(self.config.timeout),
-                transport=self._transport,
-                follow_redirects=False,
-                verify=tls_context(),
-            )
+            self._client = psa_client(self.config.timeout, self._transport)
         return self._client
 
     async def aclose(self) -> None:
