@@ -120,11 +120,8 @@ class MatrixPSA(ABC):
         return None
 
 
-class ConnectWiseMatrix(MatrixPSA):
-    provider, resolved, escalated = "connectwise", "Closed", "Waiting on escalation"
-
-    def __init__(self, fake: FakeConnectWise) -> None:
-        self.fake, self.faults = fake, ConnectWiseFaults(fake)
+class HttpFakeMatrix(MatrixPSA):
+    """What the three HTTP fakes answer alike: a config, a ticket by number, its status name, the credentials."""
 
     def config(self) -> dict[str, Any]:
         return self.fake.config(timeout=TIMEOUT)
@@ -132,47 +129,41 @@ class ConnectWiseMatrix(MatrixPSA):
     def add_ticket(self) -> str:
         return str(self.fake.add_ticket("Printer offline", status="In Progress").id)
 
-    def status_id(self, ref: str) -> str:
-        return str(self.fake.tickets[int(ref)].status_id)
-
     def status_name(self, ref: str) -> str | None:
         return self.fake.status_name(int(ref)) if int(ref) in self.fake.tickets else None
-
-    def notes(self, ref: str) -> list[Note]:
-        ticket = self.fake.tickets.get(int(ref))
-        return [Note(str(n.id), n.text) for n in ticket.notes] if ticket else []
 
     @property
     def secrets(self) -> list[str]:
         return self.fake.secrets
 
 
-class AutotaskMatrix(MatrixPSA):
+class ConnectWiseMatrix(HttpFakeMatrix):
+    provider, resolved, escalated = "connectwise", "Closed", "Waiting on escalation"
+
+    def __init__(self, fake: FakeConnectWise) -> None:
+        self.fake, self.faults = fake, ConnectWiseFaults(fake)
+
+    def status_id(self, ref: str) -> str:
+        return str(self.fake.tickets[int(ref)].status_id)
+
+    def notes(self, ref: str) -> list[Note]:
+        ticket = self.fake.tickets.get(int(ref))
+        return [Note(str(n.id), n.text) for n in ticket.notes] if ticket else []
+
+
+class AutotaskMatrix(HttpFakeMatrix):
     provider, resolved, escalated = "autotask", "Complete", "Escalate"
     extra_faults = ("permission_denied",)
 
     def __init__(self, fake: FakeAutotask) -> None:
         self.fake, self.faults = fake, AutotaskFaults(fake)
 
-    def config(self) -> dict[str, Any]:
-        return self.fake.config(timeout=TIMEOUT)
-
-    def add_ticket(self) -> str:
-        return str(self.fake.add_ticket("Printer offline", status="In Progress").id)
-
     def status_id(self, ref: str) -> str:
         return str(self.fake.tickets[int(ref)].status)
-
-    def status_name(self, ref: str) -> str | None:
-        return self.fake.status_name(int(ref)) if int(ref) in self.fake.tickets else None
 
     def notes(self, ref: str) -> list[Note]:
         ticket = self.fake.tickets.get(int(ref))
         return [Note(str(n.id), n.description) for n in ticket.notes] if ticket else []
-
-    @property
-    def secrets(self) -> list[str]:
-        return self.fake.secrets
 
     def inject_extra(self, fault: str, ref: str) -> None:
         if fault != "permission_denied":
@@ -181,32 +172,19 @@ class AutotaskMatrix(MatrixPSA):
         self.fake.deny("post_note", times=10)
 
 
-class HaloMatrix(MatrixPSA):
+class HaloMatrix(HttpFakeMatrix):
     provider, resolved, escalated = "halopsa", "Closed", "Waiting on escalation"
     extra_faults = ("token_expired",)
 
     def __init__(self, fake: FakeHaloPSA) -> None:
         self.fake, self.faults = fake, HaloFaults(fake)
 
-    def config(self) -> dict[str, Any]:
-        return self.fake.config(timeout=TIMEOUT)
-
-    def add_ticket(self) -> str:
-        return str(self.fake.add_ticket("Printer offline", status="In Progress").id)
-
     def status_id(self, ref: str) -> str:
         return str(self.fake.tickets[int(ref)].status_id)
-
-    def status_name(self, ref: str) -> str | None:
-        return self.fake.status_name(int(ref)) if int(ref) in self.fake.tickets else None
 
     def notes(self, ref: str) -> list[Note]:
         ticket = self.fake.tickets.get(int(ref))
         return [Note(str(a.id), a.note) for a in ticket.actions] if ticket else []
-
-    @property
-    def secrets(self) -> list[str]:
-        return self.fake.secrets
 
     def inject_extra(self, fault: str, ref: str) -> None:
         if fault != "token_expired":

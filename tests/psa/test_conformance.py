@@ -1,24 +1,25 @@
 """The PSA conformance kit, run the way a vendor runs it: against the in-memory FakePSA, against the
-ConnectWise and HaloPSA providers talking HTTP to their fakes, and against the built-in ``local`` provider
+ConnectWise, HaloPSA and Autotask providers talking HTTP to their fakes, and against the built-in ``local`` provider
 on the test database (as the application role, under RLS)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from flowpilot_autotask import create_provider as create_autotask_provider
+from flowpilot_autotask.testing import AutotaskFaults, FakeAutotask
 from flowpilot_connectwise import create_provider
-from flowpilot_connectwise.provider import ConnectWiseProvider
 from flowpilot_connectwise.testing import ConnectWiseFaults, FakeConnectWise
 from flowpilot_halopsa import create_provider as create_halo_provider
-from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import FakeHaloPSA, HaloFaults
 from sqlalchemy.pool import NullPool
 
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, make_sessionmaker
 from flowpilot_core.psa import local
-from flowpilot_core.psa.provider import PsaContext
+from flowpilot_core.psa.provider import PsaContext, PSAProvider
 from flowpilot_core.testing.fake_psa import FakePSA
 from flowpilot_core.testing.psa_conformance import ExpectedTicket, FaultUnsupported, PSAContract, PSATarget
 from tests.conftest import Tenant
@@ -64,38 +65,49 @@ class TestFakePSA(PSAContract):
         )
 
 
+PRINTER = "Printer offline on floor 2"
+PRINTER_DESCRIPTION = "Nobody on floor 2 can print since 9:00"
+
+
+def quick(provider: Any) -> Any:
+    """A short timeout and retry wait keep the fault contracts quick; the behaviour is the default one."""
+    provider.http.backoff = 0.01
+    return provider
+
+
+def quick_config(fake: Any) -> dict[str, Any]:
+    return dict(fake.config(timeout=0.3, max_retry_wait=2))
+
+
+def http_target(fake: Any, ticket_id: int, connect: Callable[[], PSAProvider], faults: Any) -> PSATarget:
+    """The printer ticket every HTTP fake holds, as the contracts expect it mapped."""
+    return PSATarget(
+        connect=connect,
+        ticket=ExpectedTicket(
+            ref=str(ticket_id),
+            summary=PRINTER,
+            description=PRINTER_DESCRIPTION,
+            company="Contoso",
+            contact="Dana Lee",
+            board="Service Desk",
+        ),
+        secrets=fake.secrets,  # Halo's grows with every token the fake issues
+        faults=faults,
+    )
+
+
 @pytest.fixture
 def connectwise() -> Iterator[FakeConnectWise]:
     with FakeConnectWise(hang_seconds=1.0) as fake:
         yield fake
 
 
-def connect_to(fake: FakeConnectWise) -> ConnectWiseProvider:
-    # A short timeout and retry wait keep the fault contracts quick; the behaviour is the default one.
-    provider: ConnectWiseProvider = create_provider(fake.config(timeout=0.3, max_retry_wait=2))
-    provider.http.backoff = 0.01
-    return provider
-
-
 class TestConnectWise(PSAContract):
     @pytest.fixture
     def psa_target(self, connectwise: FakeConnectWise) -> PSATarget:
-        ticket = connectwise.add_ticket(
-            "Printer offline on floor 2", description="Nobody on floor 2 can print since 9:00", contact="Dana Lee"
-        )
-        return PSATarget(
-            connect=lambda: connect_to(connectwise),
-            ticket=ExpectedTicket(
-                ref=str(ticket.id),
-                summary="Printer offline on floor 2",
-                description="Nobody on floor 2 can print since 9:00",
-                company="Contoso",
-                contact="Dana Lee",
-                board="Service Desk",
-            ),
-            secrets=connectwise.secrets,
-            faults=ConnectWiseFaults(connectwise),
-        )
+        ticket = connectwise.add_ticket(PRINTER, description=PRINTER_DESCRIPTION, contact="Dana Lee")
+        connect = lambda: quick(create_provider(quick_config(connectwise)))  # noqa: E731
+        return http_target(connectwise, ticket.id, connect, ConnectWiseFaults(connectwise))
 
 
 @pytest.fixture
@@ -104,32 +116,26 @@ def halopsa() -> Iterator[FakeHaloPSA]:
         yield fake
 
 
-def connect_to_halo(fake: FakeHaloPSA) -> HaloPSAProvider:
-    # A short timeout and retry wait keep the fault contracts quick; the behaviour is the default one.
-    provider: HaloPSAProvider = create_halo_provider(fake.config(timeout=0.3, max_retry_wait=2))
-    provider.http.backoff = 0.01
-    return provider
-
-
 class TestHaloPSA(PSAContract):
     @pytest.fixture
     def psa_target(self, halopsa: FakeHaloPSA) -> PSATarget:
-        ticket = halopsa.add_ticket(
-            "Printer offline on floor 2", details="Nobody on floor 2 can print since 9:00", user_name="Dana Lee"
-        )
-        return PSATarget(
-            connect=lambda: connect_to_halo(halopsa),
-            ticket=ExpectedTicket(
-                ref=str(ticket.id),
-                summary="Printer offline on floor 2",
-                description="Nobody on floor 2 can print since 9:00",
-                company="Contoso",
-                contact="Dana Lee",
-                board="Service Desk",
-            ),
-            secrets=halopsa.secrets,  # grows with every token the fake issues
-            faults=HaloFaults(halopsa),
-        )
+        ticket = halopsa.add_ticket(PRINTER, details=PRINTER_DESCRIPTION, user_name="Dana Lee")
+        connect = lambda: quick(create_halo_provider(quick_config(halopsa)))  # noqa: E731
+        return http_target(halopsa, ticket.id, connect, HaloFaults(halopsa))
+
+
+@pytest.fixture
+def autotask() -> Iterator[FakeAutotask]:
+    with FakeAutotask(hang_seconds=1.0) as fake:
+        yield fake
+
+
+class TestAutotask(PSAContract):
+    @pytest.fixture
+    def psa_target(self, autotask: FakeAutotask) -> PSATarget:
+        ticket = autotask.add_ticket(PRINTER, description=PRINTER_DESCRIPTION, contact="Dana Lee")
+        connect = lambda: quick(create_autotask_provider(quick_config(autotask)))  # noqa: E731
+        return http_target(autotask, ticket.id, connect, AutotaskFaults(autotask))
 
 
 def local_context(db_urls: DatabaseUrls, account_id: uuid.UUID) -> PsaContext:
