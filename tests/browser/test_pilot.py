@@ -239,3 +239,15 @@ def test_usable_at_390_wide(open_pilot: OpenPilot, api: Api, page: Page) -> None
     page.locator(".fp-session__back").click()
     expect(page.locator(".fp-sidebar")).to_be_visible()
     assert page.url.endswith("/pilot")
+
+
+def test_a_resolved_sessions_title_stays_readable_in_a_sidebar_width(open_pilot: OpenPilot, api: Api) -> None:
+    """In an embed sidebar (440 px) the header's actions wrap below the title instead of squeezing it to nothing."""
+    session = api.create_session("Outlook prompts for the password", title="Outlook keeps asking for password",
+                                 ticket_ref="5002")  # fmt: skip
+    page = open_pilot(session["id"])
+    page.set_viewport_size({"width": 440, "height": 800})
+    title = page.locator(".fp-session__title")
+    expect(title).to_have_text("Outlook keeps asking for password")
+    assert title.evaluate("(el) => el.getBoundingClientRect().width") >= 200, "the title is squeezed"
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
