@@ -11,12 +11,18 @@ read over HTTP with an embed token as the widget does.
 - **floor**: bare asyncpg as the application role reading the same rows in one transaction with
   ``set_config``, on a connection kept open, one query per table (the session row, then its facts,
   fixes or messages), as ``bench/previews.py`` measures it. The same process, interleaved with the
-  server in blocks of ``BLOCK`` so that the machine's load falls on both alike.
+  server in blocks of ``BLOCK`` so that the machine's load falls on both alike. The first ``SETTLE``
+  timings of each block, of both sides, are dropped: after the other side's block, each side's first
+  requests are slow while its code and data come back into the CPU's caches. With blocks of 20 and
+  nothing dropped, the server's median by position in the block fell from 1.71 ms (first) to 1.12 ms
+  (tenth) and was still falling at the twentieth, while the floor's settled after one (0.53, then
+  0.31 ms): blocks that short measured the switching, mostly the server's, rather than either side.
 - **round trips**: one warm request per endpoint through ``RoundTripCounter`` (a second server
   whose database connections go through it), counted on the wire.
 
 Goals (issue #14): server p50 <= 3x the floor and p99 <= 4x per endpoint; open p50 <= 2x its floor;
-round trips per authenticated read <= 5. Bounded: ``BLOCKS * BLOCK`` timed requests per endpoint.
+round trips per authenticated read <= 5. Bounded: ``BLOCKS * BLOCK`` timed requests per endpoint
+(``BLOCKS * (BLOCK - SETTLE)`` of them counted).
 Run from the repository root: ``.venv/bin/python bench/endpoints.py``.
 """
 
@@ -51,8 +57,9 @@ from flowpilot_core.sessions.lifecycle import CreateSession, create_session, get
 from flowpilot_core.sessions.task_lane import lane_of, record_answer, save  # noqa: E402
 from flowpilot_core.testing.round_trips import RoundTripCounter  # noqa: E402
 
-BLOCK = 20
-BLOCKS = 15
+BLOCK = 100
+BLOCKS = 4
+SETTLE = 10
 WARMUP = 20
 FACTS, TURNS = 100, 20
 
@@ -192,8 +199,8 @@ def measure(base: str, timer: object, headers: dict[str, str], floor: Floor, loo
                 for _ in range(BLOCK):
                     response = http.get(url)
                     assert response.status_code == 200, response.text
-                server_ms += [ms for _, ms in timings[first:]]
-                floor_ms += loop.run_until_complete(floor.block(statements, BLOCK))
+                server_ms += [ms for _, ms in timings[first:]][SETTLE:]
+                floor_ms += loop.run_until_complete(floor.block(statements, BLOCK))[SETTLE:]
             results[name] = (server_ms, floor_ms)
     return results
 
@@ -236,7 +243,10 @@ def main() -> None:
             loop.close()
         trips = round_trips(settings, urls, headers, session_id)
     print(f"database: {where}; one session with {FACTS} facts, {2 * TURNS} messages, 3 fixes, 12 lane items;")
-    print(f"n={BLOCKS * BLOCK} per endpoint, server and floor interleaved in blocks of {BLOCK}; times in ms")
+    print(
+        f"n={BLOCKS * (BLOCK - SETTLE)} per endpoint, server and floor interleaved in blocks of {BLOCK} "
+        f"(the first {SETTLE} of each dropped); times in ms"
+    )
     print(f"{'endpoint':<20} {'server p50':>10} {'p99':>7} {'floor p50':>10} {'p99':>7} "
           f"{'p50 ratio':>10} {'p99 ratio':>10} {'round trips':>12}")  # fmt: skip
     worst = {"p50": 0.0, "p99": 0.0}

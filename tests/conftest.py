@@ -3,6 +3,7 @@ Alembic, the app connecting as the non-owner application role, tenants, an in-pr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -183,7 +184,10 @@ def live_server(settings: Settings, db_urls: DatabaseUrls) -> Iterator[LiveServe
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(create_app(settings, urls=db_urls), host="127.0.0.1", port=port, log_level="warning")
+    # Streamed offline replies come word by word, 5 ms apart, as a model's do: without a pause the whole
+    # reply can reach the browser in one read, and a test watching it stream sees only the final message.
+    paced = dataclasses.replace(settings, ai={**settings.ai, "offline": {"stream_delay_ms": 5}})
+    config = uvicorn.Config(create_app(paced, urls=db_urls), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +31,7 @@ from flowpilot_core.accounts.origins import normalize_origins
 from flowpilot_core.crypto import decrypt_text, encrypt_text, new_secret, sha256_hex
 from flowpilot_core.db.engine import set_account, tenant_session
 from flowpilot_core.db.models import Account, ApiKey, User
+from flowpilot_core.db.rows import Reader, fetch_one, static
 from flowpilot_core.errors import AuthenticationFailed, InvalidInput, NotFound
 
 API_KEY_PREFIX = "fp_"
@@ -175,32 +176,55 @@ async def revoke_api_key(session: AsyncSession, account_id: uuid.UUID, key_id: u
         raise NotFound(f"no active API key {key_id} in this account")
 
 
-def _account_from_api_key(key: str) -> uuid.UUID:
+def api_key_account(key: str) -> uuid.UUID:
+    """The account an API key names (not yet checked: :func:`check_api_key` does)."""
     try:
         return uuid.UUID(hex=key[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + 32])
     except ValueError:
         raise AuthenticationFailed("invalid API key") from None
 
 
+_API_KEY_BY_HASH = static(
+    select(ApiKey.id, ApiKey.account_id, ApiKey.revoked_at, ApiKey.last_used_at).where(
+        ApiKey.key_hash == bindparam("key_hash")
+    )
+)
+
+
+async def check_api_key(db: Reader, key: str) -> tuple[Principal, bool]:
+    """The principal of an API key, and whether its ``last_used_at`` is due an update (:func:`touch_api_key`).
+
+    ``db`` is scoped to the key's :func:`api_key_account` already: the key is looked up among that
+    account's rows only.
+    """
+    account_id = api_key_account(key)
+    row = await fetch_one(db, _API_KEY_BY_HASH, {"key_hash": sha256_hex(key)})
+    if row is None or row["revoked_at"] is not None or row["account_id"] != account_id:
+        raise AuthenticationFailed("invalid or revoked API key")
+    last_used = row["last_used_at"]
+    stale = last_used is None or datetime.now(UTC) - last_used > _TOUCH_INTERVAL
+    return Principal(account_id=account_id, via="api_key", api_key_id=row["id"]), stale
+
+
+async def touch_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC)))
+
+
+def known_principal(bearer: str) -> Principal | None:
+    """The principal of an embed token this process verified a moment ago, without the database (or None)."""
+    return _known_tokens.get(bearer.strip())
+
+
 async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> Principal:
     """Verify an API key or an embed token and scope the session's transaction to its account."""
     bearer = bearer.strip()
     if bearer.startswith(API_KEY_PREFIX):
-        account_id = _account_from_api_key(bearer)
-        await set_account(session, account_id)
-        key = (
-            await session.execute(
-                select(ApiKey.id, ApiKey.account_id, ApiKey.revoked_at, ApiKey.last_used_at).where(
-                    ApiKey.key_hash == sha256_hex(bearer)
-                )
-            )
-        ).one_or_none()
-        if key is None or key.revoked_at is not None or key.account_id != account_id:
-            raise AuthenticationFailed("invalid or revoked API key")
-        now = datetime.now(UTC)
-        if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
-            await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        return Principal(account_id=account_id, via="api_key", api_key_id=key.id)
+        await set_account(session, api_key_account(bearer))
+        principal, stale = await check_api_key(session, bearer)
+        if stale:
+            assert principal.api_key_id is not None
+            await touch_api_key(session, principal.api_key_id)
+        return principal
 
     cached = _known_tokens.get(bearer)
     if cached is not None:  # verified, and its technician stored, a moment ago
@@ -208,41 +232,76 @@ async def authenticate(session: AsyncSession, bearer: str, secret_key: str) -> P
         return cached
     account_id = unverified_account_id(bearer)
     await set_account(session, account_id)
-    claims, user_id = await _verify_and_store_technician(session, account_id, bearer, secret_key)
+    verified = await _verify_embed_token(session, account_id, bearer, secret_key)
+    user_id = verified.user_id if not verified.changed else None
+    if user_id is None:
+        user_id = await _store_technician(session, account_id, verified.claims)
+    return _remember(bearer, account_id, verified.claims, user_id)
+
+
+async def stored_principal(db: Reader, bearer: str, secret_key: str) -> Principal | None:
+    """Verify an embed token in ``db`` (already scoped to the account it names) without writing: its principal
+    when its technician is stored as the token claims, or None when :func:`authenticate` must store it."""
+    bearer = bearer.strip()
+    account_id = unverified_account_id(bearer)
+    verified = await _verify_embed_token(db, account_id, bearer, secret_key)
+    if verified.user_id is None or verified.changed:
+        return None
+    return _remember(bearer, account_id, verified.claims, verified.user_id)
+
+
+def _remember(bearer: str, account_id: uuid.UUID, claims: EmbedClaims, user_id: uuid.UUID) -> Principal:
     principal = Principal(account_id=account_id, via="embed_token", user_id=user_id, ticket=claims.ticket)
     _known_tokens.put(bearer, principal, expires_at=claims.expires_at)
     return principal
 
 
-async def _verify_and_store_technician(
-    session: AsyncSession, account_id: uuid.UUID, bearer: str, secret_key: str
-) -> tuple[EmbedClaims, uuid.UUID]:
-    """Verify an embed token against its account's secret; create or update its technician only
-    when the stored row is missing or differs from the claims (or was last seen long ago).
+@dataclass(frozen=True)
+class _VerifiedToken:
+    claims: EmbedClaims
+    user_id: uuid.UUID | None
+    """The stored technician the token names, if any."""
+    changed: bool
+    """Whether the technician must be stored: missing, different from the claims, or last seen long ago."""
+
+
+_ACCOUNT_AND_TECHNICIAN = static(
+    select(Account.embed_secret_encrypted, User.id, User.display_name, User.email, User.last_seen_at)
+    .outerjoin(User, (User.account_id == Account.id) & (User.external_id == bindparam("subject")))
+    .where(Account.id == bindparam("account_id"))
+)
+
+
+async def _verify_embed_token(db: Reader, account_id: uuid.UUID, bearer: str, secret_key: str) -> _VerifiedToken:
+    """Verify an embed token against its account's secret, with the technician it names as stored.
 
     One query reads the account's secret and the technician the token names (the subject is
     read before the signature is checked, but the row is trusted only once it is); a token whose
-    technician is stored as claimed costs no write, so every worker can verify it independently.
+    technician is stored as claimed needs no write, so every worker can verify it independently.
     """
-    subject = unverified_subject(bearer)
-    row = (
-        await session.execute(
-            select(Account.embed_secret_encrypted, User.id, User.display_name, User.email, User.last_seen_at)
-            .outerjoin(User, (User.account_id == Account.id) & (User.external_id == subject))
-            .where(Account.id == account_id)
-        )
-    ).one_or_none()
+    params = {"account_id": account_id, "subject": unverified_subject(bearer)}
+    row = await fetch_one(db, _ACCOUNT_AND_TECHNICIAN, params)
     if row is None:
         raise AuthenticationFailed("the embed token is invalid")
-    claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, row.embed_secret_encrypted))
-    now = datetime.now(UTC)
+    claims = verify_embed_token(bearer, decrypt_text(secret_key, EMBED_SECRET_PURPOSE, row["embed_secret_encrypted"]))
+    if row["id"] is None:
+        return _VerifiedToken(claims=claims, user_id=None, changed=True)
     name, email = claims.name, claims.email
-    changed = row.id is None or (name and row.display_name != name) or (email and row.email != email)
-    if not changed and now - row.last_seen_at <= _TOUCH_INTERVAL:
-        return claims, row.id
+    differs = bool((name and row["display_name"] != name) or (email and row["email"] != email))
+    stale = datetime.now(UTC) - row["last_seen_at"] > _TOUCH_INTERVAL
+    return _VerifiedToken(claims=claims, user_id=row["id"], changed=differs or stale)
+
+
+async def _store_technician(session: AsyncSession, account_id: uuid.UUID, claims: EmbedClaims) -> uuid.UUID:
+    """Create or update the technician an embed token names; its id."""
+    now = datetime.now(UTC)
     # ON CONFLICT: two first requests of the same technician at once must not fail one of them.
     insert = pg_insert(User).values(
-        account_id=account_id, external_id=claims.user_external_id, display_name=name, email=email, last_seen_at=now
+        account_id=account_id,
+        external_id=claims.user_external_id,
+        display_name=claims.name,
+        email=claims.email,
+        last_seen_at=now,
     )
     stored = await session.execute(
         insert.on_conflict_do_update(
@@ -254,7 +313,8 @@ async def _verify_and_store_technician(
             },
         ).returning(User.id)
     )
-    return claims, stored.scalar_one()
+    user_id: uuid.UUID = stored.scalar_one()
+    return user_id
 
 
 class _TokenCache:

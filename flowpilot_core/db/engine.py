@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
@@ -57,6 +58,8 @@ def create_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncE
     prepare ``__asyncpg_stmt_1__``; here every name is unique).
     """
     kwargs.setdefault("pool_recycle", 1800)
+    # jsonb columns (a session's task lane and ticket) decoded by msgspec: several times faster than json.loads.
+    kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if pgbouncer:
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **PGBOUNCER_CONNECT_ARGS}
     return create_async_engine(url, **kwargs)

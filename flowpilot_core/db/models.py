@@ -229,7 +229,7 @@ SEARCH_DOCUMENT_SQL = (
 )
 """What the session list's ``q`` searches (``ai_sessions.search_vector``): title, problem, ticket reference and
 summary. Words are runs of letters and digits (``WS-01`` is ``ws`` and ``01``, as
-:func:`flowpilot_core.sessions.lifecycle.search_condition` splits ``q``); ``simple``: no language's stemming or
+:func:`flowpilot_core.sessions.lifecycle.search_words` splits ``q``); ``simple``: no language's stemming or
 stop words, as titles mix languages, host names and ticket numbers."""
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import AiSession, SessionFact
-from flowpilot_core.db.rows import fetch_all
+from flowpilot_core.db.rows import Reader, fetch_all, static
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
 
@@ -90,7 +90,7 @@ def fact_from_row(row: Sequence[Any]) -> FactOut:
     return FactOut(*row)  # one value per field, in order, by the construction of FACT_COLUMNS
 
 
-LIVE_FACTS = (
+LIVE_FACTS = static(
     select(*FACT_COLUMNS)
     .where(SessionFact.session_id == bindparam("session_id"), SessionFact.deleted_at.is_(None))
     .order_by(SessionFact.created_at, SessionFact.id)
@@ -98,7 +98,7 @@ LIVE_FACTS = (
 """The live facts of the session ``:session_id`` as :data:`FACT_COLUMNS` rows, in order."""
 
 _live = LIVE_FACTS.subquery()
-_LIST_FACTS = (  # the session left-joined to its facts: no row, no session (or another account's)
+_LIST_FACTS = static(  # the session left-joined to its facts: no row, no session (or another account's)
     select(AiSession.state_version, *_live.c)
     .select_from(AiSession)
     .outerjoin(_live, true())
@@ -107,13 +107,13 @@ _LIST_FACTS = (  # the session left-joined to its facts: no row, no session (or 
 )
 
 
-async def list_facts(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> FactList:
+async def list_facts(db: Reader, principal: Principal, session_id: uuid.UUID) -> FactList:
     """The live facts and the session's ``state_version``, in one query."""
     rows = await fetch_all(db, _LIST_FACTS, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    items = [fact_from_row(row[1:]) for row in rows if row.id is not None]  # FACT_COLUMNS follow state_version
-    return FactList(items=items, state_version=rows[0].state_version)
+    items = [fact_from_row(row[1:]) for row in rows if row["id"] is not None]  # FACT_COLUMNS follow state_version
+    return FactList(items=items, state_version=rows[0]["state_version"])
 
 
 async def live_facts(db: AsyncSession, session_id: uuid.UUID) -> list[SessionFact]:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts import Principal
 from flowpilot_core.db.models import AiSession, SessionFact, SessionSuggestedFix
-from flowpilot_core.db.rows import fetch_all
+from flowpilot_core.db.rows import Reader, fetch_all, static
 from flowpilot_core.errors import Conflict, NotFound
 from flowpilot_core.events import FixDecided, FixSuggested, emit
 from flowpilot_core.sessions.lifecycle import bump_state_version, get_session_row, in_account, session_params
@@ -149,7 +149,7 @@ FIX_COLUMNS = tuple(getattr(SessionSuggestedFix, name) for name in SuggestedFixO
 """The columns of a :class:`SuggestedFixOut`, for Core reads straight into the struct."""
 
 
-FIXES = (
+FIXES = static(
     select(*FIX_COLUMNS)
     .where(SessionSuggestedFix.session_id == bindparam("session_id"))
     .order_by(SessionSuggestedFix.created_at.desc(), SessionSuggestedFix.id)
@@ -157,7 +157,7 @@ FIXES = (
 """Every fix of the session ``:session_id`` as :data:`FIX_COLUMNS` rows, newest first."""
 
 _fixes = FIXES.subquery()
-_LIST_FIXES = (  # the session left-joined to its fixes: no row, no session (or another account's)
+_LIST_FIXES = static(  # the session left-joined to its fixes: no row, no session (or another account's)
     select(AiSession.state_version, *_fixes.c)
     .select_from(AiSession)
     .outerjoin(_fixes, true())
@@ -181,13 +181,13 @@ def suggested_fixes(rows: list[SuggestedFixOut], state_version: int) -> Suggeste
     return SuggestedFixes(active=active, history=rows, state_version=state_version)
 
 
-async def list_fixes(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SuggestedFixes:
+async def list_fixes(db: Reader, principal: Principal, session_id: uuid.UUID) -> SuggestedFixes:
     """The fixes and the session's ``state_version``, in one query."""
     rows = await fetch_all(db, _LIST_FIXES, session_params(principal, session_id))
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    history = [fix_from_row(row[1:]) for row in rows if row.id is not None]  # FIX_COLUMNS follow state_version
-    return suggested_fixes(history, rows[0].state_version)
+    history = [fix_from_row(row[1:]) for row in rows if row["id"] is not None]  # FIX_COLUMNS follow state_version
+    return suggested_fixes(history, rows[0]["state_version"])
 
 
 async def decide_fix(

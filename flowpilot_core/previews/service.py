@@ -18,14 +18,18 @@ from typing import Any, Literal
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts import Principal
 from flowpilot_core.ai.gateway import AIGateway
 from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.db.models import AiSession
+from flowpilot_core.db.rows import Reader, fetch_one, static
+from flowpilot_core.errors import NotFound
 from flowpilot_core.previews.cache import InProcessCache, PreviewCache
 from flowpilot_core.previews.render import PreviewLine, render, template_fingerprint
-from flowpilot_core.previews.sources import PreviewSources, lane_digest, load_sources, read_session
+from flowpilot_core.previews.sources import PreviewSources, digest_of_lane, lane_digest, load_sources, read_session
 from flowpilot_core.previews.wording import (
     RefusedLine,
     apply_wording,
@@ -34,6 +38,7 @@ from flowpilot_core.previews.wording import (
     reassemble,
     source_texts,
 )
+from flowpilot_core.sessions.lifecycle import in_account, session_params
 
 PreviewKind = Literal["resolution_note", "escalation_package"]
 KINDS: tuple[PreviewKind, ...] = ("resolution_note", "escalation_package")
@@ -86,6 +91,10 @@ def script_line(generation: Any) -> dict[str, str]:
     return {"id": str(generation.id), "name": generation.name, "language": generation.language, "values": shown}
 
 
+_PREVIEW_STATE = static(select(AiSession.state_version, AiSession.pending_task_lane).where(in_account()))
+"""What a preview's cache key depends on, of the session's row."""
+
+
 class PreviewMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lookups = Counter(
@@ -116,12 +125,32 @@ class PreviewService:
         """The preview's ETag and its JSON, as cached: a warm preview is sent without decoding it again."""
         session = await read_session(db, principal, session_id)
         key = self._key(kind, session.id, session.state_version, lane_digest(session))
-        etag = f'"{key}"'
-        cached = await self.cache.get(key)
+        cached = await self.cached_json(key, kind)
         if cached is not None:
-            self._count(kind, "hit")
-            return etag, cached
-        self._count(kind, "miss")
+            return f'"{key}"', cached
+        return await self.build_json(db, principal, session_id, kind)
+
+    async def current_key(self, db: Reader, principal: Principal, session_id: uuid.UUID, kind: PreviewKind) -> str:
+        """The cache key of the session's preview as it stands (its ETag is the key in quotes), from one Core
+        read: whether a preview the caller holds is current needs neither the cache nor a render."""
+        row = await fetch_one(db, _PREVIEW_STATE, session_params(principal, session_id))
+        if row is None:
+            raise NotFound(f"session {session_id} not found")
+        return self._key(kind, session_id, row["state_version"], digest_of_lane(row["pending_task_lane"]))
+
+    async def cached_json(self, key: str, kind: PreviewKind) -> bytes | None:
+        """The cached preview under ``key`` (counted as a hit or a miss)."""
+        cached = await self.cache.get(key)
+        self._count(kind, "miss" if cached is None else "hit")
+        return cached
+
+    async def build_json(
+        self, db: AsyncSession, principal: Principal, session_id: uuid.UUID, kind: PreviewKind
+    ) -> tuple[str, bytes]:
+        """Render the preview from the rows ``db`` sees and cache it: its ETag and its JSON."""
+        session = await read_session(db, principal, session_id)
+        key = self._key(kind, session.id, session.state_version, lane_digest(session))
+        etag = f'"{key}"'
         markdown, lines = render(kind, _context(await load_sources(db, session)))
         built = Preview(
             kind=kind,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -31,7 +32,12 @@ class PreviewSources:
 
 def lane_digest(session: AiSession) -> str:
     """A short digest of the lane: check and action outcomes change a preview without a state_version write."""
-    return hashlib.sha256(msgspec.json.encode(session.pending_task_lane or {})).hexdigest()[:16]
+    return digest_of_lane(session.pending_task_lane)
+
+
+def digest_of_lane(lane: dict[str, Any] | None) -> str:
+    """:func:`lane_digest` of a lane as stored (``pending_task_lane``, decoded)."""
+    return hashlib.sha256(msgspec.json.encode(lane or {})).hexdigest()[:16]
 
 
 async def read_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> AiSession:

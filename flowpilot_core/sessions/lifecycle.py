@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -11,12 +12,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import bindparam, false, func, literal_column, select, tuple_, update
+from sqlalchemy import bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import EMPTY_TASK_LANE, AiSession
-from flowpilot_core.db.rows import fetch_all, fetch_one
+from flowpilot_core.db.rows import Reader, fetch_all, fetch_one, static
 from flowpilot_core.errors import Conflict, InvalidInput, NotFound
 from flowpilot_core.events import SessionCreated, emit
 from flowpilot_core.sessions.task_lane import TaskLane
@@ -130,27 +131,26 @@ SESSION_COLUMNS = (
 
 def session_from_row(row: Any) -> SessionOut:
     """A :class:`SessionOut` from a Core row of :data:`SESSION_COLUMNS`."""
-    values = row._mapping
     return SessionOut(
-        id=values["id"],
-        session_type=values["session_type"],
-        title=values["title"],
-        problem_statement=values["problem_statement"],
-        status=values["status"],
-        psa_provider=values["psa_provider"],
-        ticket_ref=values["ticket_ref"],
-        ticket=dict(values["ticket_snapshot"] or {}),
-        pending_task_lane=msgspec.convert(values["pending_task_lane"] or EMPTY_TASK_LANE, TaskLane),
-        state_version=values["state_version"],
-        owner_user_id=values["owner_user_id"],
-        created_at=values["created_at"],
-        updated_at=values["updated_at"],
-        resolved_at=values["resolved_at"],
-        escalated_at=values["escalated_at"],
-        resolution_note_markdown=values["resolution_note_markdown"],
-        resolution_note_external_id=values["resolution_note_external_id"],
-        escalation_package_markdown=values["escalation_package_markdown"],
-        escalation_package_external_id=values["escalation_package_external_id"],
+        id=row["id"],
+        session_type=row["session_type"],
+        title=row["title"],
+        problem_statement=row["problem_statement"],
+        status=row["status"],
+        psa_provider=row["psa_provider"],
+        ticket_ref=row["ticket_ref"],
+        ticket=dict(row["ticket_snapshot"] or {}),
+        pending_task_lane=msgspec.convert(row["pending_task_lane"] or EMPTY_TASK_LANE, TaskLane),
+        state_version=row["state_version"],
+        owner_user_id=row["owner_user_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        resolved_at=row["resolved_at"],
+        escalated_at=row["escalated_at"],
+        resolution_note_markdown=row["resolution_note_markdown"],
+        resolution_note_external_id=row["resolution_note_external_id"],
+        escalation_package_markdown=row["escalation_package_markdown"],
+        escalation_package_external_id=row["escalation_package_external_id"],
     )
 
 
@@ -164,8 +164,8 @@ def session_params(principal: Principal, session_id: uuid.UUID) -> dict[str, Any
     return {"session_id": session_id, "account_id": principal.account_id}
 
 
-_GET_SESSION = select(*SESSION_COLUMNS).where(in_account())
-_GET_TASK_LANE = select(AiSession.pending_task_lane).where(in_account())
+_GET_SESSION = static(select(*SESSION_COLUMNS).where(in_account()))
+_GET_TASK_LANE = static(select(AiSession.pending_task_lane).where(in_account()))
 
 
 def _title(data: CreateSession, ticket: dict[str, Any]) -> str:
@@ -273,7 +273,7 @@ async def get_session_row(
     return row
 
 
-async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> SessionOut:
+async def get_session(db: Reader, principal: Principal, session_id: uuid.UUID) -> SessionOut:
     """The session as the API shows it, read as one Core query (no ORM object is built)."""
     row = await fetch_one(db, _GET_SESSION, session_params(principal, session_id))
     if row is None:
@@ -281,10 +281,10 @@ async def get_session(db: AsyncSession, principal: Principal, session_id: uuid.U
     return session_from_row(row)
 
 
-async def get_task_lane(db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> TaskLane:
+async def get_task_lane(db: Reader, principal: Principal, session_id: uuid.UUID) -> TaskLane:
     """The session's task lane alone (one column of one row)."""
     row = await fetch_one(db, _GET_TASK_LANE, session_params(principal, session_id))
-    lane = None if row is None else row.pending_task_lane
+    lane = None if row is None else row[0]
     if lane is None:
         raise NotFound(f"session {session_id} not found")
     return msgspec.convert(lane, TaskLane)
@@ -312,7 +312,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_sessions(
-    db: AsyncSession,
+    db: Reader,
     principal: Principal,
     *,
     status: SessionStatus | None = None,
@@ -322,7 +322,8 @@ async def list_sessions(
     cursor: str | None = None,
 ) -> SessionList:
     """Most recently updated first; ``q`` searches title, problem, ticket reference and summary
-    (:func:`search_condition`: every word of ``q`` starts a word of the session, in any order).
+    (every word of ``q``, as :func:`search_words` finds them, starts a word of the session, in any order;
+    ``q`` with no word matches nothing).
 
     Keyset pagination on (``updated_at`` DESC, ``id`` DESC): a page starts strictly after the
     cursor's position, so a session created meanwhile (newer, so before the cursor) never makes
@@ -330,34 +331,50 @@ async def list_sessions(
     """
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be between 1 and 200", field="limit")
-    query = select(*_LIST_COLUMNS).where(AiSession.account_id == principal.account_id)
+    params: dict[str, Any] = {"account_id": principal.account_id, "limit": limit + 1}
     if cursor is not None:
-        after_updated, after_id = decode_cursor(cursor)
-        # A row comparison, which PostgreSQL turns into an index range on (updated_at): the page starts
-        # at the cursor instead of filtering every newer row.
-        query = query.where(tuple_(AiSession.updated_at, AiSession.id) < tuple_(after_updated, after_id))
+        params["after_updated"], params["after_id"] = decode_cursor(cursor)
     if status:
-        query = query.where(AiSession.status == status)
+        params["status"] = status
     if session_type:
-        query = query.where(AiSession.session_type == session_type)
+        params["session_type"] = session_type
     if q is not None and q.strip():
-        query = query.where(search_condition(q))
-    query = query.order_by(AiSession.updated_at.desc(), AiSession.id.desc()).limit(limit + 1)
-    rows = await fetch_all(db, query, {})
+        words = search_words(q)
+        if not words:
+            return SessionList(items=[], next_cursor=None)  # a query of no word matches nothing
+        params["tsquery"] = " & ".join(f"{w}:*" for w in words)
+    query = _list_query(cursor is not None, bool(status), bool(session_type), "tsquery" in params)
+    rows = await fetch_all(db, query, params)
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].updated_at, page[-1].id) if more else None
-    items = [SessionListItem(*r) for r in page]  # type: ignore[call-arg]  # _LIST_COLUMNS: its fields, in order
+    next_cursor = encode_cursor(page[-1]["updated_at"], page[-1]["id"]) if more else None
+    items = [SessionListItem(*r) for r in page]  # _LIST_COLUMNS: its fields, in order
     return SessionList(items=items, next_cursor=next_cursor)
 
 
-def search_condition(q: str) -> Any:
-    """``q`` as a full-text condition: each word (letters, digits) matches the start of a word of the session,
-    all must match, in any order; ``q`` with no word at all matches nothing."""
-    words = re.findall(r"[^\W_]+", q.lower())[:20]
-    if not words:
-        return false()
-    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
-    return AiSession.search_vector.bool_op("@@")(tsquery)
+@functools.cache
+def _list_query(after: bool, status: bool, session_type: bool, search: bool) -> Any:
+    """The session list of one shape (which filters it has), built and compiled once; its values are parameters."""
+    query = select(*_LIST_COLUMNS).where(AiSession.account_id == bindparam("account_id"))
+    if after:
+        # A row comparison, which PostgreSQL turns into an index range on (updated_at): the page starts
+        # at the cursor instead of filtering every newer row.
+        position = tuple_(
+            bindparam("after_updated", type_=AiSession.updated_at.type), bindparam("after_id", type_=AiSession.id.type)
+        )
+        query = query.where(tuple_(AiSession.updated_at, AiSession.id) < position)
+    if status:
+        query = query.where(AiSession.status == bindparam("status"))
+    if session_type:
+        query = query.where(AiSession.session_type == bindparam("session_type"))
+    if search:
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsquery"))
+        query = query.where(AiSession.search_vector.bool_op("@@")(tsquery))
+    return static(query.order_by(AiSession.updated_at.desc(), AiSession.id.desc()).limit(bindparam("limit")))
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a search (letters and digits; at most 20), lower-cased."""
+    return re.findall(r"[^\W_]+", q.lower())[:20]
 
 
 async def bump_state_version(db: AsyncSession, session_id: uuid.UUID) -> int:

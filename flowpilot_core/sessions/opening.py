@@ -12,10 +12,9 @@ from __future__ import annotations
 import uuid
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
-from flowpilot_core.db.rows import fetch_all
+from flowpilot_core.db.rows import Reader, fetch_all
 from flowpilot_core.facts.crud import LIVE_FACTS, FactList, fact_from_row
 from flowpilot_core.fixes.suggested import FIXES, SuggestedFixes, fix_from_row, suggested_fixes
 from flowpilot_core.sessions.lifecycle import SessionOut, get_session
@@ -36,7 +35,7 @@ class OpenedSession(msgspec.Struct):
 
 
 async def open_session(
-    db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, messages: int = DEFAULT_MESSAGES
+    db: Reader, principal: Principal, session_id: uuid.UUID, *, messages: int = DEFAULT_MESSAGES
 ) -> OpenedSession:
     session = await get_session(db, principal, session_id)  # NotFound for another account's session
     params = {"session_id": session_id}

@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import bindparam, case, select, true, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowpilot_core.accounts.accounts import Principal
 from flowpilot_core.db.models import AiMessage, AiSession
-from flowpilot_core.db.rows import fetch_all
+from flowpilot_core.db.rows import Reader, fetch_all, static
 from flowpilot_core.errors import InvalidInput, NotFound
 from flowpilot_core.sessions.lifecycle import in_account, session_params
 
@@ -116,21 +115,21 @@ def _in_session(before: bool, limit: bool) -> Any:
 
 
 # Built once: the four shapes of a page (with or without a position, with or without a limit).
-_PAGES = {(b, n): _in_session(b, n) for b in (False, True) for n in (False, True)}
-_RECENT = _page(bindparam("session_id"), before=False, limit=True)
+_PAGES = {(b, n): static(_in_session(b, n)) for b in (False, True) for n in (False, True)}
+_RECENT = static(_page(bindparam("session_id"), before=False, limit=True))
 
 
 def _message(row: Any) -> MessageOut:
     return MessageOut(
-        id=row.id,
-        seq=row.seq,
-        role=row.role,
-        content=row.content,
-        markers=list(row.markers or []),
-        client_message_id=row.client_message_id,
-        reply_to_id=row.reply_to_id,
-        created_at=row.created_at,
-        origin="lane" if row.origin == "lane" else "chat",
+        id=row["id"],
+        seq=row["seq"],
+        role=row["role"],
+        content=row["content"],
+        markers=list(row["markers"] or []),
+        client_message_id=row["client_message_id"],
+        reply_to_id=row["reply_to_id"],
+        created_at=row["created_at"],
+        origin="lane" if row["origin"] == "lane" else "chat",
     )
 
 
@@ -140,7 +139,7 @@ def message_page(rows: list[Any], limit: int | None) -> MessageList:
     newest_first = rows[:limit] if limit is not None else rows
     items = [_message(r) for r in reversed(newest_first)]
     oldest = newest_first[-1] if newest_first else None
-    cursor = encode_position(oldest.turn_seq, oldest.seq) if more and oldest is not None else None
+    cursor = encode_position(oldest["turn_seq"], oldest["seq"]) if more and oldest is not None else None
     return MessageList(items=items, older_cursor=cursor)
 
 
@@ -150,7 +149,7 @@ def _check(limit: int | None) -> None:
 
 
 async def read_messages(
-    db: AsyncSession,
+    db: Reader,
     principal: Principal,
     session_id: uuid.UUID,
     *,
@@ -167,10 +166,10 @@ async def read_messages(
     rows = await fetch_all(db, _PAGES[before is not None, limit is not None], params)
     if not rows:
         raise NotFound(f"session {session_id} not found")
-    return message_page([r for r in rows if r.id is not None], limit)
+    return message_page([r for r in rows if r["id"] is not None], limit)
 
 
-async def recent_messages(db: AsyncSession, session_id: uuid.UUID, limit: int) -> MessageList:
+async def recent_messages(db: Reader, session_id: uuid.UUID, limit: int) -> MessageList:
     """The ``limit`` most recent messages of a session the caller has already read (no existence check)."""
     _check(limit)
     rows = await fetch_all(db, _RECENT, {"session_id": session_id, "limit": limit})

@@ -111,10 +111,11 @@ def _check_text(where: str, name: str, value: str) -> None:
 
 async def check_request(request: Request[Any, Any, Any]) -> None:
     """Litestar ``before_request`` hook: raise a 4xx naming what is wrong, or return None to go on."""
-    _check_text("path", "path", request.url.path)
-    for name, value in request.query_params.multi_items():
-        _check_text("query parameter", name, name)
-        _check_text("query parameter", name, value)
+    _check_text("path", "path", request.scope["path"])
+    if request.scope["query_string"]:
+        for name, value in request.query_params.multi_items():
+            _check_text("query parameter", name, name)
+            _check_text("query parameter", name, value)
     if request.method not in _BODY_METHODS or "data" not in request.route_handler.parsed_fn_signature.parameters:
         return
     body = await request.body()

@@ -9,7 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import JSONBody, PathParameter
 
 from flowpilot_core import fixes
-from flowpilot_server.deps import Ctx
+from flowpilot_server.deps import Ctx, Reads
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
 FixId = Annotated[uuid.UUID, PathParameter(title="Suggested fix id")]
@@ -20,8 +20,8 @@ class FixesController(Controller):
     tags = ["fixes"]
 
     @get("", operation_id="listSuggestedFixes", summary="The active suggested fix and every earlier one")
-    async def list_fixes(self, ctx: Ctx, session_id: SessionId) -> fixes.SuggestedFixes:
-        return await fixes.list_fixes(ctx.db, ctx.principal, session_id)
+    async def list_fixes(self, reads: Reads, session_id: SessionId) -> fixes.SuggestedFixes:
+        return await fixes.list_fixes(reads.db, reads.principal, session_id)
 
     @post(
         "/{fix_id:uuid}/decision",

@@ -9,8 +9,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
+from flowpilot_core.db.engine import tenant_session
+from flowpilot_core.db.read_tx import read_transaction
 from flowpilot_core.previews import Preview, PreviewKind, WordedPreview
-from flowpilot_server.deps import CallerDep, Ctx
+from flowpilot_server.deps import Caller, CallerDep
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
 _DESCRIPTION = (
@@ -21,13 +23,25 @@ _DESCRIPTION = (
 
 
 async def _preview(
-    request: Request[Any, Any, Any], ctx: Ctx, session_id: uuid.UUID, kind: PreviewKind
+    request: Request[Any, Any, Any], caller: Caller, session_id: uuid.UUID, kind: PreviewKind
 ) -> Response[Any]:
-    etag, body = await ctx.runtime.previews.preview_json(ctx.db, ctx.principal, session_id, kind)
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    """Whether the caller's copy is current is one read of the session's row; a warm preview is the cache's
+    bytes; only a cold one opens a unit of work to render (after the read has given its connection back)."""
+    runtime, principal = caller.runtime, caller.principal
+    async with read_transaction(runtime.engine, principal.account_id) as tx:
+        key = await runtime.previews.current_key(tx, principal, session_id, kind)
+    etag = f'"{key}"'
     if request.headers.get("if-none-match") == etag:
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=body, media_type="application/json", headers=headers)
+        return Response(content=b"", status_code=304, headers=_headers(etag))
+    body = await runtime.previews.cached_json(key, kind)
+    if body is None:
+        async with tenant_session(runtime.sessionmaker, principal.account_id) as db:
+            etag, body = await runtime.previews.build_json(db, principal, session_id, kind)
+    return Response(content=body, media_type="application/json", headers=_headers(etag))
+
+
+def _headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": "private, no-cache"}
 
 
 _PREVIEW_RESPONSES = {
@@ -53,8 +67,10 @@ class PreviewsController(Controller):
         description=_DESCRIPTION,
         responses=_PREVIEW_RESPONSES,
     )
-    async def resolution_note(self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId) -> Response[Any]:
-        return await _preview(request, ctx, session_id, "resolution_note")
+    async def resolution_note(
+        self, request: Request[Any, Any, Any], caller: CallerDep, session_id: SessionId
+    ) -> Response[Any]:
+        return await _preview(request, caller, session_id, "resolution_note")
 
     @get(
         "/escalation-package/preview",
@@ -65,9 +81,9 @@ class PreviewsController(Controller):
         responses=_PREVIEW_RESPONSES,
     )
     async def escalation_package(
-        self, request: Request[Any, Any, Any], ctx: Ctx, session_id: SessionId
+        self, request: Request[Any, Any, Any], caller: CallerDep, session_id: SessionId
     ) -> Response[Any]:
-        return await _preview(request, ctx, session_id, "escalation_package")
+        return await _preview(request, caller, session_id, "escalation_package")
 
     @post(
         "/resolution-note/preview/improve",

@@ -10,7 +10,7 @@ from litestar.params import JSONBody, Parameter, PathParameter
 
 from flowpilot_core.sessions import from_ticket, opening
 from flowpilot_core.sessions import lifecycle as engine
-from flowpilot_server.deps import CallerDep, Ctx
+from flowpilot_server.deps import CallerDep, Reads
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id", description="A FlowPilot session id")]
 _CREATE = (
@@ -64,7 +64,7 @@ class SessionController(Controller):
     @get("/", operation_id="listSessions", summary="List sessions, most recently updated first, a page at a time")
     async def list(
         self,
-        ctx: Ctx,
+        reads: Reads,
         status: Annotated[engine.SessionStatus | None, Parameter(description="open, resolved or escalated")] = None,
         session_type: Annotated[str | None, Parameter(description="filter by session_type")] = None,
         q: Annotated[str | None, Parameter(description="search title, problem, ticket", max_length=200)] = None,
@@ -72,7 +72,7 @@ class SessionController(Controller):
         cursor: Annotated[str | None, Parameter(description="the next_cursor of the previous page")] = None,
     ) -> engine.SessionList:
         return await engine.list_sessions(
-            ctx.db, ctx.principal, status=status, session_type=session_type, q=q, limit=limit, cursor=cursor
+            reads.db, reads.principal, status=status, session_type=session_type, q=q, limit=limit, cursor=cursor
         )
 
     @get(
@@ -88,14 +88,14 @@ class SessionController(Controller):
     )
     async def open_session(
         self,
-        ctx: Ctx,
+        reads: Reads,
         session_id: SessionId,
         messages: Annotated[
             int, Parameter(ge=1, le=500, description="how many of the most recent messages to include")
         ] = opening.DEFAULT_MESSAGES,
     ) -> opening.OpenedSession:
-        return await opening.open_session(ctx.db, ctx.principal, session_id, messages=messages)
+        return await opening.open_session(reads.db, reads.principal, session_id, messages=messages)
 
     @get("/{session_id:uuid}", operation_id="getSession", summary="Read one session")
-    async def get(self, ctx: Ctx, session_id: SessionId) -> engine.SessionOut:
-        return await engine.get_session(ctx.db, ctx.principal, session_id)
+    async def get(self, reads: Reads, session_id: SessionId) -> engine.SessionOut:
+        return await engine.get_session(reads.db, reads.principal, session_id)

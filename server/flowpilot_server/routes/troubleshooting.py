@@ -18,7 +18,7 @@ from flowpilot_core.sessions.answers import ItemUpdate
 from flowpilot_core.sessions.chat import ChatRequest, ChatTurn
 from flowpilot_core.sessions.lifecycle import get_task_lane
 from flowpilot_core.sessions.transcript import MAX_PAGE, MessageList, read_messages
-from flowpilot_server.deps import CallerDep, Ctx
+from flowpilot_server.deps import CallerDep, Ctx, Reads
 from flowpilot_server.sse import event_stream
 
 SessionId = Annotated[uuid.UUID, PathParameter(title="Session id")]
@@ -54,14 +54,14 @@ class TroubleshootingController(Controller):
     )
     async def list_messages(
         self,
-        ctx: Ctx,
+        reads: Reads,
         session_id: SessionId,
         before: Annotated[
             str | None, Parameter(description="older_cursor of the page after this one", max_length=40)
         ] = None,
         limit: Annotated[int | None, Parameter(ge=1, le=MAX_PAGE, description="page size (default: all)")] = None,
     ) -> MessageList:
-        return await read_messages(ctx.db, ctx.principal, session_id, before=before, limit=limit)
+        return await read_messages(reads.db, reads.principal, session_id, before=before, limit=limit)
 
     @post(
         "/messages",
@@ -110,8 +110,8 @@ class TroubleshootingController(Controller):
         return Response(turn)
 
     @get("/task-lane", operation_id="getTaskLane", summary="Questions, diagnostic checks and actions")
-    async def get_lane(self, ctx: Ctx, session_id: SessionId) -> lane_engine.TaskLane:
-        return await get_task_lane(ctx.db, ctx.principal, session_id)
+    async def get_lane(self, reads: Reads, session_id: SessionId) -> lane_engine.TaskLane:
+        return await get_task_lane(reads.db, reads.principal, session_id)
 
     @post(
         "/task-lane/{item_id:uuid}/answer",
@@ -145,8 +145,8 @@ class TroubleshootingController(Controller):
         return await caller.runtime.answers.dismiss(caller.principal, session_id, str(item_id))
 
     @get("/facts", operation_id="listFacts", summary="What We Know")
-    async def list_facts(self, ctx: Ctx, session_id: SessionId) -> facts_engine.FactList:
-        return await facts_engine.list_facts(ctx.db, ctx.principal, session_id)
+    async def list_facts(self, reads: Reads, session_id: SessionId) -> facts_engine.FactList:
+        return await facts_engine.list_facts(reads.db, reads.principal, session_id)
 
     @post("/facts", operation_id="createNote", status_code=201, summary="Add a manual note")
     async def create_fact(
