@@ -60,8 +60,13 @@ def create_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncE
     kwargs.setdefault("pool_recycle", 1800)
     # jsonb columns (a session's task lane and ticket) decoded by msgspec: several times faster than json.loads.
     kwargs.setdefault("json_deserializer", msgspec.json.decode)
+    connect_args = dict(kwargs.get("connect_args", {}))
+    # Every connection speaks UTC, whatever the server's default: a timestamp PostgreSQL renders itself (in
+    # JSON it aggregates, a usage day) reads the same as one the driver returns.
+    connect_args["server_settings"] = {"timezone": "UTC", **connect_args.get("server_settings", {})}
     if pgbouncer:
-        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **PGBOUNCER_CONNECT_ARGS}
+        connect_args.update(PGBOUNCER_CONNECT_ARGS)
+    kwargs["connect_args"] = connect_args
     return create_async_engine(url, **kwargs)
 
 
