@@ -1,8 +1,9 @@
 """Round trips to PostgreSQL per authenticated read, counted on the wire (``RoundTripCounter``).
 
 A read is ``BEGIN`` with the tenant's ``set_config`` (one simple query), its queries and ``COMMIT``;
-a known embed token adds nothing, an API key or a token this process has not seen one query. These tests fail when a change adds a round trip to a hot read
-(a second ``set_config``, a user upsert on every request, a second transaction).
+a known embed token adds nothing, an API key or a token this process has not seen one query.
+These tests fail when a change adds a round trip to a hot read (a second ``set_config``, a user
+upsert on every request, a second transaction).
 """
 
 from __future__ import annotations
