@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from flowpilot_core.accounts import accounts
-from flowpilot_core.accounts.embed_tokens import mint_embed_token
+from flowpilot_core.accounts.embed_tokens import Role, mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db import migrate
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url, make_sessionmaker, tenant_session
@@ -110,6 +110,7 @@ class Tenant:
         ticket: dict[str, Any] | None = None,
         ttl_seconds: int = 900,
         now: int | None = None,
+        role: Role = "technician",
     ) -> str:
         return mint_embed_token(
             account_id=self.account_id,
@@ -120,6 +121,7 @@ class Tenant:
             ticket=ticket,
             ttl_seconds=ttl_seconds,
             now=now,
+            role=role,
         )
 
     def headers(self, **token_kwargs: Any) -> dict[str, str]:

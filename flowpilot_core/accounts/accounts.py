@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flowpilot_core.accounts.embed_tokens import (
     EmbedClaims,
+    Role,
     unverified_account_id,
     unverified_subject,
     verify_embed_token,
@@ -48,6 +49,13 @@ class Principal:
     user_id: uuid.UUID | None = None
     ticket: dict[str, Any] | None = None
     api_key_id: uuid.UUID | None = None
+    role: Role = "technician"
+    """An embed token's ``role`` claim (an API key is the account's own, and an admin's)."""
+
+    @property
+    def is_admin(self) -> bool:
+        """An MSP admin: an API key, or an embed token minted with ``role="admin"``."""
+        return self.via == "api_key" or self.role == "admin"
 
 
 class AccountOut(msgspec.Struct):
@@ -84,6 +92,8 @@ class Me(msgspec.Struct):
     account: AccountOut
     user: UserOut | None
     auth: Literal["api_key", "embed_token"]
+    role: Role
+    """``admin`` for an API key or an admin's embed token: the usage dashboard is theirs."""
 
 
 async def create_account(
@@ -148,6 +158,7 @@ async def who_am_i(session: AsyncSession, principal: Principal) -> Me:
         ),
         user=user_out(user) if user is not None else None,
         auth=principal.via,
+        role="admin" if principal.is_admin else "technician",
     )
 
 
@@ -251,7 +262,9 @@ async def stored_principal(db: Reader, bearer: str, secret_key: str) -> Principa
 
 
 def _remember(bearer: str, account_id: uuid.UUID, claims: EmbedClaims, user_id: uuid.UUID) -> Principal:
-    principal = Principal(account_id=account_id, via="embed_token", user_id=user_id, ticket=claims.ticket)
+    principal = Principal(
+        account_id=account_id, via="embed_token", user_id=user_id, ticket=claims.ticket, role=claims.role
+    )
     _known_tokens.put(bearer, principal, expires_at=claims.expires_at)
     return principal
 

@@ -2,7 +2,9 @@
 
 A host portal's backend calls :func:`mint_embed_token` (or ``POST /api/v1/embed/tokens``
 with an API key) and hands the token to ``FlowPilot.mount`` in the browser. Users are
-created on first sight from the claims, so the host needs no user sync.
+created on first sight from the claims, so the host needs no user sync. The ``role`` claim says
+whether the user is a technician (the default) or an MSP admin, who may also read the account's
+AI usage and cost (``/pilot/usage``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jwt
 import msgspec
@@ -23,6 +25,9 @@ MAX_TTL_SECONDS = 12 * 3600
 DEFAULT_TTL_SECONDS = 15 * 60
 _LEEWAY_SECONDS = 30
 
+Role = Literal["technician", "admin"]
+"""Who the user is to FlowPilot: a ``technician``, or an MSP ``admin`` (who may also read usage and cost)."""
+
 
 class _IdentityClaims(msgspec.Struct):
     """The claims FlowPilot stores (the technician and the ticket), checked on minting and on every request."""
@@ -31,6 +36,7 @@ class _IdentityClaims(msgspec.Struct):
     name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
     ticket: Ticket | None = None
+    role: Role | None = None
 
 
 def claims_problem(claims: dict[str, Any]) -> tuple[str, str] | None:
@@ -59,9 +65,10 @@ class EmbedClaims:
     email: str | None
     ticket: dict[str, Any] | None
     expires_at: int
+    role: Role = "technician"
 
 
-_MINT_FIELDS = {"sub": "user.id", "name": "user.name", "email": "user.email"}
+_MINT_FIELDS = {"sub": "user.id", "name": "user.name", "email": "user.email", "role": "user.role"}
 """Claims named as ``POST /api/v1/embed/tokens`` names them."""
 
 
@@ -75,8 +82,10 @@ def mint_embed_token(
     ticket: dict[str, Any] | None = None,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     now: int | None = None,
+    role: Role = "technician",
 ) -> str:
-    """Sign an embed token for one user of one account (optionally opened on one ticket)."""
+    """Sign an embed token for one user of one account (optionally opened on one ticket); ``role="admin"``
+    for an MSP admin."""
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}", field="ttl_seconds")
     issued = int(time.time() if now is None else now)
@@ -87,6 +96,8 @@ def mint_embed_token(
         claims["email"] = email
     if ticket:
         claims["ticket"] = {k: v for k, v in ticket.items() if v is not None} if isinstance(ticket, dict) else ticket
+    if role != "technician":
+        claims["role"] = role
     problem = claims_problem(claims)
     if problem:
         claim, message = problem
@@ -137,7 +148,7 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         raise AuthenticationFailed("invalid embed token: exp and iat must be numbers")  # NumericDate, RFC 7519
     if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS + _LEEWAY_SECONDS:
         raise AuthenticationFailed("the embed token lives longer than 12 hours; mint a shorter-lived one")
-    problem = claims_problem({k: claims[k] for k in ("sub", "name", "email", "ticket") if k in claims})
+    problem = claims_problem({k: claims[k] for k in ("sub", "name", "email", "ticket", "role") if k in claims})
     if problem:
         raise AuthenticationFailed(f"invalid embed token: claim {problem[0]}: {problem[1]}")
     ticket = claims.get("ticket")
@@ -148,4 +159,5 @@ def verify_embed_token(token: str, secret: str) -> EmbedClaims:
         email=claims.get("email"),
         ticket=dict(ticket) if ticket else None,
         expires_at=int(claims["exp"]),
+        role=claims.get("role") or "technician",
     )

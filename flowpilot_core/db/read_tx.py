@@ -15,7 +15,10 @@ listener, its commit, each a greenlet switch through SQLAlchemy's execution mach
 
 A connection is never returned to the pool inside a transaction: a failed read is rolled back, and
 a connection that could not be (broken, or left mid-query by a cancellation) is invalidated, so it
-is closed instead of reused with another tenant's ``set_config`` still in force.
+is closed instead of reused with another tenant's ``set_config`` still in force. A read that finds
+its pooled connection dead before it began (the pool has no ping on checkout) begins again once on
+another; a connection lost later is a ``DisconnectionError``, which the server answers with a
+retryable 503.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
+
+from flowpilot_core.db.errors import connection_lost
 
 _BEGIN = (
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('app.current_account_id', '{account_id}', true)"
@@ -49,30 +56,70 @@ async def read_transaction(engine: AsyncEngine, account_id: uuid.UUID) -> AsyncI
     """A read-only transaction for one account's rows (row-level security sees ``account_id``)."""
     if not isinstance(account_id, uuid.UUID):  # it is formatted into SQL: only a UUID may be
         raise TypeError(f"account_id must be a uuid.UUID, not {type(account_id).__name__}")
-    # The pool's own checkout, in one greenlet hop: it may open a connection (asyncpg I/O), and its
-    # timeout is the pool's (503 database-busy).
-    pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
-    connection: asyncpg.Connection = pooled.driver_connection
+    pooled, connection = await _begin(engine, _BEGIN.format(account_id=account_id))
     finished = False
+    healthy = True
     try:
-        await connection.execute(_BEGIN.format(account_id=account_id))
         yield ReadTransaction(connection=connection, account_id=account_id)
         await connection.execute("COMMIT")
         finished = True
-    except Exception:
-        await _roll_back(connection)
+    except BaseException as exc:
+        # A cancellation may have cut a query short, and a driver failure leaves the protocol in an unknown
+        # state: neither connection is rolled back and reused. Anything else (a 404, a refused write) is.
+        healthy = isinstance(exc, Exception) and not _driver_failure(exc) and await _roll_back(connection)
+        if not healthy and _driver_failure(exc):  # discarded below
+            raise DisconnectionError("the database connection was lost during the read") from exc
         raise
     finally:
-        if not finished and (connection.is_closed() or connection.is_in_transaction()):
-            # Closing a broken connection may fail in turn; it is discarded all the same.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(greenlet_spawn(pooled.invalidate))
+        if not finished and (not healthy or connection.is_closed() or connection.is_in_transaction()):
+            await _discard(pooled)
         await asyncio.shield(greenlet_spawn(pooled.close))  # back to the pool (closed, if invalidated)
 
 
-async def _roll_back(connection: asyncpg.Connection) -> None:
-    if connection.is_closed() or not connection.is_in_transaction():
-        return
-    # Whatever the rollback fails with, the connection is invalidated below.
-    with contextlib.suppress(TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+async def _begin(engine: AsyncEngine, begin: str) -> tuple[PoolProxiedConnection, asyncpg.Connection]:
+    """A pooled connection inside the read's transaction. A pooled connection found dead (the server
+    restarted, an idle timeout closed it) is discarded and the read begun once more on another; the pool
+    has no ping on checkout, and nothing has been read yet, so the retry is safe."""
+    for attempt in (1, 2):
+        # The pool's own checkout, in one greenlet hop: it may open a connection (asyncpg I/O), and its
+        # timeout is the pool's (503 database-busy).
+        pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
+        connection: asyncpg.Connection = pooled.driver_connection
+        try:
+            await connection.execute(begin)
+        except BaseException as exc:
+            await _discard(pooled)
+            await asyncio.shield(greenlet_spawn(pooled.close))
+            lost = isinstance(exc, Exception) and _driver_failure(exc)
+            if lost and attempt == 1:
+                continue
+            if lost:
+                raise DisconnectionError("the database connection was lost") from exc
+            raise
+        return pooled, connection
+    raise AssertionError("unreachable")
+
+
+def _driver_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection itself failed (lost, or its protocol left in a state asyncpg
+    refuses to go on from), rather than a statement failing on a sound connection."""
+    return isinstance(exc, asyncpg.InternalClientError) or connection_lost(exc)
+
+
+async def _discard(pooled: PoolProxiedConnection) -> None:
+    # Closing a broken connection may fail in turn; it is discarded all the same.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(greenlet_spawn(pooled.invalidate))
+
+
+async def _roll_back(connection: asyncpg.Connection) -> bool:
+    """Roll back if inside a transaction; whether the connection is now outside one, fit for reuse."""
+    if connection.is_closed():
+        return False
+    if not connection.is_in_transaction():
+        return True
+    try:
         await connection.execute("ROLLBACK")
+    except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError):
+        return False
+    return not connection.is_in_transaction()

@@ -162,6 +162,7 @@ async def prepare_demo(settings: Settings, urls: Any, *, portal_port: int, psa: 
         name=DEMO_USER[1],
         email=DEMO_USER[2],
         ttl_seconds=MAX_TTL_SECONDS,
+        role="admin",  # the demo's user is the MSP's admin too, so the usage dashboard is open to them
     )
     return DemoAccount(account_id=account_id, embed_secret=secret, token=token, user_name=DEMO_USER[1])
 

@@ -232,14 +232,14 @@ async def test_each_call_writes_one_usage_row_for_the_callers_account(
         assert row.output_tokens > 0 and row.cost_usd > 0
     assert await _usage_rows(sessionmaker, other_tenant) == [], "rows belong to the caller's account only"
 
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     assert report["totals"]["calls"] == 2 and report["totals"]["estimated_calls"] == 2
     by_service = {row["key"]: row for row in report["by_service"]}
     assert set(by_service) == {"ai_parse"}
     assert by_service["ai_parse"]["input_tokens"] == sum(r.input_tokens for r in rows)
     assert by_service["ai_parse"]["output_tokens"] == sum(r.output_tokens for r in rows)
 
-    other = (await client.get("/api/v1/usage", headers=other_tenant.headers())).json()
+    other = (await client.get("/api/v1/usage", headers=other_tenant.headers(role="admin"))).json()
     assert other["totals"]["calls"] == 0 and other["by_service"] == []
 
 
@@ -367,7 +367,7 @@ async def test_second_parse_reads_the_cached_instructions_and_taxonomy(
             sent.usage["cache_read_input_tokens"],
         )
 
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     assert report["totals"]["cache_read_input_tokens"] == prefix
     assert report["totals"]["saved_usd"] > 0
 
@@ -388,7 +388,7 @@ async def test_rate_limit_is_a_429_with_retry_after_and_a_usage_row(
     assert row.error is not None and row.error.startswith("rate_limited")
     assert "exceeded your rate limit" in row.error
 
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     assert report["totals"]["calls"] == 1 and report["totals"]["failed_calls"] == 1
 
 

@@ -131,3 +131,43 @@ async def test_a_known_embed_token_skips_the_user_lookup_but_a_new_token_updates
     # The first token still works and names the same technician (whose stored profile is the newer one).
     again = (await client.get("/api/v1/me", headers=first)).json()
     assert again["user"]["id"] == me["user"]["id"] and again["user"]["display_name"] == "Dana Smith"
+
+
+async def test_usage_and_cost_are_for_admins_only(client: Client, tenant: Tenant) -> None:
+    """A technician's token may work sessions but not read what the account's AI costs; an admin's token
+    (minted with role admin) and an API key may. /me says which the caller is."""
+    technician = await client.get("/api/v1/usage", headers=tenant.headers())
+    assert technician.status_code == 403
+    assert "MSP admins" in technician.json()["detail"]
+    assert (await client.get("/api/v1/me", headers=tenant.headers())).json()["role"] == "technician"
+
+    admin = tenant.headers(user_id="admin-1", role="admin")
+    assert (await client.get("/api/v1/usage", headers=admin)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=admin)).json()["role"] == "admin"
+    assert (await client.get("/api/v1/usage", headers=tenant.api_headers)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=tenant.api_headers)).json()["role"] == "admin"
+
+    minted = await client.post(
+        "/api/v1/embed/tokens", json={"user": {"id": "admin-2", "role": "admin"}}, headers=tenant.api_headers
+    )
+    assert minted.status_code == 201, minted.text
+    bearer = {"Authorization": f"Bearer {minted.json()['token']}"}
+    assert (await client.get("/api/v1/usage", headers=bearer)).status_code == 200
+
+
+async def test_a_role_the_api_does_not_know_is_refused(client: Client, tenant: Tenant) -> None:
+    bad = await client.post(
+        "/api/v1/embed/tokens", json={"user": {"id": "u", "role": "owner"}}, headers=tenant.api_headers
+    )
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["errors"][0]["field"] == "user.role" or "role" in bad.json()["detail"]
+    # Signed with the account's secret but claiming a role FlowPilot does not have: not a valid token.
+    forged = jwt.encode(
+        {"aid": str(tenant.account_id), "sub": "u", "role": "superuser", "iat": int(time.time()),
+         "exp": int(time.time()) + 60},
+        tenant.embed_secret,
+        algorithm="HS256",
+    )  # fmt: skip
+    response = await client.get("/api/v1/usage", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+    assert "role" in response.json()["detail"]

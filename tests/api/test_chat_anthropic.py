@@ -215,7 +215,7 @@ async def test_turns_read_the_cached_prefix_and_record_usage_per_call(
     assert all(r.output_tokens > 0 for r in rows), "the streamed turn's output tokens are recorded too"
     assert rows[2].cost_usd < rows[2].uncached_cost_usd
 
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     (by_session,) = report["by_session"]
     assert by_session["key"] == sid and by_session["calls"] == 3
     assert by_session["cache_read_input_tokens"] == read2 + read3

@@ -46,7 +46,7 @@ async def test_usage_report_is_per_account_and_shows_savings(
     await sink.record(_record(tenant, "ai_parse", read=0, cost=0.001, uncached=0.001, error="rate_limited"))
     await sink.record(_record(other_tenant, "chat", read=9999, cost=5.0, uncached=9.0))
 
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     totals = report["totals"]
     assert totals["calls"] == 2 and totals["failed_calls"] == 1
     assert totals["cache_read_input_tokens"] == 4000
@@ -56,13 +56,13 @@ async def test_usage_report_is_per_account_and_shows_savings(
     assert [row["key"] for row in report["by_model"]] == ["claude-sonnet-4-6"]
     assert report["by_day"][0]["key"] == date.today().isoformat()
 
-    other = (await client.get("/api/v1/usage", headers=other_tenant.headers())).json()
+    other = (await client.get("/api/v1/usage", headers=other_tenant.headers(role="admin"))).json()
     assert other["totals"]["calls"] == 1 and other["totals"]["cost_usd"] == 5.0
 
-    bad = await client.get("/api/v1/usage", params={"since": "2026-02-30"}, headers=tenant.headers())
+    bad = await client.get("/api/v1/usage", params={"since": "2026-02-30"}, headers=tenant.headers(role="admin"))
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "since"
     inverted = await client.get(
-        "/api/v1/usage", params={"since": "2026-05-02", "until": "2026-05-01"}, headers=tenant.headers()
+        "/api/v1/usage", params={"since": "2026-05-02", "until": "2026-05-01"}, headers=tenant.headers(role="admin")
     )
     assert inverted.status_code == 422
 

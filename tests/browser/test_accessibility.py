@@ -107,7 +107,7 @@ def test_the_usage_dashboard_with_usage_and_its_tables_open(
     page: Page, live_server: LiveServer, tenant: Tenant, model: ScriptedModel, theme: str
 ) -> None:
     worked_session(live_server, tenant, model)
-    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token(role='admin')}")
     page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
     dashboard = page.locator("fp-usage-view")
     expect(dashboard).to_have_attribute("data-state", "ready")
@@ -118,7 +118,7 @@ def test_the_usage_dashboard_with_usage_and_its_tables_open(
 
 
 def test_the_usage_dashboard_empty(page: Page, live_server: LiveServer, tenant: Tenant) -> None:
-    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token(role='admin')}")
     expect(page.locator("fp-usage-view")).to_have_attribute("data-state", "empty")
     assert axe_violations(page) == []
 

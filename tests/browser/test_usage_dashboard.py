@@ -34,7 +34,7 @@ def test_a_worked_turn_shows_up_on_the_dashboard_with_its_cost_tokens_and_sessio
     session = api.create_session(
         "Nobody in Accounting can print: jobs are stuck in the print queue on WS-ACC-04.", title="Printing stuck"
     )
-    page = open_pilot(session["id"])
+    page = open_pilot(session["id"], role="admin")
     composer = page.locator(".fp-composer__input")
     composer.fill("Jobs pile up in the queue and nobody can print. Where do I start?")
     composer.press("Control+Enter")
@@ -101,7 +101,7 @@ def test_a_worked_turn_shows_up_on_the_dashboard_with_its_cost_tokens_and_sessio
 def test_an_account_without_usage_sees_the_empty_state_and_the_period_changes(
     page: Page, live_server: LiveServer, other_tenant: Tenant, page_errors: PageErrors
 ) -> None:
-    page.goto(f"{live_server.url}/pilot/usage#token={other_tenant.token()}")
+    page.goto(f"{live_server.url}/pilot/usage#token={other_tenant.token(role='admin')}")
     dashboard = page.locator("fp-usage-view")
     expect(dashboard).to_have_attribute("data-state", "empty")
     expect(dashboard.locator(".fp-empty__title").first).to_have_text("No AI usage in this period")
@@ -129,7 +129,7 @@ def test_the_dashboard_says_it_is_loading_and_offers_a_retry_when_the_server_fai
         held.append(route)  # answered below: until then the page waits on it
 
     page.route("**/api/v1/usage?*", hold)
-    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token(role='admin')}")
     dashboard = page.locator("fp-usage-view")
     expect(dashboard).to_have_attribute("data-state", "loading")
     expect(dashboard.locator(".fp-usage__body")).to_have_attribute("aria-busy", "true")
@@ -145,3 +145,21 @@ def test_the_dashboard_says_it_is_loading_and_offers_a_retry_when_the_server_fai
     page.unroute("**/api/v1/usage?*")
     dashboard.get_by_role("button", name="Try again").click()
     expect(dashboard).to_have_attribute("data-state", "empty")
+
+
+def test_a_technician_has_no_usage_link_and_the_page_says_whose_it_is(
+    open_pilot: OpenPilot, live_server: LiveServer, tenant: Tenant, page_errors: PageErrors
+) -> None:
+    """Cost is the MSP admin's: a technician's menu and palette do not offer it, and the URL says so."""
+    page = open_pilot()
+    page.locator("#fp-user-trigger").click()
+    expect(page.locator("#fp-user-card")).to_be_visible()
+    expect(page.locator("#fp-user-card [data-action=usage]")).to_have_count(0)
+    page.keyboard.press("Escape")
+
+    page.goto(f"{live_server.url}/pilot/usage#token={tenant.token()}")
+    dashboard = page.locator("fp-usage-view")
+    expect(dashboard).to_have_attribute("data-state", "forbidden")
+    expect(dashboard.locator(".fp-empty__title")).to_have_text("Usage & cost is for MSP admins")
+    expect(dashboard.locator("button", has_text="Try again")).to_have_count(0)
+    assert page_errors.errors == []

@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, tenant_session
+from flowpilot_core.db.errors import connection_lost
 from flowpilot_core.db.models import AiSession
 from flowpilot_core.db.read_tx import read_transaction
 from flowpilot_core.db.rows import compile_statement, fetch_all
@@ -91,19 +93,39 @@ async def test_a_cancelled_read_never_returns_its_connection_inside_the_transact
     assert await _titles(engine, tenant) == ["a-row"]
 
 
-async def test_a_connection_killed_under_a_read_is_replaced(
-    engine: AsyncEngine, db_urls: DatabaseUrls, tenant: Tenant
-) -> None:
-    async with read_transaction(engine, tenant.account_id) as tx:
-        pid = tx.connection.get_server_pid()
+async def _terminate(db_urls: DatabaseUrls, pid: int) -> None:
     admin = await asyncpg.connect(db_urls.owner.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await admin.execute("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
-    with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)):
+
+
+async def test_a_pooled_connection_found_dead_is_replaced_before_the_read_begins(
+    engine: AsyncEngine, db_urls: DatabaseUrls, sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    """The pool has no ping on checkout: a connection the server closed while it idled is discarded and the
+    read begins on a fresh one, and the caller never sees the dead one."""
+    await _seed(sessionmaker, tenant, "still here")
+    async with read_transaction(engine, tenant.account_id) as tx:
+        pid = tx.connection.get_server_pid()
+    await _terminate(db_urls, pid)
+    await asyncio.sleep(0.2)
+    async with read_transaction(engine, tenant.account_id) as tx:
+        assert tx.connection.get_server_pid() != pid
+        assert [row["title"] for row in await fetch_all(tx, TITLES, {})] == ["still here"]
+
+
+async def test_a_connection_lost_during_a_read_is_a_disconnection_and_the_pool_recovers(
+    engine: AsyncEngine, db_urls: DatabaseUrls, tenant: Tenant
+) -> None:
+    """Lost after the read began: a DisconnectionError (the server's retryable 503), never a 500."""
+    with pytest.raises(DisconnectionError) as raised:
         async with read_transaction(engine, tenant.account_id) as tx:
+            await _terminate(db_urls, tx.connection.get_server_pid())
+            await asyncio.sleep(0.2)
             await fetch_all(tx, TITLES, {})
+    assert connection_lost(raised.value)
     assert await _titles(engine, tenant) == []  # a fresh connection
 
 

@@ -210,7 +210,7 @@ async def test_usage_a_server_did_not_report_is_stored_and_reported_as_unreporte
     rows = await _rows(sessionmaker, tenant)
     assert [r.usage_reported for r in rows] == [True, False, False]
     assert rows[0].input_tokens > 0
-    report = (await client.get("/api/v1/usage", headers=tenant.headers())).json()
+    report = (await client.get("/api/v1/usage", headers=tenant.headers(role="admin"))).json()
     assert report["totals"]["calls"] == 3 and report["totals"]["unreported_calls"] == 2
     (by_session,) = report["by_session"]
     assert by_session["key"] == sid and by_session["unreported_calls"] == 2

@@ -11,7 +11,7 @@ from litestar import Controller, get, post, put
 from litestar.params import JSONBody
 
 from flowpilot_core.accounts import accounts
-from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, mint_embed_token
+from flowpilot_core.accounts.embed_tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, Role, mint_embed_token
 from flowpilot_core.accounts.origins import MAX_ORIGINS
 from flowpilot_core.tickets import Ticket
 from flowpilot_server.deps import Ctx, require_api_key
@@ -21,6 +21,8 @@ class TokenUser(msgspec.Struct, forbid_unknown_fields=True):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+    role: Role = "technician"
+    """``admin`` for an MSP admin, who may also read the account's AI usage and cost."""
 
 
 class MintTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,5 +81,6 @@ class AccountController(Controller):
             ticket=msgspec.to_builtins(data.ticket) if data.ticket else None,
             ttl_seconds=data.ttl_seconds,
             now=now,
+            role=data.user.role,
         )
         return MintedToken(token=token, expires_at=now + data.ttl_seconds, account_id=ctx.principal.account_id)

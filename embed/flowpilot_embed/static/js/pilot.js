@@ -6,7 +6,7 @@ import { h, kbd, replace, IS_APPLE, MOD_LABEL } from "./dom.js";
 import { FpIcon, icon } from "./components/fp-icon.js";
 import { FpToaster, toast } from "./components/fp-toaster.js";
 import { FpPopover } from "./components/fp-popover.js";
-import { FpPalette, FlowPilotPalette, registerCommand, registerProvider } from "./components/fp-palette.js";
+import { FpPalette, FlowPilotPalette, registerCommand, registerProvider, unregisterCommand } from "./components/fp-palette.js";
 import { emptyState } from "./components/ui.js";
 import { FpSessionList, sessionHref } from "./views/session-list.js";
 import { FpSessionView } from "./views/session-view.js";
@@ -140,6 +140,19 @@ function initials(name) {
 }
 
 function renderIdentity(me) {
+  // Usage and cost are the MSP admin's (an API key, or an embed token minted with role admin).
+  const isAdmin = me.role === "admin";
+  if (isAdmin) {
+    registerCommand({
+      id: "usage",
+      title: "Usage & cost",
+      icon: "chart",
+      keywords: "cost tokens cache spend dashboard notes",
+      run: () => navigate("usage"),
+    });
+  } else {
+    unregisterCommand("usage");
+  }
   const user = me.user;
   const name = user?.display_name || user?.email || user?.external_id || (me.auth === "api_key" ? "API key" : "Technician");
   $("fp-account-name").textContent = me.account?.name || "";
@@ -151,22 +164,23 @@ function renderIdentity(me) {
     h("div", { class: "fp-user-card__name", text: name }),
     user?.email && h("div", { class: "fp-user-card__line", text: user.email }),
     h("div", { class: "fp-user-card__line" }, icon("user", "sm"), h("span", { text: me.account?.name || "" })),
-    h(
-      "a",
-      {
-        class: "fp-user-card__line fp-user-card__link",
-        href: usageHref(),
-        "data-action": "usage",
-        onclick: (event) => {
-          if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-          event.preventDefault();
-          $("fp-user-popover").hidePopover?.();
-          navigate("usage");
+    isAdmin &&
+      h(
+        "a",
+        {
+          class: "fp-user-card__line fp-user-card__link",
+          href: usageHref(),
+          "data-action": "usage",
+          onclick: (event) => {
+            if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+            event.preventDefault();
+            $("fp-user-popover").hidePopover?.();
+            navigate("usage");
+          },
         },
-      },
-      icon("chart", "sm"),
-      h("span", { text: "Usage & cost" }),
-    ),
+        icon("chart", "sm"),
+        h("span", { text: "Usage & cost" }),
+      ),
     h("div", {
       class: "fp-user-card__line fp-user-card__auth",
       text: me.auth === "api_key" ? "Signed in with an API key" : "Signed in from your portal",
@@ -236,13 +250,6 @@ function initPalette() {
   $("fp-palette-trigger").addEventListener("click", () => palette.open());
   registerCommand({ id: "new-session", title: "New session", icon: "plus", keywords: "start create ticket", run: () => startSession() });
   registerCommand({ id: "all-sessions", title: "Go to session list", icon: "inbox", keywords: "home sessions", run: () => navigate(null) });
-  registerCommand({
-    id: "usage",
-    title: "Usage & cost",
-    icon: "chart",
-    keywords: "cost tokens cache spend dashboard notes",
-    run: () => navigate("usage"),
-  });
   registerCommand({
     id: "script",
     title: "Generate a script for the suggested fix",

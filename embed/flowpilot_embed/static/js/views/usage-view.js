@@ -120,8 +120,21 @@ export class FpUsageView extends FpElement {
       this.#render(usage, notes);
     } catch (error) {
       if (abort.signal.aborted || error.name === "AbortError") return;
-      this.dataset.state = "error";
       this.body.setAttribute("aria-busy", "false");
+      if (error.status === 403) {
+        // A technician's token: nothing to retry, say whose page this is.
+        this.dataset.state = "forbidden";
+        this.body.replaceChildren(
+          emptyState({
+            variant: "page",
+            icon: "lock",
+            title: "Usage & cost is for MSP admins",
+            body: "Ask your MSP admin: their portal sign-in shows what FlowPilot's AI costs the account.",
+          }),
+        );
+        return;
+      }
+      this.dataset.state = "error";
       this.body.replaceChildren(
         emptyState({
           variant: "page",
