@@ -162,4 +162,5 @@ def test_a_technician_has_no_usage_link_and_the_page_says_whose_it_is(
     expect(dashboard).to_have_attribute("data-state", "forbidden")
     expect(dashboard.locator(".fp-empty__title")).to_have_text("Usage & cost is for MSP admins")
     expect(dashboard.locator("button", has_text="Try again")).to_have_count(0)
+    expect(dashboard.locator("[role=group][aria-label=Period]")).to_be_hidden()
     assert page_errors.errors == []

@@ -75,6 +75,7 @@ export class FpUsageView extends FpElement {
         },
       }),
     );
+    this.periods = h("div", { class: "fp-segmented", role: "group", "aria-label": "Period" }, this.periodButtons);
     this.range = h("p", { class: "fp-usage__range" });
     this.body = h("div", { class: "fp-usage__body", "aria-live": "polite", "aria-busy": "true" });
     this.replaceChildren(
@@ -85,7 +86,7 @@ export class FpUsageView extends FpElement {
           "header",
           { class: "fp-usage__header" },
           h("div", {}, h("h1", { class: "fp-usage__title", text: "Usage & cost" }), this.range),
-          h("div", { class: "fp-segmented", role: "group", "aria-label": "Period" }, this.periodButtons),
+          this.periods,
         ),
         this.body,
       ),
@@ -122,8 +123,9 @@ export class FpUsageView extends FpElement {
       if (abort.signal.aborted || error.name === "AbortError") return;
       this.body.setAttribute("aria-busy", "false");
       if (error.status === 403) {
-        // A technician's token: nothing to retry, say whose page this is.
+        // A technician's token: nothing to retry and no period to choose; say whose page this is.
         this.dataset.state = "forbidden";
+        this.periods.hidden = true;
         this.body.replaceChildren(
           emptyState({
             variant: "page",
@@ -148,6 +150,7 @@ export class FpUsageView extends FpElement {
   }
 
   #render(usage, notes) {
+    this.periods.hidden = false;
     this.range.textContent = `${dayLabel(usage.since)} – ${dayLabel(usage.until)}`;
     this.body.setAttribute("aria-busy", "false");
     const t = usage.totals;
