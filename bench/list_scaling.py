@@ -7,9 +7,8 @@ a quarter escalated) and a problem among five kinds, ``updated_at`` spread over 
 generated inside PostgreSQL (``INSERT ... SELECT FROM generate_series``) as the application role,
 one transaction per account with its ``set_config``, then ``ANALYZE`` as the owner.
 
-Measured at each size, library level (the functions the routes call, in a tenant-scoped
-transaction as the application role, as ``bench/session_list_pages.py``), ``REPEAT`` times after a
-warm-up, p50 in ms:
+Measured at each size, library level (the functions the routes call, in the read-only transaction
+they run in, ``read_transaction``, as the application role), ``REPEAT`` times after a warm-up, p50 in ms:
 
 - ``sessions``: the first page of ``list_sessions`` (50, newest first), unfiltered;
 - ``status=open``: the same, open sessions only;
@@ -46,6 +45,7 @@ from flowpilot_core.accounts import Principal  # noqa: E402
 from flowpilot_core.db import migrate  # noqa: E402
 from flowpilot_core.db.engine import create_engine, derive_app_url, make_sessionmaker, tenant_session  # noqa: E402
 from flowpilot_core.db.models import AiSession  # noqa: E402
+from flowpilot_core.db.read_tx import read_transaction  # noqa: E402
 from flowpilot_core.facts.crud import list_facts  # noqa: E402
 from flowpilot_core.sessions.lifecycle import list_sessions  # noqa: E402
 
@@ -114,14 +114,14 @@ async def measure(app_url: str, account_id: uuid.UUID, size: int) -> dict[str, f
 
         def listed(**filters: str) -> Callable[[], Awaitable[int]]:
             async def run() -> int:
-                async with tenant_session(maker, account_id) as db:
-                    return len((await list_sessions(db, principal, limit=50, **filters)).items)  # type: ignore[arg-type]
+                async with read_transaction(engine, account_id) as tx:
+                    return len((await list_sessions(tx, principal, limit=50, **filters)).items)  # type: ignore[arg-type]
 
             return run
 
         async def facts() -> int:
-            async with tenant_session(maker, account_id) as db:
-                return len((await list_facts(db, principal, newest)).items)
+            async with read_transaction(engine, account_id) as tx:
+                return len((await list_facts(tx, principal, newest)).items)
 
         queries: dict[str, Callable[[], Awaitable[int]]] = {
             "sessions": listed(),

@@ -105,7 +105,9 @@ async def test_list_items_are_slim(client: Client, tenant: Tenant) -> None:
     assert "pending_task_lane" not in item and "ticket" not in item and "resolution_note_markdown" not in item
 
 
-async def test_search_matches_word_starts_in_any_order_across_fields(client: Client, tenant: Tenant) -> None:
+async def test_search_matches_word_starts_in_any_order_across_fields(
+    client: Client, tenant: Tenant, other_tenant: Tenant
+) -> None:
     headers = tenant.api_headers
     made = {}
     for problem, ticket in (
@@ -129,5 +131,6 @@ async def test_search_matches_word_starts_in_any_order_across_fields(client: Cli
     assert await found("ws-01") == await found("WS 01") == ["DNS fails on WS-01"]
     assert await found("password printer") == []  # every word must match
     assert await found("%_'&|!") == []  # no word: nothing, and no error
+    assert (await _get(client, BASE, other_tenant.api_headers, q="printer"))["items"] == []  # another account's
     resolved = await client.get(BASE, params={"q": "printer", "status": "resolved"}, headers=headers)
     assert resolved.json()["items"] == []
