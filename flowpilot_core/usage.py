@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -298,8 +298,8 @@ def _row(key: str, values: Any, label: str | None = None) -> UsageRow:
 async def usage_report(
     db: AsyncSession, account_id: uuid.UUID, since: date | None = None, until: date | None = None
 ) -> UsageReport:
-    """The account's usage between two dates (inclusive; default the last 30 days)."""
-    until = until or datetime.now().date()
+    """The account's usage between two UTC dates (inclusive; default the last 30 days)."""
+    until = until or datetime.now(UTC).date()
     since = since or until - timedelta(days=29)
     if since > until:
         raise InvalidInput("since must not be after until", field="since")
@@ -307,8 +307,8 @@ async def usage_report(
         raise InvalidInput("a report covers at most 366 days", field="since")
     window = (
         AiUsage.account_id == account_id,
-        AiUsage.created_at >= datetime.combine(since, time.min),
-        AiUsage.created_at < datetime.combine(until + timedelta(days=1), time.min),
+        AiUsage.created_at >= datetime.combine(since, time.min, tzinfo=UTC),
+        AiUsage.created_at < datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC),
     )
     totals = (await db.execute(select(*_sums()).where(*window))).one()
     day = cast(AiUsage.created_at, Date)

@@ -7,10 +7,11 @@ if the page shows anything the server did not report (or drops what it did).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import Api, PageErrors
 from tests.conftest import LiveServer, Tenant
@@ -164,3 +165,21 @@ def test_a_technician_has_no_usage_link_and_the_page_says_whose_it_is(
     expect(dashboard.locator("button", has_text="Try again")).to_have_count(0)
     expect(dashboard.locator("[role=group][aria-label=Period]")).to_be_hidden()
     assert page_errors.errors == []
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Pago_Pago", "Pacific/Kiritimati"])
+def test_the_period_is_in_utc_days_whatever_the_browser_time_zone(
+    browser: Browser, live_server: LiveServer, tenant: Tenant, zone: str
+) -> None:
+    """The server counts usage by UTC day: a browser 11 hours west of UTC, or 14 east, asks up to the UTC
+    today (at any hour one of the two has a local date other than UTC's), so no call falls outside the period."""
+    context = browser.new_context(timezone_id=zone)
+    try:
+        page = context.new_page()
+        with page.expect_request(lambda r: "/api/v1/usage?" in r.url) as request:
+            page.goto(f"{live_server.url}/pilot/usage#token={tenant.token(role='admin')}")
+        until = request.value.url.split("until=")[1].split("&")[0]
+        assert until == datetime.now(UTC).date().isoformat()
+        expect(page.locator(".fp-usage__range")).to_contain_text("UTC days")
+    finally:
+        context.close()

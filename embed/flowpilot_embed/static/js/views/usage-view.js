@@ -50,8 +50,9 @@ function daysBetween(since, until) {
   return days;
 }
 
+/** The UTC day of `date` as YYYY-MM-DD: the server counts usage by UTC day. */
 function isoDay(date) {
-  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+  return date.toISOString().slice(0, 10);
 }
 
 export class FpUsageView extends FpElement {
@@ -109,8 +110,9 @@ export class FpUsageView extends FpElement {
       ),
       h("div", { class: "fp-card fp-usage__panel" }, skeleton({ block: true, lines: 2 })),
     );
+    // UTC days, as the server counts them: a local date would drop the evening's usage west of UTC.
     const until = new Date();
-    const since = new Date(until.getFullYear(), until.getMonth(), until.getDate() - (this.days - 1));
+    const since = new Date(Date.UTC(until.getUTCFullYear(), until.getUTCMonth(), until.getUTCDate() - (this.days - 1)));
     const params = new URLSearchParams({ since: isoDay(since), until: isoDay(until) });
     try {
       const [usage, notes] = await Promise.all([
@@ -151,7 +153,7 @@ export class FpUsageView extends FpElement {
 
   #render(usage, notes) {
     this.periods.hidden = false;
-    this.range.textContent = `${dayLabel(usage.since)} – ${dayLabel(usage.until)}`;
+    this.range.textContent = `${dayLabel(usage.since)} – ${dayLabel(usage.until)} (UTC days)`;
     this.body.setAttribute("aria-busy", "false");
     const t = usage.totals;
     if (!t.calls) {
