@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import functools
 import ssl
+from typing import Any
 
 import httpx
+
+from flowpilot_core.psa.errors import PSATransient
 
 CONNECT_FLOOR_SECONDS = 5.0
 
@@ -35,3 +38,20 @@ def psa_client(timeout: float, transport: httpx.AsyncBaseTransport | None = None
     return httpx.AsyncClient(
         timeout=http_timeout(timeout), transport=transport, follow_redirects=False, verify=tls_context()
     )
+
+
+def json_answer(response: httpx.Response, psa: str) -> Any:
+    """The decoded JSON of a PSA's answer; an answer that is not JSON is :class:`PSATransient` (a proxy's
+    error page, a truncated body: worth a retry), named for ``psa``."""
+    try:
+        return response.json()
+    except ValueError:
+        raise PSATransient(f"{psa} answered HTTP {response.status_code} with something that is not JSON") from None
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON of an answer, or None when it is not JSON (for reading an error's detail)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

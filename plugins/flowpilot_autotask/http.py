@@ -40,7 +40,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.http_client import psa_client, tls_context
+from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client, tls_context
 
 log = logging.getLogger("flowpilot_autotask")
 
@@ -337,18 +337,10 @@ class AutotaskHttp:
     # -- answers --------------------------------------------------------------------------------
 
     def decode(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise PSATransient(
-                f"Autotask answered HTTP {response.status_code} with something that is not JSON"
-            ) from None
+        return json_answer(response, "Autotask")
 
     def _detail(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            return ""
+        body = json_or_none(response)
         if not isinstance(body, dict):
             return ""
         parts = [str(body.get("message") or "")]

@@ -36,7 +36,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.http_client import psa_client
+from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client
 
 log = logging.getLogger("flowpilot_connectwise")
 
@@ -231,18 +231,10 @@ class ConnectWiseHttp:
     # -- answers --------------------------------------------------------------------------------
 
     def _json(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise PSATransient(
-                f"ConnectWise answered HTTP {response.status_code} with something that is not JSON"
-            ) from None
+        return json_answer(response, "ConnectWise")
 
     def _detail(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            return ""
+        body = json_or_none(response)
         if not isinstance(body, dict):
             return ""
         parts = [str(body.get("message") or body.get("code") or "")]

@@ -36,7 +36,7 @@ from flowpilot_core.psa.errors import (
     PSARateLimited,
     PSATransient,
 )
-from flowpilot_core.psa.http_client import psa_client
+from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
@@ -268,19 +268,11 @@ class HaloHttp:
     # -- answers --------------------------------------------------------------------------------
 
     def decode(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise PSATransient(
-                f"HaloPSA answered HTTP {response.status_code} with something that is not JSON"
-            ) from None
+        return json_answer(response, "HaloPSA")
 
     def _detail(self, response: httpx.Response) -> str:
         """Halo's error text, from whichever of its shapes it came in."""
-        try:
-            body = response.json()
-        except ValueError:
-            return ""
+        body = json_or_none(response)
         if isinstance(body, str):
             text = body
         elif isinstance(body, dict):
