@@ -95,7 +95,7 @@ async def grow(app_url: str, owner_url: str, accounts: list[uuid.UUID], have: in
     owner = create_engine(owner_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         async with owner.connect() as conn:
-            await conn.execute(text("ANALYZE ai_sessions, session_facts"))
+            await conn.execute(text("ANALYZE ai_sessions, session_facts, session_search_words"))
     finally:
         await owner.dispose()
     return time.perf_counter() - started

@@ -285,6 +285,22 @@ class AiSession(Base):
         return dict(self.ticket_snapshot or {})
 
 
+class SessionSearchWord(Base):
+    """One word of a session's search document (a lexeme of ``AiSession.search_vector``), kept by triggers on
+    ``ai_sessions`` (migration 0009). ``word`` is in the "C" collation: a prefix is a btree range that row-level
+    security lets the index answer, so a search finds a rare word's few sessions without walking the account."""
+
+    __tablename__ = "session_search_words"
+    __table_args__ = (Index("ix_session_search_words_session", "session_id"),)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ai_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class AiMessage(Base):
     """One turn of a session's transcript, in order (``seq``)."""
 
