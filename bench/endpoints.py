@@ -17,6 +17,9 @@ read over HTTP with an embed token as the widget does.
   nothing dropped, the server's median by position in the block fell from 1.71 ms (first) to 1.12 ms
   (tenth) and was still falling at the twentieth, while the floor's settled after one (0.53, then
   0.31 ms): blocks that short measured the switching, mostly the server's, rather than either side.
+- **fixed cost**: ``GET /livez`` (no database, no authentication), timed the same way: what any request
+  costs the server (routing, middleware, the response and its compression where it applies, the
+  send) before it reads a row. It is printed beside the ratios, not subtracted from them.
 - **round trips**: one warm request per endpoint through ``RoundTripCounter`` (a second server
   whose database connections go through it), counted on the wire.
 
@@ -202,6 +205,15 @@ def measure(base: str, timer: object, headers: dict[str, str], floor: Floor, loo
                 server_ms += [ms for _, ms in timings[first:]][SETTLE:]
                 floor_ms += loop.run_until_complete(floor.block(statements, BLOCK))[SETTLE:]
             results[name] = (server_ms, floor_ms)
+        for _ in range(WARMUP):
+            http.get(f"{base}/livez")
+        fixed: list[float] = []
+        for _ in range(BLOCKS):
+            first = len(timings)
+            for _ in range(BLOCK):
+                assert http.get(f"{base}/livez").status_code == 200
+            fixed += [ms for _, ms in timings[first:]][SETTLE:]
+        results["livez"] = (fixed, [])
     return results
 
 
@@ -250,6 +262,7 @@ def main() -> None:
     print(f"{'endpoint':<20} {'server p50':>10} {'p99':>7} {'floor p50':>10} {'p99':>7} "
           f"{'p50 ratio':>10} {'p99 ratio':>10} {'round trips':>12}")  # fmt: skip
     worst = {"p50": 0.0, "p99": 0.0}
+    fixed = results.pop("livez")[0]
     for name, (server_ms, floor_ms) in results.items():
         s50, _, s99 = percentiles(server_ms)
         f50, _, f99 = percentiles(floor_ms)
@@ -257,6 +270,8 @@ def main() -> None:
         if name != "openSession":
             worst["p50"], worst["p99"] = max(worst["p50"], r50), max(worst["p99"], r99)
         print(f"{name:<20} {s50:10.2f} {s99:7.2f} {f50:10.2f} {f99:7.2f} {r50:10.2f} {r99:10.2f} {trips[name]:12d}")
+    l50, _, l99 = percentiles(fixed)
+    print(f"{'livez (fixed cost)':<20} {l50:10.2f} {l99:7.2f} {'-':>10} {'-':>7} {'-':>10} {'-':>10} {0:12d}")
     o50 = percentiles(results["openSession"][0])[0] / percentiles(results["openSession"][1])[0]
     reads = {k: v for k, v in trips.items() if k != "openSession"}
     print(f"endpoints_worst_p50_ratio={worst['p50']:.2f} (goal <= 3.0)")

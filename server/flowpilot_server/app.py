@@ -20,6 +20,7 @@ from flowpilot_core.config import Settings, load_settings
 from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_core.library import FlowPilot
 from flowpilot_core.writeback.reconcile import reconcile_abandoned
+from flowpilot_server import unavailable_metrics
 from flowpilot_server.api_docs import ApiReferencePlugin, docs_security_headers
 from flowpilot_server.deps import provide_caller, provide_ctx, provide_reader
 from flowpilot_server.input_guard import check_request
@@ -73,6 +74,7 @@ def create_app(
     async def start(app: Litestar) -> None:
         runtime = FlowPilot.start(settings, urls, plugin_manager=plugin_manager)
         app.state.runtime = runtime
+        app.state[unavailable_metrics.STATE_KEY] = unavailable_metrics.register(runtime.metrics.registry)
         if reconcile_writebacks:
             # Writebacks a crash left half-way end with exactly one note; in the background, not delaying start-up.
             app.state.reconciler = asyncio.create_task(
@@ -125,6 +127,7 @@ def create_app(
         usage.get_usage,
         usage.metrics,
         health.healthz,
+        health.livez,
         hosted.connectwise_pod_token,
         hosted.connectwise_pod_page,
         pages.pilot,
@@ -142,6 +145,7 @@ def create_app(
         openapi_config=openapi,
         compression_config=compression(),
         before_request=check_request,
+        after_exception=[unavailable_metrics.count_database_unavailable],
         on_startup=[start],
         on_shutdown=[stop],
         debug=False,

@@ -53,6 +53,9 @@ async def test_database_down_is_503_retryable_and_recovers_by_itself(
         assert problem["retryable"] is True and "database" in problem["detail"]
         assert "Traceback" not in response.text
     assert (await proxied_client.get("/healthz")).status_code == 503
+    assert (await proxied_client.get("/livez")).json()["status"] == "ok"  # out of rotation, not restarted
+    metrics = (await proxied_client.get("/metrics")).text
+    assert 'flowpilot_database_unavailable_responses_total{reason="unreachable"} 3.0' in metrics
 
     proxy.restore()
     assert (await proxied_client.get("/api/v1/me", headers=tenant.api_headers)).status_code == 200

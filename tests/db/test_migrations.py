@@ -42,7 +42,7 @@ async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_ur
             "local_tickets",
             "local_ticket_notes",
         } <= set(first)
-        assert await migrate.current(url) == ("0009", "0009")
+        assert await migrate.current(url) == ("0010", "0010")
 
         await migrate.downgrade(url, "base")
         assert await _tables(url) == []

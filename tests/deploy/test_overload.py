@@ -75,3 +75,6 @@ async def test_a_request_that_finds_every_connection_busy_is_a_503_with_retry_af
             assert (await slow).status_code == 200  # the queued one finishes once the lock is gone
             again = await http.get(session_url, headers=tenant.headers())
             assert again.status_code == 200, "the pool serves again once a connection is free"
+            metrics = (await http.get("/metrics")).text
+            assert 'flowpilot_database_unavailable_responses_total{reason="busy"} 1.0' in metrics
+            assert 'flowpilot_database_unavailable_responses_total{reason="unreachable"} 0.0' in metrics

@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness (``/livez``: the process answers) and readiness (``/healthz``: it can reach the database)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
         Health(status="ok" if ok else "degraded", database=database, version=__version__, plugin_failures=failures),
         status_code=200 if ok else 503,
     )
+
+
+class Liveness(msgspec.Struct):
+    status: str
+    version: str
+
+
+@get("/livez", operation_id="liveness", tags=["ops"], summary="The process answers (no database check)")
+async def livez() -> Liveness:
+    """For a liveness probe: 200 while the process serves requests, whatever the database's state. A replica
+    whose database is unreachable is taken out of rotation by ``/healthz`` (503) but not restarted by this."""
+    return Liveness(status="ok", version=__version__)
