@@ -5,9 +5,9 @@ facts, its suggested fixes and the most recent page of its transcript, so openin
 request instead of five. Each part has the shape of the endpoint that reads it alone (``getSession``,
 ``listFacts``, ``listSuggestedFixes``, ``listMessages``), all at the same ``state_version``.
 
-Two queries: the session's row with its facts and its fixes, each aggregated by PostgreSQL into one
-JSON array that msgspec decodes straight into the structs (no row-by-row work in Python), then the
-transcript's page.
+One query: the session's row with its facts, its fixes and the transcript's most recent page, each
+aggregated by PostgreSQL into one JSON array that msgspec decodes straight into structs (no row-by-row
+work in the driver).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from flowpilot_core.errors import NotFound
 from flowpilot_core.facts.crud import LIVE_FACTS, FactList, FactOut
 from flowpilot_core.fixes.suggested import FIXES, SuggestedFixes, SuggestedFixOut, suggested_fixes
 from flowpilot_core.sessions.lifecycle import SESSION_COLUMNS, SessionOut, in_account, session_from_row, session_params
-from flowpilot_core.sessions.transcript import MessageList, recent_messages
+from flowpilot_core.sessions.transcript import RECENT, MessageList, RecentRow, check_limit, message_page
 
 DEFAULT_MESSAGES = 50
 
@@ -59,23 +59,25 @@ _OPEN = static(
         *SESSION_COLUMNS,
         json_array(LIVE_FACTS, "created_at", "id").label("facts_json"),
         json_array(FIXES, "-created_at", "id").label("fixes_json"),
+        json_array(RECENT, "-turn_seq", "-seq").label("messages_json"),
     ).where(in_account())
 )
 _FACTS = msgspec.json.Decoder(list[FactOut])
 _FIXES = msgspec.json.Decoder(list[SuggestedFixOut])
+_MESSAGES = msgspec.json.Decoder(list[RecentRow])
 
 
 async def open_session(
     db: Reader, principal: Principal, session_id: uuid.UUID, *, messages: int = DEFAULT_MESSAGES
 ) -> OpenedSession:
-    row = await fetch_one(db, _OPEN, session_params(principal, session_id))
+    check_limit(messages)
+    row = await fetch_one(db, _OPEN, {**session_params(principal, session_id), "limit": messages})
     if row is None:  # another account's session is indistinguishable from none
         raise NotFound(f"session {session_id} not found")
     session = session_from_row(row)
-    transcript = await recent_messages(db, session_id, messages)
     return OpenedSession(
         session=session,
         facts=FactList(items=_FACTS.decode(row["facts_json"]), state_version=session.state_version),
         suggested_fixes=suggested_fixes(_FIXES.decode(row["fixes_json"]), session.state_version),
-        messages=transcript,
+        messages=message_page(_MESSAGES.decode(row["messages_json"]), messages),
     )

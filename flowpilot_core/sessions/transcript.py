@@ -116,7 +116,27 @@ def _in_session(before: bool, limit: bool) -> Any:
 
 # Built once: the four shapes of a page (with or without a position, with or without a limit).
 _PAGES = {(b, n): static(_in_session(b, n)) for b in (False, True) for n in (False, True)}
-_RECENT = static(_page(bindparam("session_id"), before=False, limit=True))
+RECENT = static(_page(bindparam("session_id"), before=False, limit=True))
+"""The ``:limit`` (+ 1) most recent messages of ``:session_id``, newest first: :func:`message_page`'s rows."""
+
+
+class RecentRow(msgspec.Struct):
+    """A :data:`RECENT` row as PostgreSQL's JSON of it holds it (``GET .../open`` aggregates the page into one
+    array that msgspec decodes into these); read by column name, like a driver's record."""
+
+    id: uuid.UUID
+    seq: int
+    turn_seq: int
+    role: str
+    content: str
+    markers: list[dict[str, Any]] | None
+    client_message_id: str | None
+    reply_to_id: uuid.UUID | None
+    created_at: datetime
+    origin: str
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
 
 
 def _message(row: Any) -> MessageOut:
@@ -143,7 +163,8 @@ def message_page(rows: list[Any], limit: int | None) -> MessageList:
     return MessageList(items=items, older_cursor=cursor)
 
 
-def _check(limit: int | None) -> None:
+def check_limit(limit: int | None) -> None:
+    """:class:`InvalidInput` unless ``limit`` is a page size the transcript serves."""
     if limit is not None and not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
 
@@ -157,7 +178,7 @@ async def read_messages(
     limit: int | None = None,
 ) -> MessageList:
     """The ``limit`` most recent messages before ``before`` (every one without ``limit``), in one query."""
-    _check(limit)
+    check_limit(limit)
     params: dict[str, Any] = session_params(principal, session_id)
     if before is not None:
         params["before_turn"], params["before_seq"] = decode_position(before)
@@ -167,10 +188,3 @@ async def read_messages(
     if not rows:
         raise NotFound(f"session {session_id} not found")
     return message_page([r for r in rows if r["id"] is not None], limit)
-
-
-async def recent_messages(db: Reader, session_id: uuid.UUID, limit: int) -> MessageList:
-    """The ``limit`` most recent messages of a session the caller has already read (no existence check)."""
-    _check(limit)
-    rows = await fetch_all(db, _RECENT, {"session_id": session_id, "limit": limit})
-    return message_page(list(rows), limit)

@@ -84,10 +84,10 @@ async def test_api_key_read_takes_four_round_trips(
 
 
 async def test_opening_a_session_is_one_transaction(counted: Client, counter: RoundTripCounter, tenant: Tenant) -> None:
-    """BEGIN with set_config, the session, its facts, its fixes, its recent messages, COMMIT."""
+    """BEGIN with set_config; the session with its facts, its fixes and its recent messages in one query; COMMIT."""
     headers = tenant.headers()
     session_id = await _session_with_facts(counted, headers)
-    assert await _round_trips(counted, counter, f"{BASE}/{session_id}/open", headers) <= 6
+    assert await _round_trips(counted, counter, f"{BASE}/{session_id}/open", headers) <= 3
 
 
 async def test_session_list_and_search_take_three_round_trips(
