@@ -63,6 +63,10 @@ class Settings:
     (asyncpg's and SQLAlchemy's statement caches off, every statement uniquely named)."""
     ai: dict[str, Any] = field(default_factory=dict)
     """The ``[ai]`` table of flowpilot.toml: model tiers, MCP flags, prices (see docs/ai-layer.md)."""
+    keep_alive_timeout: int = 75
+    """Seconds ``flowpilot serve`` keeps an idle HTTP connection open. Longer than a load balancer's idle timeout
+    (60 s on common ones), so the balancer, never the server, closes an idle connection: a server that closes
+    first races the balancer's next request on it, which fails (a 502, or a reset the client sees)."""
     writeback_reconcile_after: float = 60.0
     """Seconds a writeback must have been untouched before the start-up reconciler finishes it (one a crash
     abandoned); younger ones may be in flight on another replica. 0 takes every unfinished one (one replica)."""
@@ -165,6 +169,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     pool_size = _number(get("db_pool_size"), "FLOWPILOT_DB_POOL_SIZE", int, 10, minimum=1, maximum=1000)
     max_overflow = _number(get("db_max_overflow"), "FLOWPILOT_DB_MAX_OVERFLOW", int, 20, minimum=0, maximum=1000)
     pool_timeout = _number(get("db_pool_timeout"), "FLOWPILOT_DB_POOL_TIMEOUT", float, 1.0, minimum=0.01, maximum=300)
+    keep_alive = _number(get("keep_alive_timeout"), "FLOWPILOT_KEEP_ALIVE_TIMEOUT", int, 75, minimum=1, maximum=3600)
     ai = file_values.get("ai", {})
     if not isinstance(ai, dict):
         raise ConfigError("ai: must be a TOML table")
@@ -190,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         db_pool_timeout=float(pool_timeout),
         database_pgbouncer=_flag(get("database_pgbouncer"), "FLOWPILOT_DATABASE_PGBOUNCER"),
         ai=ai,
+        keep_alive_timeout=int(keep_alive),
         writeback_reconcile_after=float(reconcile_after),
     )
 

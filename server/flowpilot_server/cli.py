@@ -100,7 +100,13 @@ def _serve(settings: Settings, urls: Any, workers: int = 1) -> None:
     if workers == 1:
         app = create_app(settings, urls=urls)
         _progress(f"FlowPilot is listening on {settings.base_url}/pilot  (Ctrl+C stops)")
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_keep_alive=settings.keep_alive_timeout,
+        )
         return
     _export_for_workers(settings, urls)
     _reconcile_in_background(settings, urls)
@@ -112,6 +118,7 @@ def _serve(settings: Settings, urls: Any, workers: int = 1) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
 
 

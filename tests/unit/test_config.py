@@ -106,3 +106,12 @@ def test_the_writeback_reconcile_delay_is_seconds_and_a_bad_value_names_the_sett
     for raw in ("soon", "-1", "nan", "inf", "90000"):
         with pytest.raises(ConfigError, match="FLOWPILOT_WRITEBACK_RECONCILE_AFTER"):
             load_settings(env={"FLOWPILOT_WRITEBACK_RECONCILE_AFTER": raw}, config_file=none)
+
+
+def test_the_keep_alive_timeout_is_whole_seconds_and_a_bad_value_names_the_setting(tmp_path: Path) -> None:
+    none = tmp_path / "none.toml"
+    assert load_settings(env={}, config_file=none).keep_alive_timeout == 75
+    assert load_settings(env={"FLOWPILOT_KEEP_ALIVE_TIMEOUT": "120"}, config_file=none).keep_alive_timeout == 120
+    for raw in ("soon", "0", "1.5", "5000"):
+        with pytest.raises(ConfigError, match="FLOWPILOT_KEEP_ALIVE_TIMEOUT"):
+            load_settings(env={"FLOWPILOT_KEEP_ALIVE_TIMEOUT": raw}, config_file=none)
