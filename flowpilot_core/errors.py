@@ -8,6 +8,8 @@ failures of something FlowPilot depends on, ``retryable`` and ``retry_after``.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FlowPilotError(Exception):
     """Base of every error FlowPilot raises on purpose. ``status`` is the HTTP status it maps to."""
@@ -18,6 +20,8 @@ class FlowPilotError(Exception):
     """Whether sending the same request again may succeed; ``None`` where the question does not apply."""
     retry_after: float | None = None
     """Seconds to wait before retrying, when the failing service said so."""
+    extra: dict[str, Any] | None = None
+    """Members the problem carries beside the standard ones: a partial result, or what the client may offer."""
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)

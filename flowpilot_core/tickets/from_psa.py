@@ -27,14 +27,21 @@ class PsaTicketNotFound(NotFound):
 
 
 async def read_ticket(provider: PSAProvider, ref: str, *, where: str, hint: str | None = None) -> PSATicket:
-    """The ticket ``ref`` from ``provider`` (``where`` names the connection in messages)."""
+    """The ticket ``ref`` from ``provider`` (``where`` names the connection in messages).
+
+    With ``hint`` (how to go on without the PSA), a PSA failure's problem says it after the PSA's reason and
+    carries ``psa_detail`` (the reason alone) and ``can_open_unlinked: true``, for a client that offers the
+    technician a button rather than the API's advice."""
     try:
         return await provider.get_ticket(ref)
     except PSANotFound as exc:
         raise PsaTicketNotFound(f"{where} has no ticket {ref!r}: {exc.detail}", field="ticket_ref") from None
     except PSAError as exc:
-        exc.detail = f"{where} could not be read: {exc.detail}" + (f". {hint}" if hint else "")
+        reason = f"{where} could not be read: {exc.detail}"
+        exc.detail = reason + (f". {hint}" if hint else "")
         exc.args = (exc.detail,)
+        if hint:
+            exc.extra = {**(exc.extra or {}), "can_open_unlinked": True, "psa_detail": reason}
         if isinstance(exc, PSATransient) and not exc.retry_after:
             exc.retry_after = TRANSIENT_RETRY_AFTER_SECONDS
         raise

@@ -86,7 +86,7 @@ def _from_domain(exc: FlowPilotError) -> ProblemDetailsException:
         seconds = max(1, math.ceil(exc.retry_after))  # Retry-After takes whole seconds
         headers["Retry-After"] = str(seconds)
         extra["retry_after"] = seconds
-    extra.update(getattr(exc, "extra", None) or {})  # a partial result the client needs (a writeback's)
+    extra.update(exc.extra or {})  # a partial result the client needs (a writeback's), what it may offer
     return ProblemDetailsException(
         status_code=exc.status,
         title=exc.title,

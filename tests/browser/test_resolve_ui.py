@@ -530,3 +530,30 @@ def test_the_host_page_hears_resolved_when_a_post_succeeds(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_psa_that_cannot_read_the_ticket_offers_to_start_without_it(
+    open_pilot: OpenPilot, tech: Technician, page_errors: PageErrors
+) -> None:
+    """Opened on a ticket while the PSA is down: the dialog says so in plain words (not the API's advice) and
+    offers to start without the ticket; that session resolves in FlowPilot."""
+    ref = tech.ticket()
+    tech.fake_psa.fail("get_ticket")
+    page = open_pilot(ticket={"provider": FAKE_PSA_PROVIDER, "ref": ref, "summary": "Printing down"})
+    page.locator("#fp-home-view [data-action=new-session]").click()
+    dialog = page.locator("dialog[data-dialog=new-session]")
+    dialog.locator("#fp-new-problem").fill("Accounting can't print: jobs are stuck in the queue.")
+    dialog.locator("button[type=submit]").click()
+    error = dialog.locator(".fp-form-error")
+    expect(error).to_contain_text("could not be read: the PSA failed (HTTP 503)")
+    expect(error).not_to_contain_text("unlinked")
+    assert axe_violations(page) == []
+    start = dialog.locator("[data-action=start-unlinked]")
+    expect(start).to_be_focused()
+    start.click()
+    expect(page.locator("dialog[data-dialog=new-session]")).to_have_count(0)
+    expect(page.locator("fp-session-view")).to_be_visible()
+    sessions = tech.call("GET", "")["items"]
+    assert [(s["ticket_ref"], s["psa_provider"]) for s in sessions] == [(None, None)]
+    assert tech.fake_psa.calls.count(("get_ticket", ref)) == 1  # asked once, not again for the unlinked start
+    assert page_errors.errors == []

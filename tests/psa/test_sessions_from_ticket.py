@@ -154,6 +154,8 @@ async def test_a_psa_that_is_down_is_a_503_with_retry_after_and_the_session_can_
     assert down.status_code == 503, down.text
     assert int(down.headers["retry-after"]) > 0 and down.json()["retryable"] is True
     assert '"unlinked": true' in down.json()["detail"]
+    assert down.json()["can_open_unlinked"] is True  # for a client's button: the reason alone, without the advice
+    assert "could not be read" in down.json()["psa_detail"] and "unlinked" not in down.json()["psa_detail"]
     for secret in cw.secrets:
         assert secret not in down.text
 

@@ -17,7 +17,9 @@ _CREATE = (
     "With `psa_connection` (a connection id, or `default`) and `ticket_ref`, FlowPilot reads the ticket from "
     "that PSA and snapshots it; an embed token whose ticket claim names a provider the account has a connection "
     "for does the same. A ticket the PSA does not have is a 404 in the PSA's words; a PSA that is down is a 503 "
-    'with Retry-After, and `"unlinked": true` opens the session without the PSA (it resolves locally).'
+    'with Retry-After, and `"unlinked": true` opens the session without the PSA (it resolves locally). A PSA '
+    "failure's problem carries `can_open_unlinked: true` and `psa_detail` (the PSA's reason without that advice), "
+    "so a client can offer the technician to start without the ticket."
 )
 
 

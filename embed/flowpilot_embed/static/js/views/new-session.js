@@ -36,6 +36,7 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
   });
   if (ticket?.summary) summaryInput.value = ticket.summary;
   const error = h("p", { class: "fp-form-error", role: "alert", hidden: true });
+  const unlinked = h("div", { class: "fp-unlinked-offer", hidden: true });
   const submit = h("button", { class: "fp-btn fp-btn--primary", type: "submit", value: "create" }, "Start session");
   const cancel = h("button", { class: "fp-btn", type: "button", text: "Cancel" });
 
@@ -94,6 +95,7 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
         summaryInput,
       ),
       error,
+      unlinked,
     ),
     h(
       "footer",
@@ -106,8 +108,29 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
   const dialog = h("dialog", { class: "fp-dialog", "aria-labelledby": "fp-new-title-h", "data-dialog": "new-session" }, form);
   cancel.addEventListener("click", () => dialog.close("cancel"));
 
+  // A PSA that cannot read the ticket (down, refusing FlowPilot's credentials): the technician may start anyway,
+  // without the ticket (the session then resolves in FlowPilot; nothing is posted to the PSA).
+  const offerUnlinked = (problem) => {
+    error.textContent = `${problem.psa_detail || problem.detail}.`;
+    error.hidden = false;
+    const start = h(
+      "button",
+      { class: "fp-btn fp-btn--sm", type: "button", "data-action": "start-unlinked", onclick: () => create({ unlinked: true }) },
+      "Start without the ticket",
+    );
+    unlinked.replaceChildren(
+      h("p", {
+        class: "fp-help",
+        text: "You can start now without it: the session resolves in FlowPilot and nothing is posted to the PSA. Or try again in a moment.",
+      }),
+      start,
+    );
+    unlinked.hidden = false;
+    start.focus();
+  };
+
   let created = null;
-  const create = async () => {
+  const create = async ({ unlinked: withoutTicket = false } = {}) => {
     const problemStatement = problemInput.value.trim();
     if (!problemStatement) {
       problemInput.setAttribute("aria-invalid", "true");
@@ -128,6 +151,8 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
       body.ticket_ref = String(ticket.ref);
       if (ticket.provider) body.psa_provider = String(ticket.provider);
     }
+    if (withoutTicket) body.unlinked = true;
+    unlinked.hidden = true;
     submit.disabled = true;
     submit.setAttribute("aria-busy", "true");
     submit.replaceChildren(h("span", { class: "fp-spinner", "aria-hidden": "true" }), "Starting…");
@@ -135,6 +160,10 @@ export async function newSessionDialog({ ticket = null, problem = "" } = {}) {
       created = await api("/api/v1/ai-sessions", { method: "POST", body });
       dialog.close("created");
     } catch (err) {
+      if (err.problem?.can_open_unlinked && !withoutTicket) {
+        offerUnlinked(err.problem);
+        return;
+      }
       error.textContent = err.message;
       error.hidden = false;
       toast({ tone: "danger", title: "Couldn't start the session", message: err.message });
