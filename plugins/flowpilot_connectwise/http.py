@@ -4,7 +4,8 @@
   ``clientId`` header and ``Accept: application/vnd.connectwise.com+json; version=<pinned>``.
 - The API lives at ``{site}/{codebase}apis/3.0``; the codebase comes from the
   unauthenticated ``/login/companyinfo/{company}`` (sent without credentials) unless the
-  config names it.
+  config names it. A looked-up codebase is kept for the process for ``CODEBASE_TTL`` seconds,
+  shared by every client of that site and company (a writeback builds a client per confirmation).
 - A 429 is waited out when its ``Retry-After`` fits in ``max_retry_wait``, else returned as
   :class:`~flowpilot_core.psa.errors.PSARateLimited` with that ``retry_after``. 5xx answers and
   timeouts are retried only for requests that are safe to repeat (GET, and a PATCH that
@@ -21,6 +22,7 @@ import asyncio
 import base64
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +47,12 @@ PAGE_SIZE = 1000
 MAX_PAGES = 200
 """A list longer than this many pages is refused rather than read forever."""
 MAX_ERROR_TEXT = 300
+CODEBASE_TTL = 3600.0
+"""Seconds a looked-up codebase is reused: it changes only when ConnectWise upgrades the site."""
+
+_codebases: dict[tuple[str, str], tuple[str, float]] = {}
+"""(site, company) -> (API URL, when it was looked up), for the whole process."""
+clock: Callable[[], float] = time.monotonic
 
 
 def _retry_after(response: httpx.Response) -> int | None:
@@ -107,6 +115,9 @@ class ConnectWiseHttp:
     # -- the codebase ---------------------------------------------------------------------------
 
     async def api_url(self) -> str:
+        key = (self.site.lower(), self.config.company.lower())
+        if self._api_url is None and (known := _codebases.get(key)) and clock() - known[1] < CODEBASE_TTL:
+            self._api_url = known[0]
         if self._api_url is None:
             url = f"{self.site}/login/companyinfo/{self.config.company}"
             try:
@@ -121,6 +132,7 @@ class ConnectWiseHttp:
             if not isinstance(codebase, str) or not codebase.strip("/"):
                 raise PSAPermanent(f"ConnectWise at {self.site} did not name a codebase for {self.config.company!r}")
             self._api_url = f"{self.site}/{codebase.strip('/')}/apis/3.0"
+            _codebases[key] = (self._api_url, clock())
         return self._api_url
 
     # -- requests -------------------------------------------------------------------------------

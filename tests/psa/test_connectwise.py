@@ -273,3 +273,27 @@ async def test_a_404_on_the_system_information_is_an_authentication_failure(cw: 
             await provider.check_connection()
     finally:
         await provider.aclose()
+
+
+async def test_a_looked_up_codebase_serves_the_next_clients_of_the_process_for_an_hour(
+    cw: FakeConnectWise, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writeback builds a provider per confirmation: only the first looks the codebase up, until it is stale."""
+    import flowpilot_connectwise.http as cw_http
+
+    now = [1000.0]
+    monkeypatch.setattr(cw_http, "clock", lambda: now[0])
+    for _ in range(2):
+        provider = create_provider(cw.config())
+        try:
+            await provider.check_connection()
+        finally:
+            await provider.aclose()
+    assert [r.route for r in cw.requests] == ["companyinfo", "system_info", "system_info"]
+    now[0] += cw_http.CODEBASE_TTL
+    provider = create_provider(cw.config())
+    try:
+        await provider.check_connection()
+    finally:
+        await provider.aclose()
+    assert [r.route for r in cw.requests][3:] == ["companyinfo", "system_info"]  # an hour later: looked up again
