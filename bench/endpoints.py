@@ -32,12 +32,14 @@ Run from the repository root: ``.venv/bin/python bench/endpoints.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -234,9 +236,22 @@ def round_trips(
     return counts
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    quiet()
+@dataclasses.dataclass(frozen=True)
+class BigSession:
+    """A migrated database with one account holding the big session, and what a server on it needs."""
+
+    where: str
+    urls: DatabaseUrls
+    settings: Settings
+    account_id: uuid.UUID
+    session_id: uuid.UUID
+    token: str
+    """An embed token of the account's technician."""
+
+
+@contextlib.contextmanager
+def big_session() -> Iterator[BigSession]:
+    """:func:`seed`'s session on a fresh database (see ``database``), removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (owner, where):
         asyncio.run(migrate.upgrade(owner))
         urls = DatabaseUrls(owner=owner, app=derive_app_url(owner, "flowpilot_app", None), embedded=False)
@@ -244,17 +259,25 @@ def main() -> None:
         session_id = asyncio.run(seed(urls.app, account_id))
         settings = Settings(data_dir=Path(tmp) / "data", database_url=owner, secret_key=SECRET_KEY)
         token = mint_embed_token(account_id=account_id, secret=embed_secret, user_id="bench-tech", name="Bench")
-        headers = {"Authorization": f"Bearer {token}"}
+        yield BigSession(where, urls, settings, account_id, session_id, token)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    quiet()
+    with big_session() as big:
+        headers = {"Authorization": f"Bearer {big.token}"}
         loop = asyncio.new_event_loop()
-        conn = loop.run_until_complete(asyncpg.connect(urls.app.replace("postgresql+asyncpg://", "postgresql://")))
+        conn = loop.run_until_complete(asyncpg.connect(big.urls.app.replace("postgresql+asyncpg://", "postgresql://")))
         try:
-            with serve(settings, urls) as (base, _app, timer):
-                results = measure(base, timer, headers, Floor(conn, account_id, session_id), loop, session_id)
+            with serve(big.settings, big.urls) as (base, _app, timer):
+                floor = Floor(conn, big.account_id, big.session_id)
+                results = measure(base, timer, headers, floor, loop, big.session_id)
         finally:
             loop.run_until_complete(conn.close())
             loop.close()
-        trips = round_trips(settings, urls, headers, session_id)
-    print(f"database: {where}; one session with {FACTS} facts, {2 * TURNS} messages, 3 fixes, 12 lane items;")
+        trips = round_trips(big.settings, big.urls, headers, big.session_id)
+    print(f"database: {big.where}; one session with {FACTS} facts, {2 * TURNS} messages, 3 fixes, 12 lane items;")
     print(
         f"n={BLOCKS * (BLOCK - SETTLE)} per endpoint, server and floor interleaved in blocks of {BLOCK} "
         f"(the first {SETTLE} of each dropped); times in ms"

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -39,15 +38,10 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from answer_to_fact import SECRET_KEY, create_account, database, quiet  # noqa: E402
-from endpoints import SESSION_SQL, seed  # noqa: E402
+from answer_to_fact import quiet  # noqa: E402
+from endpoints import SESSION_SQL, big_session  # noqa: E402
 from flowpilot_server import deps  # noqa: E402
 from flowpilot_server.app import create_app  # noqa: E402
-
-from flowpilot_core.accounts.embed_tokens import mint_embed_token  # noqa: E402
-from flowpilot_core.config import Settings  # noqa: E402
-from flowpilot_core.db import migrate  # noqa: E402
-from flowpilot_core.db.engine import DatabaseUrls, derive_app_url  # noqa: E402
 
 N, WARMUP = 3000, 300
 # (stage, from mark, to mark), in request order
@@ -145,25 +139,20 @@ def p50(values: list[float]) -> float:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     quiet()
-    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (owner, where):
-        asyncio.run(migrate.upgrade(owner))
-        urls = DatabaseUrls(owner=owner, app=derive_app_url(owner, "flowpilot_app", None), embedded=False)
-        account_id, secret = asyncio.run(create_account(urls.app))
-        session_id = asyncio.run(seed(urls.app, account_id))
-        settings = Settings(data_dir=Path(tmp) / "data", database_url=owner, secret_key=SECRET_KEY)
-        token = mint_embed_token(account_id=account_id, secret=secret, user_id="bench-tech", name="Bench")
-        app = create_app(settings, urls=urls)
+    with big_session() as big:
+        app = create_app(big.settings, urls=big.urls)
         instrument()
 
         async def run() -> tuple[dict[str, list[float]], list[float]]:
             async with app.lifespan():
-                path = f"/api/v1/ai-sessions/{session_id}"
-                await requests(app, path, token, WARMUP)
-                stages = await requests(app, path, token, N)
-            await floor(urls.app, account_id, session_id, WARMUP)
-            return stages, await floor(urls.app, account_id, session_id, N)
+                path = f"/api/v1/ai-sessions/{big.session_id}"
+                await requests(app, path, big.token, WARMUP)
+                stages = await requests(app, path, big.token, N)
+            await floor(big.urls.app, big.account_id, big.session_id, WARMUP)
+            return stages, await floor(big.urls.app, big.account_id, big.session_id, N)
 
         stages, floor_us = asyncio.run(run())
+        where = big.where
     print(f"database: {where}; GET /api/v1/ai-sessions/{{id}} in process (no HTTP), n={N}, p50 in microseconds")
     for stage, _, _ in STAGES:
         print(f"{stage:<20} {p50(stages[stage]):8.1f}")
