@@ -3,8 +3,9 @@
 Starts ``flowpilot serve`` (a subprocess, its own data directory and embedded PostgreSQL, the offline
 model, 127.0.0.1 on a free port; ``--serve-arg`` passes more arguments, e.g. ``--serve-arg=--workers
 --serve-arg=2`` where ``serve`` has that option), creates an account with the CLI, and runs
-``--technicians`` technicians for ``--duration`` seconds. Each technician has an embed token and a
-print-spooler session and repeats, with a think time drawn from ``--think`` (seconds) between actions:
+``--technicians`` technicians for ``--duration`` seconds. Each technician has an embed token, an HTTP
+client of their own (as each has a browser) and a print-spooler session, and repeats, with a think time
+drawn from ``--think`` (seconds) between actions:
 
 - ``open``: ``GET .../open`` (what the widget reads to show the session);
 - ``chat`` / ``chat-stream``: a chat turn, plain or streamed (SSE read to its ``done`` event);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -187,11 +189,14 @@ async def drive(url: str, account_id: str, secret: str, args: argparse.Namespace
             errors[kind].append(error)
 
     rng = random.Random(14)
-    limits = httpx.Limits(max_connections=args.technicians + 10, max_keepalive_connections=args.technicians + 10)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    # One client per technician, as each has a browser of their own. One client shared by all made the load
+    # generator the bottleneck: httpcore scans every pooled connection on every request (with 110 connections,
+    # three quarters of the client's time, which took a whole core at 130 requests/s).
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    async with contextlib.AsyncExitStack() as stack:
         technicians = [
             Technician(
-                http,
+                await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30, limits=limits)),
                 mint_embed_token(
                     account_id=account_id, secret=secret, user_id=f"tech-{n}", name=f"Tech {n}", ttl_seconds=3600
                 ),
