@@ -84,10 +84,11 @@ async def closed_loop(url: str, path: str, token: str, seconds: float) -> list[f
     """``CLIENTS`` clients, each sending its next request when the last one is answered; latencies in ms."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
 
-        async def client() -> None:
+    async def client() -> None:
+        # A connection of its own per client: one pool shared by all makes httpcore walk every pooled
+        # connection on each request, which costs the client more than the server (bench/load.py).
+        async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=1), timeout=30) as http:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
@@ -95,7 +96,7 @@ async def closed_loop(url: str, path: str, token: str, seconds: float) -> list[f
                     raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
                 latencies.append((time.perf_counter() - started) * 1000)
 
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
     return latencies
 
 
