@@ -150,3 +150,33 @@ async def test_0002_places_existing_replies_directly_after_the_message_they_answ
         assert order == ["m1", "m4", "m2", "m3"]
     finally:
         await drop_database(pg_admin_url, url)
+
+
+async def test_0009_copies_the_words_of_existing_sessions(pg_admin_url: str) -> None:
+    """Backfill: sessions that existed before the word index are found through it afterwards."""
+    url = await create_database(pg_admin_url, "fp_migr9")
+    try:
+        await migrate.upgrade(url, "0008")
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                account = (
+                    await conn.execute(
+                        text("INSERT INTO accounts (name, embed_secret_encrypted) VALUES ('a', 'x') RETURNING id")
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    text(
+                        "INSERT INTO ai_sessions (account_id, title, problem_statement, ticket_ref) "
+                        "VALUES (:a, 'Printer offline', 'Spooler stops on PRINT01', '48220')"
+                    ),
+                    {"a": account},
+                )
+            await migrate.upgrade(url)
+            async with engine.connect() as conn:
+                words = set((await conn.execute(text("SELECT word FROM session_search_words"))).scalars())
+        finally:
+            await engine.dispose()
+        assert words == {"printer", "offline", "spooler", "stops", "on", "print01", "48220"}
+    finally:
+        await drop_database(pg_admin_url, url)

@@ -4,6 +4,7 @@ security on it, while the application role still sees only its own account's."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -31,10 +32,9 @@ async def _admin(url: str, *statements: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture
-async def owner_url(pg_admin_url: str, db_urls: DatabaseUrls) -> AsyncIterator[str]:
-    """A database owned by a new role with no superuser and no BYPASSRLS, migrated by that role. The
-    application role exists already (``db_urls`` made it): an owner without CREATEROLE cannot create it."""
+@contextlib.asynccontextmanager
+async def _owned_database(pg_admin_url: str, revision: str = "head") -> AsyncIterator[str]:
+    """A database owned by a new role with no superuser and no BYPASSRLS, migrated by that role to ``revision``."""
     suffix = uuid.uuid4().hex[:10]
     role, database = f"fp_owner_{suffix}", f"fp_owned_{suffix}"
     await _admin(
@@ -44,10 +44,17 @@ async def owner_url(pg_admin_url: str, db_urls: DatabaseUrls) -> AsyncIterator[s
     )
     url = with_database(derive_app_url(pg_admin_url, role, None), database)  # the server's host or socket, as role
     try:
-        await migrate.upgrade(url)
+        await migrate.upgrade(url, revision)
         yield url
     finally:
         await _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', f"DROP ROLE IF EXISTS {role}")
+
+
+@pytest.fixture
+async def owner_url(pg_admin_url: str, db_urls: DatabaseUrls) -> AsyncIterator[str]:
+    """The application role exists already (``db_urls`` made it): an owner without CREATEROLE cannot create it."""
+    async with _owned_database(pg_admin_url) as url:
+        yield url
 
 
 async def _account_with_abandoned_writeback(app_url: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -99,3 +106,22 @@ async def test_the_owner_finds_every_accounts_abandoned_writebacks(owner_url: st
     finally:
         await engine.dispose()
     assert seen == [first[1]] and changed.rowcount == 0  # type: ignore[attr-defined]
+
+
+async def test_the_word_index_copies_every_accounts_sessions_when_the_owner_is_no_superuser(
+    pg_admin_url: str, db_urls: DatabaseUrls
+) -> None:
+    """Migration 0009 reads every account's sessions, which the forced policy hides from such an owner."""
+    async with _owned_database(pg_admin_url, "0008") as owner:
+        app_url = derive_app_url(owner, "flowpilot_app", None)
+        first = await _account_with_abandoned_writeback(app_url)
+        second = await _account_with_abandoned_writeback(app_url)
+        await migrate.upgrade(owner)
+        engine = create_engine(app_url, poolclass=NullPool)
+        try:
+            for account_id, _ in (first, second):
+                async with tenant_session(make_sessionmaker(engine), account_id) as db:
+                    words = set((await db.execute(text("SELECT word FROM session_search_words"))).scalars())
+                    assert words == {"t", "p"}  # the title and the problem of its one session
+        finally:
+            await engine.dispose()

@@ -25,6 +25,11 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+COPY_WORDS = (
+    "INSERT INTO session_search_words (account_id, word, session_id) "
+    "SELECT s.account_id, lexeme, s.id FROM ai_sessions AS s, unnest(tsvector_to_array(s.search_vector)) AS lexeme"
+)
+
 SYNC_FUNCTION = """
 CREATE FUNCTION session_search_words_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -49,14 +54,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "word", "session_id"),
     )
     op.create_index("ix_session_search_words_session", "session_search_words", ["session_id"])
-    # The copy reads every account's sessions: an owner that is not a superuser is bound by the forced policy,
-    # so it is lifted for this transaction (DDL is transactional; nothing else sees the gap).
-    op.execute("ALTER TABLE ai_sessions NO FORCE ROW LEVEL SECURITY")
+    # The copy reads every account's sessions. An owner that is neither a superuser nor BYPASSRLS is bound by the
+    # forced policy, so for it the policy is lifted for this transaction (DDL is transactional: nothing else sees
+    # the gap, but reads of ai_sessions wait for the migration to commit); any other owner reads through it.
     op.execute(
-        "INSERT INTO session_search_words (account_id, word, session_id) "
-        "SELECT s.account_id, lexeme, s.id FROM ai_sessions AS s, unnest(tsvector_to_array(s.search_vector)) AS lexeme"
+        f"""DO $$ BEGIN
+            IF (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
+                {COPY_WORDS};
+            ELSE
+                ALTER TABLE ai_sessions NO FORCE ROW LEVEL SECURITY;
+                {COPY_WORDS};
+                ALTER TABLE ai_sessions FORCE ROW LEVEL SECURITY;
+            END IF;
+        END $$;"""
     )
-    op.execute("ALTER TABLE ai_sessions FORCE ROW LEVEL SECURITY")
     enable_tenancy(op, "session_search_words")
     op.execute(SYNC_FUNCTION)
     op.execute(
