@@ -358,8 +358,7 @@ async def list_sessions(
         words = search_words(q)
         if not words:
             return SessionList(items=[], next_cursor=None)  # a query of no word matches nothing
-        params["tsquery"] = " & ".join(f"{w}:*" for w in words)
-        params |= {"search_text": " ".join(words), "search_enough": SEARCH_FEW + 1, "search_past": _PAST_ANY_WORD}
+        params |= search_params(words)
     query = _list_query(cursor is not None, bool(status), bool(session_type), "tsquery" in params)
     rows = await fetch_all(db, query, params)
     page, more = rows[:limit], len(rows) > limit
@@ -422,6 +421,16 @@ _RAREST_WORD = text(
     "OFFSET 0) AS found "
     "ORDER BY cardinality(found.ids) LIMIT 1"
 ).columns(column("ids", ARRAY(UUID(as_uuid=True))))
+
+
+def search_params(words: list[str]) -> dict[str, Any]:
+    """The parameters of a searching :func:`_list_query` for ``words`` (from :func:`search_words`)."""
+    return {
+        "tsquery": " & ".join(f"{w}:*" for w in words),
+        "search_text": " ".join(words),
+        "search_enough": SEARCH_FEW + 1,
+        "search_past": _PAST_ANY_WORD,
+    }
 
 
 def search_words(q: str) -> list[str]:

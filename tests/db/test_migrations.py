@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from flowpilot_core.db import migrate
@@ -104,6 +107,14 @@ async def test_app_role_owns_nothing_and_is_not_superuser(db_urls: DatabaseUrls)
     assert owned == 0
 
 
+async def _account(conn: AsyncConnection) -> Any:
+    """An account row, written as the owner (RLS does not bind the tests' superuser)."""
+    inserted = await conn.execute(
+        text("INSERT INTO accounts (name, embed_secret_encrypted) VALUES ('a', 'x') RETURNING id")
+    )
+    return inserted.scalar_one()
+
+
 async def test_0002_places_existing_replies_directly_after_the_message_they_answer(pg_admin_url: str) -> None:
     """Backfill: a reply that finished after a later message still reads right after its own message."""
     url = await create_database(pg_admin_url, "fp_migr2")
@@ -112,11 +123,7 @@ async def test_0002_places_existing_replies_directly_after_the_message_they_answ
         engine = create_engine(url, poolclass=NullPool)
         try:
             async with engine.begin() as conn:
-                account = (
-                    await conn.execute(
-                        text("INSERT INTO accounts (name, embed_secret_encrypted) VALUES ('a', 'x') RETURNING id")
-                    )
-                ).scalar_one()
+                account = await _account(conn)
                 session = (
                     await conn.execute(
                         text(
@@ -143,8 +150,8 @@ async def test_0002_places_existing_replies_directly_after_the_message_they_answ
             await migrate.upgrade(url)
             async with engine.connect() as conn:
                 order = (
-                    await conn.execute(text("SELECT content FROM ai_messages ORDER BY turn_seq, seq"))
-                ).scalars().all()
+                    (await conn.execute(text("SELECT content FROM ai_messages ORDER BY turn_seq, seq"))).scalars().all()
+                )
         finally:
             await engine.dispose()
         assert order == ["m1", "m4", "m2", "m3"]
@@ -160,11 +167,7 @@ async def test_0009_copies_the_words_of_existing_sessions(pg_admin_url: str) -> 
         engine = create_engine(url, poolclass=NullPool)
         try:
             async with engine.begin() as conn:
-                account = (
-                    await conn.execute(
-                        text("INSERT INTO accounts (name, embed_secret_encrypted) VALUES ('a', 'x') RETURNING id")
-                    )
-                ).scalar_one()
+                account = await _account(conn)
                 await conn.execute(
                     text(
                         "INSERT INTO ai_sessions (account_id, title, problem_statement, ticket_ref) "

@@ -135,11 +135,8 @@ async def test_under_row_level_security_the_index_answers_the_prefix_range(
         for row in SESSIONS:
             await _add(db, tenant.account_id, *row)
     query = lifecycle._list_query(False, False, False, True)
-    words = ["printer"]
-    compiled, params = statements.get(query, {
-        "account_id": tenant.account_id, "limit": 51, "tsquery": "printer:*", "search_text": " ".join(words),
-        "search_enough": lifecycle.SEARCH_FEW + 1, "search_past": lifecycle._PAST_ANY_WORD,
-    })  # fmt: skip
+    params = {"account_id": tenant.account_id, "limit": 51, **lifecycle.search_params(["printer"])}
+    compiled, params = statements.get(query, params)
     engine = create_engine(db_urls.app, pool_size=1)
     try:
         async with read_transaction(engine, tenant.account_id) as tx:
