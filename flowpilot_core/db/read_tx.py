@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.util import greenlet_spawn
 
 from flowpilot_core.db.errors import connection_lost
@@ -74,9 +74,12 @@ async def read_transaction(engine: AsyncEngine, account_id: uuid.UUID) -> AsyncI
             raise DisconnectionError("the database connection was lost during the read") from exc
         raise
     finally:
-        if not finished and (not healthy or connection.is_closed() or connection.is_in_transaction()):
-            await _discard(pooled)
-        await asyncio.shield(greenlet_spawn(pooled.close))  # back to the pool (closed, if invalidated)
+        if finished and _returns_without_io(engine):
+            pooled.close()
+        else:
+            if not finished and (not healthy or connection.is_closed() or connection.is_in_transaction()):
+                await _discard(pooled)
+            await asyncio.shield(greenlet_spawn(pooled.close))  # back to the pool (closed, if invalidated)
 
 
 async def _begin(engine: AsyncEngine, begin: str) -> tuple[PoolProxiedConnection, asyncpg.Connection]:
@@ -101,6 +104,16 @@ async def _begin(engine: AsyncEngine, begin: str) -> tuple[PoolProxiedConnection
             raise
         return pooled, connection
     raise AssertionError("unreachable")
+
+
+def _returns_without_io(engine: AsyncEngine) -> bool:
+    """Whether a committed read's connection goes back to the pool without a word to the database, so that
+    it can be returned in place rather than from a greenlet in a shielded task (a loop iteration, 25-45 µs
+    of a 400 µs read): the pool has room to keep it (a connection beyond ``pool_size`` is closed instead,
+    which is I/O), and its reset is a no-op (the transaction was asyncpg's, unknown to SQLAlchemy's
+    adapter, and is over). Nothing awaits between this check and the return, so the room is still there."""
+    pool = engine.sync_engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 
 def _driver_failure(exc: BaseException) -> bool:

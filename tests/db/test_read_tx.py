@@ -129,6 +129,31 @@ async def test_a_connection_lost_during_a_read_is_a_disconnection_and_the_pool_r
     assert await _titles(engine, tenant) == []  # a fresh connection
 
 
+async def test_committed_reads_reuse_their_connection_and_close_one_the_pool_has_no_room_for(
+    db_urls: DatabaseUrls, tenant: Tenant
+) -> None:
+    """A committed read's connection goes back to the pool in place; one beyond ``pool_size`` is closed (I/O,
+    so from a greenlet): either way the pool ends with ``pool_size`` connections and no overflow."""
+    engine = create_engine(db_urls.app, pool_size=1, max_overflow=1, pool_timeout=5)
+    pool = engine.sync_engine.pool
+    try:
+        async with read_transaction(engine, tenant.account_id) as tx:
+            first = tx.connection
+        async with read_transaction(engine, tenant.account_id) as tx:
+            assert tx.connection is first  # returned and reused
+        async with read_transaction(engine, tenant.account_id) as outer:
+            async with read_transaction(engine, tenant.account_id) as inner:
+                assert inner.connection is not outer.connection
+                assert pool.overflow() == 1  # type: ignore[attr-defined]
+            assert pool.checkedin() == 1  # type: ignore[attr-defined]  # the inner one took the free place
+        # the outer one found no room: closed, not kept
+        assert (pool.checkedin(), pool.overflow()) == (1, 0)  # type: ignore[attr-defined]
+        assert outer.connection.is_closed() != inner.connection.is_closed()
+        assert await _titles(engine, tenant) == []
+    finally:
+        await engine.dispose()
+
+
 async def test_only_an_account_uuid_is_formatted_into_sql(engine: AsyncEngine) -> None:
     with pytest.raises(TypeError, match="uuid"):
         async with read_transaction(engine, "x'; DROP TABLE ai_sessions; --"):  # type: ignore[arg-type]
