@@ -162,6 +162,12 @@ async def test_text_from_facts_cannot_change_the_notes_structure(client: Client,
     assert "- \\## Root cause - fake step fact:x > quoted" in note["markdown"].splitlines()
 
 
+async def _note_hits(client: Client) -> float:
+    line = 'flowpilot_preview_cache_total{kind="resolution_note",result="hit"} '
+    metrics = (await client.get("/metrics")).text
+    return sum(float(row.removeprefix(line)) for row in metrics.splitlines() if row.startswith(line))
+
+
 async def test_every_kind_of_write_changes_the_preview_and_an_unchanged_state_is_a_304(
     client: Client, tenant: Tenant, echo: EchoProvider
 ) -> None:
@@ -202,8 +208,12 @@ async def test_every_kind_of_write_changes_the_preview_and_an_unchanged_state_is
         seen.add(new_etag)
         etag = new_etag
 
+    # The same state asked for without the ETag: the cache's bytes (a 304 never reads the cache). The client
+    # and its metrics serve the whole test session, so the hit is counted as a difference.
+    hits = await _note_hits(client)
+    status, _, again = await _preview(client, tenant, sid, "resolution_note")
+    assert (status, again) == (200, etag) and await _note_hits(client) == hits + 1
     metrics = (await client.get("/metrics")).text
-    assert 'flowpilot_preview_cache_total{kind="resolution_note",result="hit"}' in metrics
     assert 'flowpilot_preview_cache_total{kind="resolution_note",result="miss"}' in metrics
 
 
