@@ -29,9 +29,10 @@ from pathlib import Path
 
 import msgspec
 from flowpilot_halopsa.config import Config
-from flowpilot_halopsa.limiter import SlidingWindow
 from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import FakeHaloPSA
+
+from flowpilot_core.psa.request_budget import SlidingWindow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from psa_writeback import halopsa, one_resolve, p95, resolve

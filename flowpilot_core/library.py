@@ -35,6 +35,7 @@ from flowpilot_core.events import EventDispatcher
 from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_plugins, pm
 from flowpilot_core.previews import PreviewMetrics, PreviewService, WordingService
 from flowpilot_core.previews.cache import preview_cache
+from flowpilot_core.psa import request_budget
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
@@ -105,6 +106,7 @@ class FlowPilot:
             default_name=settings.effective_model_provider,
         )
         previews = PreviewService(PreviewMetrics(metrics.registry), cache=preview_cache(settings.redis_url))
+        request_budget.use_redis(settings.redis_url)  # PSA plugins' request budgets: shared by every replica
         return cls(
             settings=settings,
             urls=urls,
@@ -148,6 +150,7 @@ class FlowPilot:
         if sink_closer is not None:  # stores usage rows still waiting for the database
             await sink_closer()
         await self.previews.cache.aclose()
+        await request_budget.close_redis()
         await self.engine.dispose()
 
 

@@ -28,6 +28,7 @@ from flowpilot_core.accounts.embed_tokens import Role, mint_embed_token
 from flowpilot_core.config import Settings
 from flowpilot_core.db import migrate
 from flowpilot_core.db.engine import DatabaseUrls, create_engine, derive_app_url, make_sessionmaker, tenant_session
+from flowpilot_core.psa import request_budget
 from tests.pg import create_database, drop_database, embedded_home, remove_embedded, run_sync, server_url
 
 TEST_SECRET_KEY = "flowpilot-test-secret-key-0123456789abcdef"
@@ -37,6 +38,14 @@ TEST_SECRET_KEY = "flowpilot-test-secret-key-0123456789abcdef"
 # installed. A test that needs a plugin registers it on a manager of its own
 # (tests/plugins/support.py). Subprocess tests drop FLOWPILOT_* variables and load for real.
 os.environ["FLOWPILOT_LOAD_PLUGINS"] = ""
+
+
+@pytest.fixture(autouse=True)
+def _psa_budgets_in_the_process() -> Iterator[None]:
+    """A runtime opened with Redis keeps PSA request budgets there for the process: each test starts without."""
+    request_budget.use_redis(None)
+    yield
+    request_budget.use_redis(None)
 
 
 @pytest.fixture(scope="session")

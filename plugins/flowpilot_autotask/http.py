@@ -41,6 +41,7 @@ from flowpilot_core.psa.errors import (
     PSATransient,
 )
 from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client, tls_context
+from flowpilot_core.psa.request_budget import RequestBudget
 
 log = logging.getLogger("flowpilot_autotask")
 
@@ -186,16 +187,22 @@ class AutotaskHttp:
 
     # -- limits ---------------------------------------------------------------------------------
 
+    def _hourly(self) -> RequestBudget:
+        """FlowPilot's hourly budget for this database (every process's, when Redis is configured)."""
+        assert self._zone is not None
+        return shared.hourly_budget(self._zone, self.config.username, self.config.hourly_budget)
+
     async def _within_limits(self) -> None:
         """Refuse before sending when the hour's budget is spent or the database is near Autotask's limit."""
         state = self.state
+        budget = self._hourly()
         now = shared.clock()
         if state.usage_due(now):
             await self._read_usage()
             now = shared.clock()  # the reading took time: the pause counts from when it was taken
         usage = state.usage
         if usage is not None and usage.limit > 0:
-            used = usage.used + state.sent_since(usage.read_at)
+            used = usage.used + await budget.count_since(now - usage.read_at)
             if used >= usage.limit * self.config.usage_ceiling:
                 wait = max(1, math.ceil(state.usage_checked_at + shared.THRESHOLD_CHECK_SECONDS - now))
                 raise PSARateLimited(
@@ -203,16 +210,15 @@ class AutotaskHttp:
                     f"pauses at {self.config.usage_ceiling:.0%} so that it does not lock out every integration",
                     retry_after=wait,
                 )
-        wait_for = state.take(self.config.hourly_budget, now)
-        if wait_for is not None:
+        if await budget.take() is None:
             raise PSARateLimited(
                 f"FlowPilot has sent its {self.config.hourly_budget} Autotask requests for this hour "
                 "(the connection's hourly_budget)",
-                retry_after=max(1, math.ceil(wait_for)),
+                retry_after=max(1, math.ceil(await budget.wait_needed())),
             )
 
     async def _read_usage(self) -> None:
-        if self.state.take(self.config.hourly_budget, shared.clock()) is not None:
+        if await self._hourly().take() is None:
             return  # the budget is spent: the request that follows is refused anyway
         try:
             response = await self._send(

@@ -9,7 +9,9 @@ and per integration, so they are kept here, per database (its REST root and API 
   (Autotask's thread limiting): an :class:`asyncio.Semaphore` per endpoint, per event loop.
 - **Hourly budget**: Autotask allows 10,000 requests per rolling hour for the whole
   database, shared with every other integration, and blocks them all above it. FlowPilot
-  counts what it sent in the last hour and refuses to exceed ``hourly_budget``; it also
+  counts what it sent in the last hour (:func:`hourly_budget`, in Redis and so counted
+  across every FlowPilot process when ``FLOWPILOT_REDIS_URL`` is set) and refuses to
+  exceed ``hourly_budget``; it also
   reads ``ThresholdInformation`` now and then and stops when the whole database is near
   its limit (``usage_ceiling``), because going over locks out the MSP's other tools too.
 - **Picklists** (statuses, note types, publish values): tenant data, cached for
@@ -26,10 +28,11 @@ import math
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flowpilot_core.psa.request_budget import RequestBudget, budget_for
 
 THREADS_PER_ENDPOINT = 3
 WINDOW_SECONDS = 3600.0
@@ -48,7 +51,6 @@ class Usage:
 
 @dataclass
 class TenantState:
-    sent: deque[float] = field(default_factory=deque)
     usage: Usage | None = None
     usage_checked_at: float = -math.inf
     picklists: dict[str, tuple[float, Any]] = field(default_factory=dict)
@@ -63,20 +65,6 @@ class TenantState:
         with self._lock:
             per_loop = self._semaphores.setdefault(loop, {})
             return per_loop.setdefault(endpoint, asyncio.Semaphore(THREADS_PER_ENDPOINT))
-
-    def take(self, budget: int, now: float) -> float | None:
-        """Count one request, or return the seconds until the hourly budget has room (nothing is counted)."""
-        with self._lock:
-            while self.sent and self.sent[0] <= now - WINDOW_SECONDS:
-                self.sent.popleft()
-            if len(self.sent) >= budget:
-                return self.sent[0] + WINDOW_SECONDS - now
-            self.sent.append(now)
-            return None
-
-    def sent_since(self, since: float) -> int:
-        with self._lock:
-            return sum(1 for t in self.sent if t > since)
 
     def usage_due(self, now: float) -> bool:
         """Whether to read ``ThresholdInformation`` now (claims the check, so concurrent callers do not all read it)."""
@@ -113,6 +101,11 @@ def tenant(rest_root: str, username: str) -> TenantState:
         return _tenants.setdefault(key, TenantState())
 
 
+def hourly_budget(rest_root: str, username: str, limit: int) -> RequestBudget:
+    """FlowPilot's budget of ``limit`` requests per rolling hour to the database of ``username``."""
+    return budget_for(f"autotask:{rest_root.lower()}:{username.lower()}", limit, WINDOW_SECONDS)
+
+
 def known_zone(zone_lookup: str, username: str) -> str | None:
     """The zone a lookup named for ``username`` earlier in this process."""
     with _tenants_lock:
@@ -122,4 +115,3 @@ def known_zone(zone_lookup: str, username: str) -> str | None:
 def keep_zone(zone_lookup: str, username: str, zone: str) -> None:
     with _tenants_lock:
         _zones[(zone_lookup.lower(), username.lower())] = zone
-

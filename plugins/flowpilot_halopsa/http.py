@@ -4,14 +4,16 @@
   a 401 makes it fetch a new token and send the request once more (a 401 is refused before it is
   processed, so even an action's POST may be repeated), and a second 401 is
   :class:`~flowpilot_core.psa.errors.PSAAuthFailed`.
-- Every request (token requests too) first takes a place in the process's sliding-window budget
-  (:mod:`flowpilot_halopsa.limiter`, 300 per 5 minutes by default); a wait longer than
+- Every request (token requests too) first takes a place in the instance's sliding-window budget
+  (:mod:`flowpilot_core.psa.request_budget`: 300 per 5 minutes by default, in Redis and so shared by
+  every FlowPilot process when ``FLOWPILOT_REDIS_URL`` is set); a wait longer than
   ``max_retry_wait`` is returned as :class:`~flowpilot_core.psa.errors.PSARateLimited` without
   sending anything.
-- A 429 blocks the budget for its ``Retry-After`` (60 s when it names none, since Halo's window
-  is rolling); it is waited out and retried when that fits in ``max_retry_wait``. 5xx answers and
-  timeouts are retried only for requests that are safe to repeat (GET, and the ticket upsert that
-  sets a value); an action's POST never is: the provider re-reads instead.
+- A 429 blocks the budget (for every process sharing it) for its ``Retry-After`` (60 s when it
+  names none, since Halo's window is rolling); it is waited out and retried when that fits in
+  ``max_retry_wait``. 5xx answers and timeouts are retried only for requests that are safe to
+  repeat (GET, and the ticket upsert that sets a value); an action's POST never is: the provider
+  re-reads instead.
 - Failures become the PSA error tree, with messages built from the status code and Halo's own
   error text, every credential (the client secret and id, every token) scrubbed out of it.
 - Lists are read with ``pageinate=true`` page by page until ``record_count`` items are read.
@@ -37,9 +39,9 @@ from flowpilot_core.psa.errors import (
     PSATransient,
 )
 from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client
+from flowpilot_core.psa.request_budget import RequestBudget, Slot, budget_for
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
-from flowpilot_halopsa.limiter import SlidingWindow, Slot, budget_for
 
 log = logging.getLogger("flowpilot_halopsa")
 
@@ -59,10 +61,10 @@ def _retry_after(response: httpx.Response) -> int | None:
     return max(0, math.ceil(seconds)) if math.isfinite(seconds) else None
 
 
-
 class HaloHttp:
     """One Halo instance's API client. ``transport``, ``sleep``, ``budget`` and ``tokens`` are for tests (the
-    budget and the token cache are otherwise the process's, shared by every provider of the instance)."""
+    budget is otherwise :func:`~flowpilot_core.psa.request_budget.budget_for`'s, and the token cache the
+    process's, shared by every provider of the instance)."""
 
     def __init__(
         self,
@@ -70,7 +72,7 @@ class HaloHttp:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        budget: SlidingWindow | None = None,
+        budget: RequestBudget | None = None,
         tokens: TokenCache | None = None,
     ) -> None:
         self.config = config
@@ -79,7 +81,7 @@ class HaloHttp:
         self.backoff = 0.5
         """Seconds before the first retry of a 5xx or a timeout; doubled per attempt, capped by ``max_retry_wait``."""
         self.budget = budget or budget_for(
-            self.api_url, config.client_id, config.requests_per_window, config.rate_window
+            f"halopsa:{self.api_url}:{config.client_id}", config.requests_per_window, config.rate_window
         )
         self.tokens = tokens or tokens_for(config)
         self._sleep = sleep
@@ -110,7 +112,7 @@ class HaloHttp:
     # -- the budget and the token ---------------------------------------------------------------
 
     async def _spend(self) -> Slot:
-        wait = self.budget.wait_needed()
+        wait = await self.budget.wait_needed()
         if wait > self.config.max_retry_wait:
             raise PSARateLimited(
                 f"FlowPilot's budget of {self.budget.limit} HaloPSA requests per {self.budget.window:g} s is spent "
@@ -139,14 +141,14 @@ class HaloHttp:
                     data=token_form(self.config),
                     headers={"Accept": "application/json"},
                 )
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
             except httpx.TimeoutException:
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
                 failure: PSAError = PSATransient(
                     f"HaloPSA's Authorisation Server did not answer within {self.config.timeout:g} s"
                 )
             except httpx.HTTPError as exc:
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
                 failure = PSATransient(f"HaloPSA's Authorisation Server could not be reached ({type(exc).__name__})")
             else:
                 if response.status_code < 400:
@@ -157,6 +159,7 @@ class HaloHttp:
                     log.info("HaloPSA: fetched an access token for %s", self.api_url)
                     return token
                 failure = self._token_error(response)
+            await self._blocked_by(failure)
             wait = self._wait(failure, attempt, repeatable=True)
             if wait is None:
                 raise failure
@@ -203,15 +206,15 @@ class HaloHttp:
                 response = await self._http().request(
                     method, f"{self.api_url}{path}", params=params, json=json, headers=headers
                 )
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
             except httpx.TimeoutException:
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
                 failure: PSAError = PSATransient(
                     f"HaloPSA did not answer about {what} within {self.config.timeout:g} s"
                     + ("" if repeatable else " (the change may have been applied)")
                 )
             except httpx.HTTPError as exc:
-                self.budget.settle(slot)
+                await self.budget.settle(slot)
                 failure = PSATransient(f"HaloPSA could not be reached about {what} ({type(exc).__name__})")
             else:
                 if response.status_code == 401 and not refreshed:
@@ -223,11 +226,17 @@ class HaloHttp:
                 if response.status_code < 400:
                     return response
                 failure = self._error(response, what)
+            await self._blocked_by(failure)
             wait = self._wait(failure, attempt, repeatable)
             if wait is None:
                 raise failure
             await self._pause(failure, wait, method, path, attempt)
             attempt += 1
+
+    async def _blocked_by(self, failure: PSAError) -> None:
+        """A 429 blocks the budget (of every FlowPilot process, when it is shared) for its ``Retry-After``."""
+        if isinstance(failure, PSARateLimited):  # only a 429 answer: a spent budget is raised before sending
+            await self.budget.block_for(failure.retry_after if failure.retry_after is not None else UNNAMED_RETRY_AFTER)
 
     def _wait(self, failure: PSAError, attempt: int, repeatable: bool) -> float | None:
         """Seconds to wait before another attempt, or ``None``: give up and raise."""
@@ -297,7 +306,6 @@ class HaloHttp:
             return PSANotFound(f"{what} does not exist in HaloPSA (HTTP 404)")
         if code == 429:
             retry_after = _retry_after(response)
-            self.budget.block_for(retry_after if retry_after is not None else UNNAMED_RETRY_AFTER)
             return PSARateLimited(
                 f"HaloPSA is rate-limiting FlowPilot (HTTP 429){suffix}",
                 retry_after=retry_after if retry_after is not None else UNNAMED_RETRY_AFTER,

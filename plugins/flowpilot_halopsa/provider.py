@@ -22,10 +22,10 @@ import httpx
 
 from flowpilot_core.psa.errors import PSANotFound, PSAPermanent, PSARateLimited, PSATransient
 from flowpilot_core.psa.provider import NoteKind, PSANote, PSAStatus, PSATicket
+from flowpilot_core.psa.request_budget import RequestBudget
 from flowpilot_halopsa.auth import TokenCache
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.http import HaloHttp
-from flowpilot_halopsa.limiter import SlidingWindow
 from flowpilot_halopsa.notes import action_body, action_text, outcome_for, psa_note, same_text
 
 log = logging.getLogger("flowpilot_halopsa")
@@ -47,7 +47,7 @@ class HaloPSAProvider:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        budget: SlidingWindow | None = None,
+        budget: RequestBudget | None = None,
         tokens: TokenCache | None = None,
     ) -> None:
         self.config = config

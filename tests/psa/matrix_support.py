@@ -21,10 +21,10 @@ import msgspec
 from flowpilot_autotask.testing import AutotaskFaults, FakeAutotask
 from flowpilot_connectwise.testing import ConnectWiseFaults, FakeConnectWise
 from flowpilot_halopsa.config import Config
-from flowpilot_halopsa.limiter import budget_for
 from flowpilot_halopsa.testing import FakeHaloPSA, HaloFaults
 
 from flowpilot_core import hookimpl
+from flowpilot_core.psa.request_budget import SlidingWindow, budget_for
 from flowpilot_core.testing.fake_psa import FakePSA
 from flowpilot_core.testing.psa_conformance import PSAFaults
 from tests.psa.test_conformance import FakePSAFaults
@@ -194,7 +194,10 @@ class HaloMatrix(HttpFakeMatrix):
     def wait_out(self, seconds: float) -> None:
         # A 429 blocks the process's request budget for this Halo instance until its Retry-After has passed.
         config = msgspec.convert(self.config(), Config)
-        budget = budget_for(config.api_url, config.client_id, config.requests_per_window, config.rate_window)
+        budget = budget_for(
+            f"halopsa:{config.api_url}:{config.client_id}", config.requests_per_window, config.rate_window
+        )
+        assert isinstance(budget, SlidingWindow), "the matrix runs without Redis: its budgets are the process's"
         budget.clock = lambda: time.monotonic() + seconds
 
 

@@ -14,7 +14,6 @@ import pytest
 from flowpilot_halopsa import create_provider
 from flowpilot_halopsa.auth import TokenCache
 from flowpilot_halopsa.config import Config
-from flowpilot_halopsa.limiter import SlidingWindow
 from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import RATE_LIMIT_MESSAGE, FakeAction, FakeHaloPSA
 
@@ -28,6 +27,7 @@ from flowpilot_core.psa import (
     PSAStatus,
     PSATransient,
 )
+from flowpilot_core.psa.request_budget import SlidingWindow
 
 
 class Clock:

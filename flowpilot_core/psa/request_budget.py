@@ -1,0 +1,300 @@
+"""Request budgets for a PSA's API, counted where every FlowPilot process that calls it sees them.
+
+A PSA limits requests per tenant, not per FlowPilot process: hosted Halo allows 300 per rolling
+5 minutes per instance, and Autotask 10,000 per rolling hour per database, shared with every other
+integration. A plugin asks :func:`budget_for` for the budget of one tenant (a name it chooses, such
+as ``"halopsa:<api url>:<client id>"``) and spends it before each request:
+
+- without Redis it is a :class:`SlidingWindow` of this process, shared by every provider built for
+  that name (the writeback builds a provider per confirmation, and the budget must outlive them);
+- with ``FLOWPILOT_REDIS_URL`` set it is a :class:`SharedWindow` in Redis, so that N replicas with
+  W workers each spend one budget, not N x W. Its times are Redis's clock (``TIME``), the one clock
+  every process shares. A Redis that cannot be reached is not a failed PSA call: the request is
+  counted in the process's own window instead (logged), which is what every process did before.
+
+A request counts from when its answer arrived (:meth:`RequestBudget.settle`), not from when it was
+sent: the server counts it somewhere in between, so counting from the send would free its place too
+early. A 429 blocks the budget (:meth:`RequestBudget.block_for`) until its ``Retry-After`` has passed,
+for every process, so that the next request waits instead of spending the window again.
+
+The FlowPilot runtime chooses the store when it opens (:func:`use_redis`); a plugin only calls
+:func:`budget_for`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+log = logging.getLogger("flowpilot.psa")
+
+
+class Slot:
+    """One counted request: the time it counts from, and its name in a shared window."""
+
+    __slots__ = ("at", "key")
+
+    def __init__(self, at: float, key: str = "") -> None:
+        self.at, self.key = at, key
+
+
+class RequestBudget(Protocol):
+    """At most ``limit`` requests in any ``window`` seconds."""
+
+    limit: int
+    window: float
+
+    async def wait_needed(self) -> float:
+        """Seconds until one more request fits (0: now)."""
+        ...
+
+    async def take(self) -> Slot | None:
+        """Count one request if it fits now; ``None`` (nothing counted) if it does not."""
+        ...
+
+    async def settle(self, slot: Slot) -> None:
+        """The request's answer arrived (or it failed): it counts from now."""
+        ...
+
+    async def block_for(self, seconds: float) -> None:
+        """The server said to wait (a 429's ``Retry-After``): nothing is sent before then."""
+        ...
+
+    async def count_since(self, seconds_ago: float) -> int:
+        """Requests counted in the last ``seconds_ago`` seconds (at most the window)."""
+        ...
+
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
+        """Wait (with ``sleep``) until a request fits, then count it."""
+        ...
+
+
+async def _acquire(budget: RequestBudget, sleep: Callable[[float], Awaitable[None]]) -> Slot:
+    while (slot := await budget.take()) is None:
+        await sleep(max(await budget.wait_needed(), 0.001))
+    return slot
+
+
+class SlidingWindow:
+    """A :class:`RequestBudget` kept in this process, on ``clock``."""
+
+    def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window = limit, window
+        self.clock = clock
+        self._sent: list[Slot] = []
+        self._blocked_until = -float("inf")
+        self._lock = threading.Lock()  # providers on different event loops (a test's, the app's) share one budget
+
+    def _expire(self, now: float) -> None:
+        self._sent = [slot for slot in self._sent if slot.at > now - self.window]
+
+    def _wait(self, now: float) -> float:
+        self._expire(now)
+        wait = self._blocked_until - now
+        if len(self._sent) >= self.limit:
+            times = sorted(slot.at for slot in self._sent)
+            wait = max(wait, times[len(times) - self.limit] + self.window - now)
+        return max(0.0, wait)
+
+    async def wait_needed(self) -> float:
+        with self._lock:
+            return self._wait(self.clock())
+
+    async def take(self) -> Slot | None:
+        with self._lock:
+            now = self.clock()
+            if self._wait(now) > 0:
+                return None
+            slot = Slot(now)
+            self._sent.append(slot)
+            return slot
+
+    async def settle(self, slot: Slot) -> None:
+        with self._lock:
+            slot.at = max(slot.at, self.clock())
+
+    async def block_for(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self.clock() + seconds)
+
+    async def count_since(self, seconds_ago: float) -> int:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            return sum(1 for slot in self._sent if slot.at > now - seconds_ago)
+
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
+        return await _acquire(self, sleep)
+
+
+# Each script reads Redis's clock itself, so that every process counts on one clock. KEYS[1] is the
+# window's sorted set (member: a request, score: the time it counts from), KEYS[2] the time a 429 blocks
+# it until. Numbers come back as strings: Redis would truncate a Lua number to an integer.
+_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1000000 "
+_WAIT = (
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) "
+    "local wait = (tonumber(redis.call('GET', KEYS[2]) or '0')) - now "
+    "local n = redis.call('ZCARD', KEYS[1]) "
+    "if n >= limit then "
+    "  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES') "
+    "  wait = math.max(wait, tonumber(kth[2]) + window - now) "
+    "end "
+)
+_TAKE = (
+    _NOW
+    + "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    + _WAIT
+    + "if wait > 0 or ARGV[3] == '' then return tostring(math.max(wait, 0)) end "
+    "redis.call('ZADD', KEYS[1], now, ARGV[3]) "
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000) "
+    "return '0'"
+)
+"""ARGV: limit, window, the request's member (empty: only say how long to wait). The wait, or 0 when counted."""
+_SETTLE = _NOW + "redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1]) return 1"
+_BLOCK = (
+    _NOW + "local blocked = now + tonumber(ARGV[1]) "
+    "if blocked > tonumber(redis.call('GET', KEYS[2]) or '0') then "
+    "  redis.call('SET', KEYS[2], tostring(blocked), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000) "
+    "end return 1"
+)
+_COUNT = (
+    _NOW + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1])) "
+    "return redis.call('ZCOUNT', KEYS[1], '(' .. tostring(now - tonumber(ARGV[2])), '+inf')"
+)
+
+
+class SharedWindow:
+    """A :class:`RequestBudget` in Redis, shared by every process that names the same budget.
+
+    ``fallback`` (this process's window of the same size) counts the requests made while Redis cannot be
+    reached; a slot taken there is settled there.
+    """
+
+    PREFIX = "flowpilot:psa-budget:"
+
+    def __init__(self, redis: Callable[[], Any], name: str, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._redis = redis
+        tag = "{" + name + "}"  # both keys in one Redis Cluster slot: a script may only touch such keys
+        self._keys = (f"{self.PREFIX}{tag}:sent", f"{self.PREFIX}{tag}:blocked")
+        self.fallback = SlidingWindow(limit, window)
+        self._warned_at = -float("inf")
+
+    async def _run(self, script: str, *args: Any) -> Any:
+        return await self._redis().eval(script, 2, *self._keys, *args)
+
+    def _unavailable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 60:  # once a minute, not once per PSA request
+            self._warned_at = now
+            log.warning("PSA request budget (Redis) unavailable, counting in this process only: %s", exc)
+
+    async def wait_needed(self) -> float:
+        try:
+            return max(float(await self._run(_TAKE, self.limit, self.window, "")), 0.0)
+        except Exception as exc:  # a budget is a courtesy to the PSA: never fail the request for it
+            self._unavailable(exc)
+            return await self.fallback.wait_needed()
+
+    async def take(self) -> Slot | None:
+        key = uuid.uuid4().hex
+        try:
+            wait = float(await self._run(_TAKE, self.limit, self.window, key))
+        except Exception as exc:
+            self._unavailable(exc)
+            return await self.fallback.take()
+        return Slot(0.0, key) if wait <= 0 else None
+
+    async def settle(self, slot: Slot) -> None:
+        if not slot.key:
+            await self.fallback.settle(slot)
+            return
+        try:
+            await self._run(_SETTLE, slot.key)
+        except Exception as exc:  # the request then counts from when it was sent
+            self._unavailable(exc)
+
+    async def block_for(self, seconds: float) -> None:
+        await self.fallback.block_for(seconds)  # also here: a Redis that fails now must not lift the block
+        try:
+            await self._run(_BLOCK, seconds)
+        except Exception as exc:
+            self._unavailable(exc)
+
+    async def count_since(self, seconds_ago: float) -> int:
+        try:
+            return int(await self._run(_COUNT, self.window, min(seconds_ago, self.window)))
+        except Exception as exc:
+            self._unavailable(exc)
+            return await self.fallback.count_since(seconds_ago)
+
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
+        return await _acquire(self, sleep)
+
+
+class _RedisClients:
+    """One Redis client per event loop (a client's connections belong to the loop that opened them)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        from redis.asyncio import Redis
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client (the others close with their loops)."""
+        with self._lock:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+_lock = threading.Lock()
+_budgets: dict[tuple[str, int, float], RequestBudget] = {}
+_redis: _RedisClients | None = None
+
+
+def use_redis(url: str | None) -> None:
+    """Where budgets are kept from now on: Redis at ``url``, or this process (``None``). The FlowPilot
+    runtime calls it when it opens; budgets handed out earlier keep their store."""
+    global _redis
+    with _lock:
+        if (_redis.url if _redis else None) == url:
+            return
+        _redis = _RedisClients(url) if url else None
+        _budgets.clear()
+
+
+async def close_redis() -> None:
+    """Close the running loop's Redis client for budgets, if there is one (the runtime, on close)."""
+    clients = _redis
+    if clients is not None:
+        await clients.aclose()
+
+
+def budget_for(name: str, limit: int, window: float) -> RequestBudget:
+    """The budget called ``name``: ``limit`` requests per ``window`` seconds, in Redis when the runtime
+    has one (shared by every process), else this process's (shared by its providers)."""
+    key = (name, limit, window)
+    with _lock:
+        budget = _budgets.get(key)
+        if budget is None:
+            budget = _budgets[key] = (
+                SharedWindow(_redis, name, limit, window) if _redis else SlidingWindow(limit, window)
+            )
+        return budget

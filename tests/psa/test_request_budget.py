@@ -1,0 +1,190 @@
+"""PSA request budgets (``flowpilot_core.psa.request_budget``): in the process, and in a real Redis shared by
+every process that names the same budget, so that replicas together stay inside a PSA's limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from flowpilot_halopsa.config import Config
+from flowpilot_halopsa.provider import HaloPSAProvider
+from flowpilot_halopsa.testing import FakeHaloPSA
+
+from flowpilot_core.psa import request_budget
+from flowpilot_core.psa.errors import PSARateLimited
+from flowpilot_core.psa.request_budget import RequestBudget, SharedWindow, SlidingWindow, budget_for
+
+# A Redis database of its own; every test names budgets of its own, so runs never collide.
+REDIS_URL = os.environ.get("FLOWPILOT_TEST_BUDGETS_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def redis_reachable() -> AsyncIterator[None]:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except Exception as exc:  # redis-py's ConnectionError is not an OSError
+        pytest.fail(f"this test needs Redis at {REDIS_URL} (set FLOWPILOT_TEST_BUDGETS_REDIS_URL): {exc}")
+    finally:
+        await redis.aclose()
+    yield
+
+
+def replica(name: str, limit: int, window: float, url: str = REDIS_URL) -> SharedWindow:
+    """The budget ``name`` as another process sees it: a Redis client of its own."""
+    return SharedWindow(request_budget._RedisClients(url), name, limit, window)
+
+
+async def close(*budgets: SharedWindow) -> None:
+    for budget in budgets:
+        await budget._redis.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_process_window_counts_each_request_from_its_answer_and_honours_a_block() -> None:
+    clock = Clock()
+    budget = SlidingWindow(2, 10, clock=clock)
+    first = await budget.take()
+    assert first is not None and await budget.take() is not None
+    assert await budget.take() is None and await budget.wait_needed() == 10
+    clock.now += 4
+    await budget.settle(first)  # its answer came 4 s after it was sent: it counts from then
+    clock.now += 7  # the second one has expired, the first has 3 s to go
+    assert await budget.count_since(10) == 1 and await budget.take() is not None
+    assert await budget.wait_needed() == 3
+    clock.now += 3
+    assert await budget.take() is not None
+    await budget.block_for(30)
+    clock.now += 20
+    assert await budget.wait_needed() == 10 and await budget.take() is None
+
+
+async def test_replicas_spend_one_budget_in_redis(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    one, two = replica(name, 3, 30), replica(name, 3, 30)
+    try:
+        assert [await one.take() is not None, await two.take() is not None, await one.take() is not None] == [True] * 3
+        assert await two.take() is None and await one.take() is None  # the third request filled it for both
+        assert 29 < await two.wait_needed() <= 30
+        assert await one.count_since(30) == 3 and await two.count_since(30) == 3
+    finally:
+        await close(one, two)
+
+
+async def test_a_settled_request_counts_from_its_answer_in_every_replica(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    one, two = replica(name, 1, 0.6), replica(name, 1, 0.6)
+    try:
+        slot = await one.take()
+        assert slot is not None
+        await asyncio.sleep(0.3)
+        await one.settle(slot)  # answered 0.3 s after it was sent: its place frees 0.6 s after that
+        assert 0.5 < await two.wait_needed() <= 0.6
+        await asyncio.sleep(0.35)
+        assert await two.take() is None  # counted from the send, it would have fitted by now
+        await asyncio.sleep(0.3)
+        assert await two.take() is not None
+    finally:
+        await close(one, two)
+
+
+async def test_a_429_seen_by_one_replica_blocks_the_others(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    one, two = replica(name, 100, 300), replica(name, 100, 300)
+    try:
+        await one.block_for(0.4)
+        assert 0.3 < await two.wait_needed() <= 0.4 and await two.take() is None
+        await two.block_for(0.1)  # a shorter block does not shorten the longer one
+        assert await one.wait_needed() > 0.2
+        await asyncio.sleep(0.45)
+        assert await two.take() is not None
+    finally:
+        await close(one, two)
+
+
+async def test_an_unreachable_redis_counts_in_the_process_instead_of_failing_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flowpilot.psa")
+    budget = replica(f"test:{uuid.uuid4()}", 2, 30, url="redis://127.0.0.1:1/0")
+    try:
+        slots = [await budget.take() for _ in range(3)]
+        assert [slot is not None for slot in slots] == [True, True, False]  # still a budget: the process's
+        assert slots[0] is not None
+        await budget.settle(slots[0])
+        await budget.block_for(5)
+        assert await budget.wait_needed() >= 5 and await budget.count_since(30) == 2
+    finally:
+        await close(budget)
+    warnings = [r for r in caplog.records if "budget (Redis) unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once a minute, not once per request
+
+
+async def test_the_runtime_choice_of_store_decides_what_budget_for_returns(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    request_budget.use_redis(None)
+    assert isinstance(budget_for(name, 5, 60), SlidingWindow)
+    assert budget_for(name, 5, 60) is budget_for(name, 5, 60)  # one per process, whoever asks
+    request_budget.use_redis(REDIS_URL)
+    try:
+        shared: RequestBudget = budget_for(name, 5, 60)
+        assert isinstance(shared, SharedWindow)
+        assert await shared.take() is not None
+        other = replica(name, 5, 60)
+        assert await other.count_since(60) == 1
+        await close(other)
+    finally:
+        await request_budget.close_redis()
+        request_budget.use_redis(None)
+
+
+async def test_two_replicas_of_a_halo_connection_stay_inside_halos_rolling_window_together(
+    redis_reachable: None,
+) -> None:
+    """Each replica alone keeps inside the limit; without a shared budget the two together exceed it."""
+
+    async def burst(fake: FakeHaloPSA, budgets: tuple[RequestBudget, RequestBudget]) -> list[int]:
+        config = msgspec.convert(fake.config(max_retry_wait=5), Config)
+        providers = [HaloPSAProvider(config, budget=budget) for budget in budgets]
+        ticket = fake.add_ticket()
+
+        async def reads(provider: HaloPSAProvider) -> None:
+            for _ in range(5):
+                with contextlib.suppress(PSARateLimited):  # the unshared run meets Halo's 429s
+                    await provider.get_status(str(ticket.id))
+
+        try:
+            await asyncio.gather(*(reads(provider) for provider in providers))
+        finally:
+            for provider in providers:
+                await provider.aclose()
+        return [r.status for r in fake.requests if r.route != "token"]
+
+    with FakeHaloPSA(requests_per_window=5, rate_window=0.4) as strict:
+        name = f"halopsa:{uuid.uuid4()}"
+        one, two = replica(name, 5, 0.4), replica(name, 5, 0.4)
+        started = time.monotonic()
+        try:
+            statuses = await burst(strict, (one, two))
+        finally:
+            await close(one, two)
+        elapsed = time.monotonic() - started
+    assert 429 not in statuses and statuses.count(200) >= 10 and elapsed >= 0.8  # 12+ requests: three windows
+    with FakeHaloPSA(requests_per_window=5, rate_window=0.4) as strict:
+        assert 429 in await burst(strict, (SlidingWindow(5, 0.4), SlidingWindow(5, 0.4)))
