@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -13,10 +14,16 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from flowpilot_autotask.config import Config as AutotaskConfig
+from flowpilot_autotask.provider import AutotaskProvider
+from flowpilot_autotask.testing import FakeAutotask
 from flowpilot_halopsa.config import Config
 from flowpilot_halopsa.provider import HaloPSAProvider
 from flowpilot_halopsa.testing import FakeHaloPSA
 
+from flowpilot_core.config import Settings
+from flowpilot_core.db.engine import DatabaseUrls
+from flowpilot_core.library import FlowPilot
 from flowpilot_core.psa import request_budget
 from flowpilot_core.psa.errors import PSARateLimited
 from flowpilot_core.psa.request_budget import RequestBudget, SharedWindow, SlidingWindow, budget_for
@@ -154,6 +161,19 @@ async def test_the_runtime_choice_of_store_decides_what_budget_for_returns(redis
         request_budget.use_redis(None)
 
 
+async def test_a_runtime_opened_with_redis_keeps_the_budgets_there(settings: Settings, db_urls: DatabaseUrls) -> None:
+    runtime = FlowPilot.start(dataclasses.replace(settings, redis_url=REDIS_URL), urls=db_urls)
+    try:
+        assert isinstance(budget_for(f"test:{uuid.uuid4()}", 5, 60), SharedWindow)
+    finally:
+        await runtime.close()
+    runtime = FlowPilot.start(settings, urls=db_urls)
+    try:
+        assert isinstance(budget_for(f"test:{uuid.uuid4()}", 5, 60), SlidingWindow)
+    finally:
+        await runtime.close()
+
+
 async def test_two_replicas_of_a_halo_connection_stay_inside_halos_rolling_window_together(
     redis_reachable: None,
 ) -> None:
@@ -188,3 +208,30 @@ async def test_two_replicas_of_a_halo_connection_stay_inside_halos_rolling_windo
     assert 429 not in statuses and statuses.count(200) >= 10 and elapsed >= 0.8  # 12+ requests: three windows
     with FakeHaloPSA(requests_per_window=5, rate_window=0.4) as strict:
         assert 429 in await burst(strict, (SlidingWindow(5, 0.4), SlidingWindow(5, 0.4)))
+
+
+async def test_an_autotask_hourly_budget_spent_by_another_replica_refuses_before_sending(
+    redis_reachable: None,
+) -> None:
+    request_budget.use_redis(REDIS_URL)
+    try:
+        with FakeAutotask() as at:
+            ticket = at.add_ticket()
+            name = f"autotask:{at.zone_url.lower()}:{at.username.lower()}"
+            other = replica(name, 6, 3600)  # another replica of the same connection spent 3 of the hour's 6
+            for _ in range(3):
+                assert await other.take() is not None
+            config = msgspec.convert(at.config(hourly_budget=6, timeout=0.3), AutotaskConfig)
+            provider = AutotaskProvider(config)
+            try:
+                await provider.get_status(str(ticket.id))  # the threshold, the fields, the ticket: 3 more
+                sent = len(at.requests)
+                with pytest.raises(PSARateLimited, match="its 6 Autotask requests for this hour"):
+                    await provider.get_status(str(ticket.id))
+                assert len(at.requests) == sent and await other.count_since(3600) == 6
+            finally:
+                await provider.aclose()
+                await close(other)
+    finally:
+        await request_budget.close_redis()
+        request_budget.use_redis(None)
