@@ -24,6 +24,7 @@ The FlowPilot runtime chooses the store when it opens (:func:`use_redis`); a plu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
@@ -181,7 +182,9 @@ class SharedWindow:
     def __init__(self, redis: Callable[[], Any], name: str, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
         self._redis = redis
-        tag = "{" + name + "}"  # both keys in one Redis Cluster slot: a script may only touch such keys
+        # The name holds what identifies a PSA tenant (an API user, a client id): Redis sees only its digest.
+        # The braces keep both keys in one Redis Cluster slot, as a script may only touch such keys.
+        tag = "{" + hashlib.sha256(name.encode()).hexdigest()[:32] + "}"
         self._keys = (f"{self.PREFIX}{tag}:sent", f"{self.PREFIX}{tag}:blocked")
         self.fallback = SlidingWindow(limit, window)
         self._warned_at = -float("inf")

@@ -90,6 +90,12 @@ async def test_replicas_spend_one_budget_in_redis(redis_reachable: None) -> None
         assert await two.take() is None and await one.take() is None  # the third request filled it for both
         assert 29 < await two.wait_needed() <= 30
         assert await one.count_since(30) == 3 and await two.count_since(30) == 3
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(REDIS_URL)
+        keys = [key.decode() for key in await redis.keys("flowpilot:psa-budget:*")]
+        await redis.aclose()
+        assert keys and not any(name in key for key in keys)  # a tenant's identifiers are not key names
     finally:
         await close(one, two)
 
