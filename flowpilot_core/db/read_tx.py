@@ -13,6 +13,11 @@ listener, its commit, each a greenlet switch through SQLAlchemy's execution mach
   tables at one ``state_version``); read only makes a write in it an error, not a surprise.
 - the reads, then ``COMMIT``.
 
+Three round trips, not one: a ``set_config`` inside the read's own statement is not ordered before the
+tenant policy (PostgreSQL folds the policy into a one-time filter evaluated first, and the read finds
+nothing), and a PL/pgSQL function per read, which is ordered, would move every hot query into a
+migration for about 0.1 ms a read (``bench/read_designs.py``).
+
 A connection is never returned to the pool inside a transaction: a failed read is rolled back, and
 a connection that could not be (broken, or left mid-query by a cancellation) is invalidated, so it
 is closed instead of reused with another tenant's ``set_config`` still in force. A read that finds
