@@ -17,8 +17,13 @@ sent: the server counts it somewhere in between, so counting from the send would
 early. A 429 blocks the budget (:meth:`RequestBudget.block_for`) until its ``Retry-After`` has passed,
 for every process, so that the next request waits instead of spending the window again.
 
+Some PSAs also limit how many requests run at once (Autotask: 3 per endpoint per integration).
+:func:`concurrency_for` gives such a limit, kept the same way: a :class:`LocalConcurrency` (a semaphore
+per event loop) without Redis, a :class:`SharedConcurrency` with it. A place in Redis is a lease: a
+process that dies holding one frees it when the lease ends.
+
 The FlowPilot runtime chooses the store when it opens (:func:`use_redis`); a plugin only calls
-:func:`budget_for`.
+:func:`budget_for` and :func:`concurrency_for`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 log = logging.getLogger("flowpilot.psa")
@@ -241,6 +247,99 @@ class SharedWindow:
         return await _acquire(self, sleep)
 
 
+class ConcurrencyLimit(Protocol):
+    """At most ``limit`` requests at once."""
+
+    limit: int
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Wait for a place, hold it while the block runs, then free it."""
+        ...
+
+
+class LocalConcurrency:
+    """A :class:`ConcurrencyLimit` in this process: a semaphore per event loop (one cannot serve two loops)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            semaphore = self._semaphores.setdefault(loop, asyncio.Semaphore(self.limit))
+        async with semaphore:
+            yield
+
+
+_HOLD = (
+    _NOW + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end "
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3]) "
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000) + 1000) "
+    "return 1"
+)
+"""KEYS[1]: the places held (member: a holder, score: when its lease ends); ARGV: limit, lease, holder."""
+
+
+class SharedConcurrency:
+    """A :class:`ConcurrencyLimit` in Redis, shared by every process that names the same limit.
+
+    A place is held for at most ``lease`` seconds (a process that dies holding it frees it then); a full
+    limit is asked again after a short, growing pause. While Redis cannot be reached, ``fallback`` (this
+    process's limit of the same size) applies instead.
+    """
+
+    PREFIX = "flowpilot:psa-slots:"
+    POLL_FIRST, POLL_MAX = 0.005, 0.1
+
+    def __init__(self, redis: Callable[[], Any], name: str, limit: int, lease: float) -> None:
+        self.limit, self.lease = limit, lease
+        self._redis = redis
+        self._key = self.PREFIX + hashlib.sha256(name.encode()).hexdigest()[:32]
+        self.fallback = LocalConcurrency(limit)
+        self._warned_at = -float("inf")
+
+    def _unavailable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 60:
+            self._warned_at = now
+            log.warning("PSA concurrency limit (Redis) unavailable, limiting this process only: %s", exc)
+
+    async def _hold(self, holder: str) -> bool:
+        """Wait for a place; ``False`` when Redis cannot be reached (nothing is held)."""
+        pause = self.POLL_FIRST
+        while True:
+            try:
+                held = await self._redis().eval(_HOLD, 1, self._key, self.limit, self.lease, holder)
+            except Exception as exc:  # a limit is a courtesy to the PSA: never fail the request for it
+                self._unavailable(exc)
+                return False
+            if int(held):
+                return True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.POLL_MAX)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        holder = uuid.uuid4().hex
+        if not await self._hold(holder):
+            async with self.fallback.slot():
+                yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                await self._redis().zrem(self._key, holder)
+            except Exception as exc:  # the lease ends it
+                self._unavailable(exc)
+
+
 class _RedisClients:
     """One Redis client per event loop (a client's connections belong to the loop that opened them)."""
 
@@ -269,6 +368,7 @@ class _RedisClients:
 
 _lock = threading.Lock()
 _budgets: dict[tuple[str, int, float], RequestBudget] = {}
+_limits: dict[tuple[str, int, float], ConcurrencyLimit] = {}
 _redis: _RedisClients | None = None
 
 
@@ -281,6 +381,7 @@ def use_redis(url: str | None) -> None:
             return
         _redis = _RedisClients(url) if url else None
         _budgets.clear()
+        _limits.clear()
 
 
 async def close_redis() -> None:
@@ -301,3 +402,15 @@ def budget_for(name: str, limit: int, window: float) -> RequestBudget:
                 SharedWindow(_redis, name, limit, window) if _redis else SlidingWindow(limit, window)
             )
         return budget
+
+
+def concurrency_for(name: str, limit: int, lease: float) -> ConcurrencyLimit:
+    """The concurrency limit called ``name``: at most ``limit`` requests at once, in Redis when the runtime
+    has one (every process's requests together, each place held at most ``lease`` seconds), else this
+    process's."""
+    key = (name, limit, lease)
+    with _lock:
+        found = _limits.get(key)
+        if found is None:
+            found = _limits[key] = SharedConcurrency(_redis, name, limit, lease) if _redis else LocalConcurrency(limit)
+        return found

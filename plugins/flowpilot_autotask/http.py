@@ -243,7 +243,11 @@ class AutotaskHttp:
         headers = {"Accept": "application/json", **self._auth_headers}
         if json is not None:
             headers["Content-Type"] = "application/json"
-        async with self.state.semaphore(endpoint):
+        assert self._zone is not None
+        # A place is held at most this long in Redis: a request that outlives httpx's per-phase timeouts is rare,
+        # and a process that dies holding a place frees it when the lease ends.
+        lease = max(10.0, 4 * self.config.timeout)
+        async with shared.thread_limit(self._zone, self.config.username, endpoint, lease).slot():
             return await self._http().request(method, url, json=json, headers=headers)
 
     # -- requests -------------------------------------------------------------------------------

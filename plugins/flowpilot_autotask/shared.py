@@ -6,7 +6,8 @@ and per integration, so they are kept here, per database (its REST root and API 
 - **Zone**: where the zone lookup said the database is, until a 401 says it moved.
 
 - **Threads**: at most 3 concurrent requests per object endpoint per integration
-  (Autotask's thread limiting): an :class:`asyncio.Semaphore` per endpoint, per event loop.
+  (Autotask's thread limiting): :func:`thread_limit`, in Redis and so across every FlowPilot
+  process when ``FLOWPILOT_REDIS_URL`` is set, else a semaphore per endpoint in the process.
 - **Hourly budget**: Autotask allows 10,000 requests per rolling hour for the whole
   database, shared with every other integration, and blocks them all above it. FlowPilot
   counts what it sent in the last hour (:func:`hourly_budget`, in Redis and so counted
@@ -23,16 +24,14 @@ which would otherwise be paid on every writeback.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowpilot_core.psa.request_budget import RequestBudget, budget_for
+from flowpilot_core.psa.request_budget import ConcurrencyLimit, RequestBudget, budget_for, concurrency_for
 
 THREADS_PER_ENDPOINT = 3
 WINDOW_SECONDS = 3600.0
@@ -55,16 +54,6 @@ class TenantState:
     usage_checked_at: float = -math.inf
     picklists: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = field(
-        default_factory=weakref.WeakKeyDictionary
-    )
-
-    def semaphore(self, endpoint: str) -> asyncio.Semaphore:
-        """The endpoint's thread limit on the running loop (a semaphore cannot be shared across loops)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            per_loop = self._semaphores.setdefault(loop, {})
-            return per_loop.setdefault(endpoint, asyncio.Semaphore(THREADS_PER_ENDPOINT))
 
     def usage_due(self, now: float) -> bool:
         """Whether to read ``ThresholdInformation`` now (claims the check, so concurrent callers do not all read it)."""
@@ -104,6 +93,13 @@ def tenant(rest_root: str, username: str) -> TenantState:
 def hourly_budget(rest_root: str, username: str, limit: int) -> RequestBudget:
     """FlowPilot's budget of ``limit`` requests per rolling hour to the database of ``username``."""
     return budget_for(f"autotask:{rest_root.lower()}:{username.lower()}", limit, WINDOW_SECONDS)
+
+
+def thread_limit(rest_root: str, username: str, endpoint: str, lease: float) -> ConcurrencyLimit:
+    """At most :data:`THREADS_PER_ENDPOINT` concurrent requests to ``endpoint`` of the database of ``username``
+    (every FlowPilot process's together when Redis is configured, each place held at most ``lease`` seconds)."""
+    name = f"autotask:{rest_root.lower()}:{username.lower()}:{endpoint}"
+    return concurrency_for(name, THREADS_PER_ENDPOINT, lease)
 
 
 def known_zone(zone_lookup: str, username: str) -> str | None:

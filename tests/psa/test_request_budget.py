@@ -26,7 +26,15 @@ from flowpilot_core.db.engine import DatabaseUrls
 from flowpilot_core.library import FlowPilot
 from flowpilot_core.psa import request_budget
 from flowpilot_core.psa.errors import PSARateLimited
-from flowpilot_core.psa.request_budget import RequestBudget, SharedWindow, SlidingWindow, budget_for
+from flowpilot_core.psa.request_budget import (
+    LocalConcurrency,
+    RequestBudget,
+    SharedConcurrency,
+    SharedWindow,
+    SlidingWindow,
+    budget_for,
+    concurrency_for,
+)
 
 # A Redis database of its own; every test names budgets of its own, so runs never collide.
 REDIS_URL = os.environ.get("FLOWPILOT_TEST_BUDGETS_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -59,7 +67,12 @@ def replica(name: str, limit: int, window: float, url: str = REDIS_URL) -> Share
     return SharedWindow(request_budget._RedisClients(url), name, limit, window)
 
 
-async def close(*budgets: SharedWindow) -> None:
+def replica_limit(name: str, limit: int, lease: float, url: str = REDIS_URL) -> SharedConcurrency:
+    """The concurrency limit ``name`` as another process sees it."""
+    return SharedConcurrency(request_budget._RedisClients(url), name, limit, lease)
+
+
+async def close(*budgets: SharedWindow | SharedConcurrency) -> None:
     for budget in budgets:
         await budget._redis.aclose()  # type: ignore[attr-defined]
 
@@ -241,3 +254,89 @@ async def test_an_autotask_hourly_budget_spent_by_another_replica_refuses_before
     finally:
         await request_budget.close_redis()
         request_budget.use_redis(None)
+
+
+async def most_at_once(limits: list[SharedConcurrency] | list[LocalConcurrency], holders: int) -> int:
+    """Run ``holders`` blocks of 50 ms, spread over ``limits``; the most that ran at the same time."""
+    running = peak = 0
+
+    async def hold(limit: SharedConcurrency | LocalConcurrency) -> None:
+        nonlocal running, peak
+        async with limit.slot():
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.05)
+            running -= 1
+
+    await asyncio.gather(*(hold(limits[n % len(limits)]) for n in range(holders)))
+    return peak
+
+
+async def test_replicas_share_one_concurrency_limit_in_redis(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    shared = [replica_limit(name, 2, 10), replica_limit(name, 2, 10), replica_limit(name, 2, 10)]
+    try:
+        assert await most_at_once(shared, 9) == 2
+    finally:
+        await close(*shared)
+    assert await most_at_once([LocalConcurrency(2), LocalConcurrency(2), LocalConcurrency(2)], 9) == 6
+
+
+async def test_a_place_held_by_a_replica_that_died_is_freed_when_its_lease_ends(redis_reachable: None) -> None:
+    name = f"test:{uuid.uuid4()}"
+    dead, alive = replica_limit(name, 1, 0.3), replica_limit(name, 1, 0.3)
+    try:
+        assert await dead._hold("a holder that never lets go")
+        started = time.monotonic()
+        async with alive.slot():
+            waited = time.monotonic() - started
+        assert 0.2 < waited < 1.0
+    finally:
+        await close(dead, alive)
+
+
+async def test_an_unreachable_redis_limits_the_process_instead_of_failing_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flowpilot.psa")
+    limit = replica_limit(f"test:{uuid.uuid4()}", 2, 10, url="redis://127.0.0.1:1/0")
+    try:
+        assert await most_at_once([limit], 6) == 2
+    finally:
+        await close(limit)
+    assert sum("concurrency limit (Redis) unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_autotask_requests_in_flight_at_another_replica_count_against_the_endpoints_three(
+    redis_reachable: None,
+) -> None:
+    request_budget.use_redis(REDIS_URL)
+    try:
+        with FakeAutotask() as at:
+            at.latency = 0.05
+            tickets = [at.add_ticket(f"T{n}") for n in range(6)]
+            config = msgspec.convert(at.config(timeout=5), AutotaskConfig)
+            provider = AutotaskProvider(config)
+            other = replica_limit(f"autotask:{at.zone_url.lower()}:{at.username.lower()}:Tickets", 3, 20)
+            try:
+                await provider.get_status(str(tickets[0].id))  # the zone, the picklists
+                at.max_in_flight.clear()
+                assert await other._hold("another replica's request") and await other._hold("and another")
+                got = await asyncio.gather(*(provider.get_status(str(t.id)) for t in tickets))
+            finally:
+                await provider.aclose()
+                await other._redis().zrem(other._key, "another replica's request", "and another")
+                await close(other)
+            assert [s.name for s in got] == ["In Progress"] * 6
+            assert at.max_in_flight["Tickets"] == 1  # the other replica held two of the three places
+    finally:
+        await request_budget.close_redis()
+        request_budget.use_redis(None)
+
+
+def test_concurrency_for_keeps_its_limit_where_the_runtime_says() -> None:
+    name = f"test:{uuid.uuid4()}"
+    assert isinstance(concurrency_for(name, 3, 10), LocalConcurrency)
+    assert concurrency_for(name, 3, 10) is concurrency_for(name, 3, 10)
+    request_budget.use_redis(REDIS_URL)
+    assert isinstance(concurrency_for(name, 3, 10), SharedConcurrency)
