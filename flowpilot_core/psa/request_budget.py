@@ -1,4 +1,4 @@
-"""Request budgets for a PSA's API, counted where every FlowPilot process that calls it sees them.
+"""Request budgets and concurrency limits for a PSA's API, kept where every FlowPilot process sees them.
 
 A PSA limits requests per tenant, not per FlowPilot process: hosted Halo allows 300 per rolling
 5 minutes per instance, and Autotask 10,000 per rolling hour per database, shared with every other
@@ -40,6 +40,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 log = logging.getLogger("flowpilot.psa")
+
+
+class _Unavailable:
+    """Logs that Redis could not be reached, at most once a minute (not once per PSA request)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._warned_at = -float("inf")
+
+    def __call__(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 60:
+            self._warned_at = now
+            log.warning("%s (Redis) unavailable, kept in this process only: %s", self.what, exc)
 
 
 class Slot:
@@ -193,16 +207,10 @@ class SharedWindow:
         tag = "{" + hashlib.sha256(name.encode()).hexdigest()[:32] + "}"
         self._keys = (f"{self.PREFIX}{tag}:sent", f"{self.PREFIX}{tag}:blocked")
         self.fallback = SlidingWindow(limit, window)
-        self._warned_at = -float("inf")
+        self._unavailable = _Unavailable("PSA request budget")
 
     async def _run(self, script: str, *args: Any) -> Any:
         return await self._redis().eval(script, 2, *self._keys, *args)
-
-    def _unavailable(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._warned_at > 60:  # once a minute, not once per PSA request
-            self._warned_at = now
-            log.warning("PSA request budget (Redis) unavailable, counting in this process only: %s", exc)
 
     async def wait_needed(self) -> float:
         try:
@@ -271,7 +279,9 @@ class LocalConcurrency:
     async def slot(self) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         with self._lock:
-            semaphore = self._semaphores.setdefault(loop, asyncio.Semaphore(self.limit))
+            semaphore = self._semaphores.get(loop)
+            if semaphore is None:
+                semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limit)
         async with semaphore:
             yield
 
@@ -302,13 +312,7 @@ class SharedConcurrency:
         self._redis = redis
         self._key = self.PREFIX + hashlib.sha256(name.encode()).hexdigest()[:32]
         self.fallback = LocalConcurrency(limit)
-        self._warned_at = -float("inf")
-
-    def _unavailable(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._warned_at > 60:
-            self._warned_at = now
-            log.warning("PSA concurrency limit (Redis) unavailable, limiting this process only: %s", exc)
+        self._unavailable = _Unavailable("PSA concurrency limit")
 
     async def _hold(self, holder: str) -> bool:
         """Wait for a place; ``False`` when Redis cannot be reached (nothing is held)."""
