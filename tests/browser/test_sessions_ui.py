@@ -312,3 +312,65 @@ def test_a_store_moves_its_version_forward_only_and_ignores_writes_once_closed(o
         }"""
     )
     assert result == {"seen": [3, "lane:1", 5], "version": 5, "lane": ["q1"], "open": 1, "session": "s1"}
+
+
+BUSY = {
+    "type": "https://flowpilot.dev/problems/database-busy",
+    "title": "Service unavailable",
+    "status": 503,
+    "detail": "FlowPilot is busy: every database connection is in use. Try again in a second.",
+    "retryable": True,
+    "retry_after": 1,
+}
+
+
+def busy_for(page: Page, pattern: re.Pattern[str], times: int) -> list[str]:
+    """The first ``times`` requests matching ``pattern`` are answered as an overloaded server does (503
+    database-busy, Retry-After 1); the others reach the server. Returns the methods of every request seen."""
+    seen: list[str] = []
+
+    def answer(route: Route) -> None:
+        seen.append(route.request.method)
+        if len(seen) <= times:
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/problem+json", json=BUSY)
+        else:
+            route.continue_()
+
+    page.route(pattern, answer)
+    return seen
+
+
+LIST = re.compile(r"/api/v1/ai-sessions(\?|$)")
+
+
+def test_a_busy_server_costs_the_list_a_second_not_an_error(
+    open_pilot: OpenPilot, sessions: Sessions, page: Page, page_errors: PageErrors
+) -> None:
+    sessions.create("Busy moment")
+    seen = busy_for(page, LIST, times=1)
+    page = open_pilot()
+    expect(page.locator("fp-session-list")).to_contain_text("Busy moment")
+    assert seen == ["GET", "GET"]  # asked again after its Retry-After, not left to the Retry button
+    expect(page.locator("fp-session-list")).not_to_contain_text("Couldn't load sessions")
+    assert page_errors.errors == []
+
+
+def test_a_server_that_stays_busy_is_shown_after_two_retries(open_pilot: OpenPilot, page: Page) -> None:
+    seen = busy_for(page, LIST, times=10)
+    page = open_pilot()
+    expect(page.locator("fp-session-list")).to_contain_text("Couldn't load sessions", timeout=8_000)
+    expect(page.locator("fp-session-list")).to_contain_text("FlowPilot is busy")
+    assert seen == ["GET"] * 3
+
+
+def test_a_write_refused_as_busy_is_not_repeated(open_pilot: OpenPilot, sessions: Sessions, page: Page) -> None:
+    page = open_pilot()
+    expect(page.locator("fp-session-list")).to_be_visible()
+    writes = busy_for(page, LIST, times=10)
+    page.locator("#fp-home-view [data-action=new-session]").click()
+    dialog = page.locator("dialog[data-dialog=new-session]")
+    dialog.locator("#fp-new-problem").fill("Accounting can't print: jobs are stuck in the queue.")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".fp-form-error")).to_contain_text("FlowPilot is busy")
+    page.wait_for_timeout(2500)  # longer than two Retry-Afters
+    assert [m for m in writes if m == "POST"] == ["POST"]

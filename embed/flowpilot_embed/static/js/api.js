@@ -1,5 +1,5 @@
 // JSON client for /api/v1. Every call sends `Authorization: Bearer <token>`; a 401 triggers one
-// token refresh (embedded: the host's getToken()) and one retry. Errors are RFC 9457 problem
+// token refresh (embedded: the host's getToken()) and one retry; a GET answered 503 busy is asked again. Errors are RFC 9457 problem
 // details, thrown as ApiError with the server's `detail`. apiStream() reads a streamed reply (SSE).
 import { currentToken, refreshToken } from "./bridge.js";
 import { SseParser } from "./sse.js";
@@ -20,11 +20,46 @@ export class ApiError extends Error {
   }
 }
 
+/** A GET the server refused as retryable with a short Retry-After (503 database-busy: every database
+ * connection was in use) is asked again after it, this many times: an overloaded moment then costs a
+ * technician a second, not an error. A longer wait (the database is down: 5 s) is shown at once, and a
+ * write is never repeated here (it may have been applied). */
+const BUSY_RETRIES = 2;
+const BUSY_MAX_WAIT_S = 2;
+
+function pause(seconds, signal) {
+  return new Promise((resolve, reject) => {
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new DOMException("Aborted", "AbortError"));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", aborted);
+      resolve();
+    }, seconds * 1000);
+    signal?.addEventListener("abort", aborted, { once: true });
+  });
+}
+
 /**
  * api("/api/v1/me") · api(path, {method: "POST", body, signal}) · api(path, {ifNoneMatch: etag}),
  * which resolves with null on 304 (what the caller holds is still current).
  */
-export async function api(path, { method = "GET", body, signal, ifNoneMatch, retry = true } = {}) {
+export async function api(path, options = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request(path, options);
+    } catch (error) {
+      const wait =
+        error instanceof ApiError && error.status === 503 && error.problem.retryable === true ? Number(error.problem.retry_after) : NaN;
+      const safe = (options.method ?? "GET") === "GET";
+      if (!safe || attempt >= BUSY_RETRIES || !(wait > 0 && wait <= BUSY_MAX_WAIT_S)) throw error;
+      await pause(wait, options.signal);
+    }
+  }
+}
+
+async function request(path, { method = "GET", body, signal, ifNoneMatch, retry = true } = {}) {
   const token = await currentToken();
   if (!token) throw new ApiError(401, { title: "Unauthorized", detail: "No FlowPilot token: open FlowPilot from your portal." });
   const headers = { Accept: "application/json, application/problem+json", Authorization: `Bearer ${token}` };
@@ -46,7 +81,7 @@ export async function api(path, { method = "GET", body, signal, ifNoneMatch, ret
   }
   if (response.status === 401 && retry) {
     const fresh = await refreshToken("expired");
-    if (fresh) return api(path, { method, body, signal, ifNoneMatch, retry: false });
+    if (fresh) return request(path, { method, body, signal, ifNoneMatch, retry: false });
   }
   if (response.status === 304 && ifNoneMatch) return null;
   if (!response.ok) throw new ApiError(response.status, await readProblem(response));
