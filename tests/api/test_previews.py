@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import pytest
 from flowpilot_server.app import create_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -14,6 +13,7 @@ from flowpilot_core.config import Settings
 from flowpilot_core.db.engine import DatabaseUrls
 from tests.conftest import Tenant
 from tests.echo_model import EchoProvider
+from tests.redis_support import redis_or_fail
 
 Client = AsyncTestClient[Litestar]
 
@@ -50,9 +50,7 @@ async def _rich_session(client: Client, tenant: Tenant, echo: EchoProvider) -> d
     await client.post(
         f"{base}/task-lane/{ids['c']}/output", json={"output": "Status: Stopped"}, headers=tenant.headers()
     )
-    await client.post(
-        f"{base}/task-lane/{ids['a']}/output", json={"output": ""}, headers=tenant.headers()
-    )
+    await client.post(f"{base}/task-lane/{ids['a']}/output", json={"output": ""}, headers=tenant.headers())
     facts = (await client.get(f"{base}/facts", headers=tenant.headers())).json()["items"]
     ids["fact"] = facts[0]["id"]
     echo.replies.append(
@@ -143,9 +141,7 @@ async def test_an_empty_session_says_so_in_every_section(client: Client, tenant:
     assert all(line["sources"] for line in note["lines"] + package["lines"])
 
 
-async def test_a_session_without_a_ticket_previews_from_its_problem_statement(
-    client: Client, tenant: Tenant
-) -> None:
+async def test_a_session_without_a_ticket_previews_from_its_problem_statement(client: Client, tenant: Tenant) -> None:
     body = {"problem_statement": "VPN drops"}
     created = await client.post("/api/v1/ai-sessions", json=body, headers=tenant.headers())
     _, note, _ = await _preview(client, tenant, str(created.json()["id"]), "resolution_note")
@@ -230,26 +226,23 @@ REDIS_URL = os.environ.get("FLOWPILOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 async def test_two_servers_share_previews_through_redis_and_a_write_is_seen_by_both(
     settings: Settings, db_urls: DatabaseUrls, tenant: Tenant
 ) -> None:
-    from redis.asyncio import Redis
-
     shared = dataclasses.replace(settings, redis_url=REDIS_URL)
-    redis = Redis.from_url(REDIS_URL)
+    redis = await redis_or_fail(REDIS_URL, "FLOWPILOT_TEST_REDIS_URL")
+    await redis.flushdb()
     try:
-        await redis.flushdb()
-    except Exception as exc:  # redis-py's ConnectionError is not an OSError
-        pytest.fail(f"this test needs Redis at {REDIS_URL} (set FLOWPILOT_TEST_REDIS_URL): {exc}")
-    try:
-        async with AsyncTestClient(app=create_app(shared, urls=db_urls)) as one, AsyncTestClient(
-            app=create_app(shared, urls=db_urls)
-        ) as two:
+        async with (
+            AsyncTestClient(app=create_app(shared, urls=db_urls)) as one,
+            AsyncTestClient(app=create_app(shared, urls=db_urls)) as two,
+        ):
             sid = await _new_session(one, tenant)
             _, first, etag = await _preview(one, tenant, sid, "resolution_note")
             assert await redis.keys("flowpilot:preview:*"), "the preview went to Redis"
             _, same, same_etag = await _preview(two, tenant, sid, "resolution_note")
             assert (same, same_etag) == (first, etag)
-            assert 'flowpilot_preview_cache_total{kind="resolution_note",result="hit"} 1.0' in (
-                await two.get("/metrics")
-            ).text, "the second server read it from Redis instead of rendering it"
+            assert (
+                'flowpilot_preview_cache_total{kind="resolution_note",result="hit"} 1.0'
+                in (await two.get("/metrics")).text
+            ), "the second server read it from Redis instead of rendering it"
             await two.post(f"/api/v1/ai-sessions/{sid}/facts", json={"text": "Seen by both"}, headers=tenant.headers())
             _, after, after_etag = await _preview(one, tenant, sid, "resolution_note")
             assert after_etag != etag and "- Seen by both" in after["markdown"].splitlines()

@@ -35,6 +35,7 @@ from flowpilot_core.psa.request_budget import (
     budget_for,
     concurrency_for,
 )
+from tests.redis_support import redis_or_fail
 
 # A Redis database of its own; every test names budgets of its own, so runs never collide.
 REDIS_URL = os.environ.get("FLOWPILOT_TEST_BUDGETS_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -50,15 +51,8 @@ class Clock:
 
 @pytest.fixture
 async def redis_reachable() -> AsyncIterator[None]:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.ping()
-    except Exception as exc:  # redis-py's ConnectionError is not an OSError
-        pytest.fail(f"this test needs Redis at {REDIS_URL} (set FLOWPILOT_TEST_BUDGETS_REDIS_URL): {exc}")
-    finally:
-        await redis.aclose()
+    redis = await redis_or_fail(REDIS_URL, "FLOWPILOT_TEST_BUDGETS_REDIS_URL")
+    await redis.aclose()
     yield
 
 
@@ -103,9 +97,7 @@ async def test_replicas_spend_one_budget_in_redis(redis_reachable: None) -> None
         assert await two.take() is None and await one.take() is None  # the third request filled it for both
         assert 29 < await two.wait_needed() <= 30
         assert await one.count_since(30) == 3 and await two.count_since(30) == 3
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(REDIS_URL)
+        redis = await redis_or_fail(REDIS_URL, "FLOWPILOT_TEST_BUDGETS_REDIS_URL")
         keys = [key.decode() for key in await redis.keys("flowpilot:psa-budget:*")]
         await redis.aclose()
         assert keys and not any(name in key for key in keys)  # a tenant's identifiers are not key names
