@@ -79,7 +79,15 @@ def db_urls(pg_admin_url: str) -> Iterator[DatabaseUrls]:
 
 @pytest.fixture(scope="session")
 def settings(db_urls: DatabaseUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=db_urls.owner, secret_key=TEST_SECRET_KEY)
+    # The database serves the whole run: an app started here must not finish, through its own test's fake PSA,
+    # a writeback another test left half-way on purpose a minute ago (the default 60 s). Reconciliation is
+    # tested by calling it for one account, and by test_writeback_crash's server processes.
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=db_urls.owner,
+        secret_key=TEST_SECRET_KEY,
+        writeback_reconcile_after=86_400.0,
+    )
 
 
 @pytest.fixture(scope="session")
