@@ -36,6 +36,7 @@ from flowpilot_core.plugins import PluginFailure, PluginRegistry, collect, load_
 from flowpilot_core.previews import PreviewMetrics, PreviewService, WordingService
 from flowpilot_core.previews.cache import preview_cache
 from flowpilot_core.psa import request_budget
+from flowpilot_core.psa.metrics import PsaMetrics, metered_factories
 from flowpilot_core.sessions.answers import AnswerService
 from flowpilot_core.sessions.chat import ChatService
 from flowpilot_core.usage import PostgresUsageSink, UsageMetrics
@@ -96,6 +97,8 @@ class FlowPilot:
         sessionmaker = make_sessionmaker(engine, events=EventDispatcher(plugin_manager))
         metrics = UsageMetrics()
         register_pool_metrics(metrics.registry, engine, limit=settings.db_pool_size + settings.db_max_overflow)
+        # Every provider the runtime builds reports its calls on /metrics (psa/metrics.py).
+        plugins.psa_providers = metered_factories(plugins.psa_providers, PsaMetrics(metrics.registry))
         assert settings.secret_key is not None
         ai = AIGateway(
             provider=provider,

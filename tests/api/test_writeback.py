@@ -341,7 +341,8 @@ async def test_connections_are_validated_and_private_to_the_account(
     )
     assert bad_config.status_code == 422 and bad_config.json()["errors"][0]["field"] == "config"
     by_widget = await client.post(
-        "/api/v1/psa-connections", json=body | {"provider": "fakepsa", "config": {"api_key": "k"}},
+        "/api/v1/psa-connections",
+        json=body | {"provider": "fakepsa", "config": {"api_key": "k"}},
         headers=tenant.headers(),
     )
     assert by_widget.status_code == 403
@@ -441,7 +442,6 @@ async def test_another_accounts_session_is_not_found_and_nothing_is_posted_or_re
     assert own.status_code == 200 and own.json()["attempts"] == 1
     assert fake.tickets["T-100"].notes[0].text.startswith("## Problem\nPrinting was down.")
     assert await _status(client, tenant, unlinked) == "open"
-
 
 
 class Gate:
@@ -554,3 +554,38 @@ async def test_a_session_naming_a_local_ticket_resolves_on_that_ticket_without_a
     assert refused.status_code == 502 and theirs in refused.json()["detail"]
     assert await _status(client, tenant, str(created["id"])) == "open"
     assert await _local_provider(sessionmaker, other_tenant).list_notes(theirs) == []
+
+
+def _psa_calls(metrics: str) -> dict[tuple[str, str], float]:
+    """``flowpilot_psa_calls_total`` of the fake PSA on /metrics, by (operation, outcome)."""
+    found = {}
+    for line in metrics.splitlines():
+        if line.startswith("flowpilot_psa_calls_total{"):
+            labels, value = line.rsplit(" ", 1)
+            parts = dict(part.split("=", 1) for part in labels[labels.index("{") + 1 : -1].split(","))
+            named = {key: raw.strip('"') for key, raw in parts.items()}
+            if named["provider"] == "fakepsa":
+                found[(named["operation"], named["outcome"])] = float(value)
+    return found
+
+
+async def test_every_psa_call_is_counted_by_its_outcome_on_metrics(
+    psa_client: tuple[Client, EventRecorder], tenant: Tenant, fake: FakePSA
+) -> None:
+    """What an MSP admin reads when technicians say the note did not post: the PSA's own answers."""
+    client, _ = psa_client
+    connection = await _connect(client, tenant)
+    sid, version = await _session(client, tenant)
+    fake.rate_limit("post_note", retry_after=7)
+    refused = await _post(client, tenant, sid, version)
+    assert refused.status_code == 503 and refused.json()["retryable"] is True
+    assert (await _post(client, tenant, sid, version)).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    calls = _psa_calls(metrics)
+    assert calls[("post_note", "rate_limited")] == 1 and calls[("post_note", "ok")] == 1
+    assert calls[("set_status", "ok")] == 1 and calls[("get_status", "ok")] >= 1
+    assert 'flowpilot_psa_call_seconds_count{operation="post_note",provider="fakepsa"} 2.0' in metrics
+    fake.revoke()
+    checked = await client.post(f"/api/v1/psa-connections/{connection['id']}/test", json={}, headers=tenant.api_headers)
+    assert checked.status_code == 502  # the PSA refused FlowPilot's credentials
+    assert _psa_calls((await client.get("/metrics")).text)[("check_connection", "auth_failed")] == 1
