@@ -1,6 +1,7 @@
 // JSON client for /api/v1. Every call sends `Authorization: Bearer <token>`; a 401 triggers one
-// token refresh (embedded: the host's getToken()) and one retry; a GET answered 503 busy is asked again. Errors are RFC 9457 problem
-// details, thrown as ApiError with the server's `detail`. apiStream() reads a streamed reply (SSE).
+// token refresh (embedded: the host's getToken()) and one retry, and a GET answered 503 busy is
+// asked again after its Retry-After. Errors are RFC 9457 problem details, thrown as ApiError with
+// the server's `detail`. apiStream() reads a streamed reply (SSE).
 import { currentToken, refreshToken } from "./bridge.js";
 import { SseParser } from "./sse.js";
 
