@@ -101,6 +101,8 @@ class MeteredProvider:
         return repr(self._inner)
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("_inner", "_provider", "_metrics"):  # not set yet (a copy being built): never recurse
+            raise AttributeError(name)
         attribute = getattr(self._inner, name)  # missing stays missing
         if name not in OPERATIONS or not callable(attribute):
             return attribute
