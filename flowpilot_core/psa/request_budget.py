@@ -23,7 +23,7 @@ per event loop) without Redis, a :class:`SharedConcurrency` with it. A place in 
 process that dies holding one frees it when the lease ends.
 
 The FlowPilot runtime chooses the store when it opens (:func:`use_redis`); a plugin only calls
-:func:`budget_for` and :func:`concurrency_for`.
+:func:`budget_for` and :func:`concurrency_for` (and :func:`acquire` to wait for a budget's place).
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ class RequestBudget(Protocol):
         """Seconds until one more request fits (0: now)."""
         ...
 
-    async def take(self) -> Slot | None:
-        """Count one request if it fits now; ``None`` (nothing counted) if it does not."""
+    async def take(self) -> Slot | float:
+        """Count one request if it fits now (its :class:`Slot`), else the seconds until one fits (nothing is
+        counted): one call, so that a shared budget answers both in one round trip."""
         ...
 
     async def settle(self, slot: Slot) -> None:
@@ -91,15 +92,17 @@ class RequestBudget(Protocol):
         """Requests counted in the last ``seconds_ago`` seconds (at most the window)."""
         ...
 
-    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
-        """Wait (with ``sleep``) until a request fits, then count it."""
-        ...
 
-
-async def _acquire(budget: RequestBudget, sleep: Callable[[float], Awaitable[None]]) -> Slot:
-    while (slot := await budget.take()) is None:
-        await sleep(max(await budget.wait_needed(), 0.001))
-    return slot
+async def acquire(
+    budget: RequestBudget, sleep: Callable[[float], Awaitable[None]], *, longest_wait: float = float("inf")
+) -> Slot | float:
+    """Wait (with ``sleep``) until a request fits, then count it; a wait longer than ``longest_wait`` is
+    returned instead (nothing is counted), for the caller to refuse without sending."""
+    while not isinstance(got := await budget.take(), Slot):
+        if got > longest_wait:
+            return got
+        await sleep(max(got, 0.001))
+    return got
 
 
 class SlidingWindow:
@@ -127,11 +130,12 @@ class SlidingWindow:
         with self._lock:
             return self._wait(self.clock())
 
-    async def take(self) -> Slot | None:
+    async def take(self) -> Slot | float:
         with self._lock:
             now = self.clock()
-            if self._wait(now) > 0:
-                return None
+            wait = self._wait(now)
+            if wait > 0:
+                return wait
             slot = Slot(now)
             self._sent.append(slot)
             return slot
@@ -149,9 +153,6 @@ class SlidingWindow:
             now = self.clock()
             self._expire(now)
             return sum(1 for slot in self._sent if slot.at > now - seconds_ago)
-
-    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
-        return await _acquire(self, sleep)
 
 
 # Each script reads Redis's clock itself, so that every process counts on one clock. KEYS[1] is the
@@ -219,14 +220,14 @@ class SharedWindow:
             self._unavailable(exc)
             return await self.fallback.wait_needed()
 
-    async def take(self) -> Slot | None:
+    async def take(self) -> Slot | float:
         key = uuid.uuid4().hex
         try:
             wait = float(await self._run(_TAKE, self.limit, self.window, key))
         except Exception as exc:
             self._unavailable(exc)
             return await self.fallback.take()
-        return Slot(0.0, key) if wait <= 0 else None
+        return Slot(0.0, key) if wait <= 0 else wait
 
     async def settle(self, slot: Slot) -> None:
         if not slot.key:
@@ -250,9 +251,6 @@ class SharedWindow:
         except Exception as exc:
             self._unavailable(exc)
             return await self.fallback.count_since(seconds_ago)
-
-    async def acquire(self, sleep: Callable[[float], Awaitable[None]]) -> Slot:
-        return await _acquire(self, sleep)
 
 
 class ConcurrencyLimit(Protocol):

@@ -41,7 +41,7 @@ from flowpilot_core.psa.errors import (
     PSATransient,
 )
 from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client, tls_context
-from flowpilot_core.psa.request_budget import RequestBudget
+from flowpilot_core.psa.request_budget import RequestBudget, Slot
 
 log = logging.getLogger("flowpilot_autotask")
 
@@ -210,15 +210,16 @@ class AutotaskHttp:
                     f"pauses at {self.config.usage_ceiling:.0%} so that it does not lock out every integration",
                     retry_after=wait,
                 )
-        if await budget.take() is None:
+        got = await budget.take()
+        if not isinstance(got, Slot):
             raise PSARateLimited(
                 f"FlowPilot has sent its {self.config.hourly_budget} Autotask requests for this hour "
                 "(the connection's hourly_budget)",
-                retry_after=max(1, math.ceil(await budget.wait_needed())),
+                retry_after=max(1, math.ceil(got)),
             )
 
     async def _read_usage(self) -> None:
-        if await self._hourly().take() is None:
+        if not isinstance(await self._hourly().take(), Slot):
             return  # the budget is spent: the request that follows is refused anyway
         try:
             response = await self._send(

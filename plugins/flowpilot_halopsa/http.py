@@ -39,7 +39,7 @@ from flowpilot_core.psa.errors import (
     PSATransient,
 )
 from flowpilot_core.psa.http_client import json_answer, json_or_none, psa_client
-from flowpilot_core.psa.request_budget import RequestBudget, Slot, budget_for
+from flowpilot_core.psa.request_budget import RequestBudget, Slot, acquire, budget_for
 from flowpilot_halopsa.auth import TokenCache, token_form, token_params, tokens_for
 from flowpilot_halopsa.config import Config
 
@@ -112,14 +112,14 @@ class HaloHttp:
     # -- the budget and the token ---------------------------------------------------------------
 
     async def _spend(self) -> Slot:
-        wait = await self.budget.wait_needed()
-        if wait > self.config.max_retry_wait:
+        got = await acquire(self.budget, self._sleep, longest_wait=self.config.max_retry_wait)
+        if not isinstance(got, Slot):
             raise PSARateLimited(
                 f"FlowPilot's budget of {self.budget.limit} HaloPSA requests per {self.budget.window:g} s is spent "
                 "(nothing was sent)",
-                retry_after=math.ceil(wait),
+                retry_after=math.ceil(got),
             )
-        return await self.budget.acquire(self._sleep)
+        return got
 
     async def bearer(self) -> str:
         token = self.tokens.current()

@@ -32,6 +32,7 @@ from flowpilot_core.psa.request_budget import (
     SharedConcurrency,
     SharedWindow,
     SlidingWindow,
+    Slot,
     budget_for,
     concurrency_for,
 )
@@ -39,6 +40,11 @@ from tests.redis_support import redis_or_fail
 
 # A Redis database of its own; every test names budgets of its own, so runs never collide.
 REDIS_URL = os.environ.get("FLOWPILOT_TEST_BUDGETS_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def counted(got: Slot | float) -> bool:
+    """Whether ``take`` counted the request (a :class:`Slot`) rather than saying how long to wait."""
+    return isinstance(got, Slot)
 
 
 class Clock:
@@ -75,27 +81,30 @@ async def test_the_process_window_counts_each_request_from_its_answer_and_honour
     clock = Clock()
     budget = SlidingWindow(2, 10, clock=clock)
     first = await budget.take()
-    assert first is not None and await budget.take() is not None
-    assert await budget.take() is None and await budget.wait_needed() == 10
+    assert isinstance(first, Slot) and counted(await budget.take())
+    assert not counted(await budget.take()) and await budget.wait_needed() == 10
     clock.now += 4
     await budget.settle(first)  # its answer came 4 s after it was sent: it counts from then
     clock.now += 7  # the second one has expired, the first has 3 s to go
-    assert await budget.count_since(10) == 1 and await budget.take() is not None
+    assert await budget.count_since(10) == 1 and counted(await budget.take())
     assert await budget.wait_needed() == 3
     clock.now += 3
-    assert await budget.take() is not None
+    assert counted(await budget.take())
     await budget.block_for(30)
     clock.now += 20
-    assert await budget.wait_needed() == 10 and await budget.take() is None
+    assert await budget.wait_needed() == 10 and await budget.take() == 10  # refused: the wait, nothing counted
+    assert await budget.count_since(10) == 0
 
 
 async def test_replicas_spend_one_budget_in_redis(redis_reachable: None) -> None:
     name = f"test:{uuid.uuid4()}"
     one, two = replica(name, 3, 30), replica(name, 3, 30)
     try:
-        assert [await one.take() is not None, await two.take() is not None, await one.take() is not None] == [True] * 3
-        assert await two.take() is None and await one.take() is None  # the third request filled it for both
+        assert [counted(await one.take()), counted(await two.take()), counted(await one.take())] == [True] * 3
+        assert not counted(await two.take()) and not counted(await one.take())  # the third filled it for both
         assert 29 < await two.wait_needed() <= 30
+        refused = await two.take()  # the wait comes with the refusal, in the same round trip
+        assert not isinstance(refused, Slot) and 29 < refused <= 30
         assert await one.count_since(30) == 3 and await two.count_since(30) == 3
         redis = await redis_or_fail(REDIS_URL, "FLOWPILOT_TEST_BUDGETS_REDIS_URL")
         keys = [key.decode() for key in await redis.keys("flowpilot:psa-budget:*")]
@@ -110,14 +119,14 @@ async def test_a_settled_request_counts_from_its_answer_in_every_replica(redis_r
     one, two = replica(name, 1, 0.6), replica(name, 1, 0.6)
     try:
         slot = await one.take()
-        assert slot is not None
+        assert isinstance(slot, Slot)
         await asyncio.sleep(0.3)
         await one.settle(slot)  # answered 0.3 s after it was sent: its place frees 0.6 s after that
         assert 0.5 < await two.wait_needed() <= 0.6
         await asyncio.sleep(0.35)
-        assert await two.take() is None  # counted from the send, it would have fitted by now
+        assert not counted(await two.take())  # counted from the send, it would have fitted by now
         await asyncio.sleep(0.3)
-        assert await two.take() is not None
+        assert counted(await two.take())
     finally:
         await close(one, two)
 
@@ -127,11 +136,11 @@ async def test_a_429_seen_by_one_replica_blocks_the_others(redis_reachable: None
     one, two = replica(name, 100, 300), replica(name, 100, 300)
     try:
         await one.block_for(0.4)
-        assert 0.3 < await two.wait_needed() <= 0.4 and await two.take() is None
+        assert 0.3 < await two.wait_needed() <= 0.4 and not counted(await two.take())
         await two.block_for(0.1)  # a shorter block does not shorten the longer one
         assert await one.wait_needed() > 0.2
         await asyncio.sleep(0.45)
-        assert await two.take() is not None
+        assert counted(await two.take())
     finally:
         await close(one, two)
 
@@ -143,8 +152,8 @@ async def test_an_unreachable_redis_counts_in_the_process_instead_of_failing_the
     budget = replica(f"test:{uuid.uuid4()}", 2, 30, url="redis://127.0.0.1:1/0")
     try:
         slots = [await budget.take() for _ in range(3)]
-        assert [slot is not None for slot in slots] == [True, True, False]  # still a budget: the process's
-        assert slots[0] is not None
+        assert [isinstance(slot, Slot) for slot in slots] == [True, True, False]  # still a budget: the process's
+        assert isinstance(slots[0], Slot)
         await budget.settle(slots[0])
         await budget.block_for(5)
         assert await budget.wait_needed() >= 5 and await budget.count_since(30) == 2
@@ -163,7 +172,7 @@ async def test_the_runtime_choice_of_store_decides_what_budget_for_returns(redis
     try:
         shared: RequestBudget = budget_for(name, 5, 60)
         assert isinstance(shared, SharedWindow)
-        assert await shared.take() is not None
+        assert counted(await shared.take())
         other = replica(name, 5, 60)
         assert await other.count_since(60) == 1
         await close(other)
@@ -231,7 +240,7 @@ async def test_an_autotask_hourly_budget_spent_by_another_replica_refuses_before
             name = f"autotask:{at.zone_url.lower()}:{at.username.lower()}"
             other = replica(name, 6, 3600)  # another replica of the same connection spent 3 of the hour's 6
             for _ in range(3):
-                assert await other.take() is not None
+                assert counted(await other.take())
             config = msgspec.convert(at.config(hourly_budget=6, timeout=0.3), AutotaskConfig)
             provider = AutotaskProvider(config)
             try:
