@@ -7,10 +7,11 @@ the time at each boundary (each wrapper costs about a microsecond):
 
 - **routing and auth**: ASGI call to the read transaction's start (Litestar's middleware, routing, the
   input guard, the embed token from the process's cache, dependency resolution);
-- **pool checkout**: the connection from SQLAlchemy's pool (a greenlet hop), up to ``BEGIN``;
-- **BEGIN**, **query**, **COMMIT**: each round trip to PostgreSQL, as asyncpg awaits it;
+- **pool checkout**: the connection from SQLAlchemy's pool (a greenlet hop), up to the query;
+- **query round trip**: the read's one round trip to PostgreSQL (the statement, scoped to the account by
+  itself: ``flowpilot_core.db.read_tx``), as asyncpg awaits it;
 - **row to struct**: the query's end to the handler's return into the dependency's cleanup;
-- **pool return**: ``COMMIT``'s end to the transaction's exit (the connection back to the pool);
+- **pool return**: the handler's return to the read's exit (the connection back to the pool);
 - **response**: the transaction's exit to the response's first ASGI message (msgspec encoding,
   brotli, headers); **send**: the rest.
 
@@ -47,12 +48,10 @@ N, WARMUP = 3000, 300
 # (stage, from mark, to mark), in request order
 STAGES = (
     ("routing and auth", "start", "tx_enter"),
-    ("pool checkout", "tx_enter", "BEGIN>"),
-    ("BEGIN round trip", "BEGIN>", "BEGIN<"),
+    ("pool checkout", "tx_enter", "query>"),
     ("query round trip", "query>", "query<"),
     ("row to struct", "query<", "tx_body_done"),
-    ("COMMIT round trip", "COMMIT>", "COMMIT<"),
-    ("pool return", "COMMIT<", "tx_exit"),
+    ("pool return", "tx_body_done", "tx_exit"),
     ("response", "tx_exit", "response_start"),
     ("send", "response_start", "end"),
     ("whole request", "start", "end"),
@@ -156,7 +155,7 @@ def main() -> None:
     print(f"database: {where}; GET /api/v1/ai-sessions/{{id}} in process (no HTTP), n={N}, p50 in microseconds")
     for stage, _, _ in STAGES:
         print(f"{stage:<20} {p50(stages[stage]):8.1f}")
-    trips = sum(p50(stages[s]) for s in ("BEGIN round trip", "query round trip", "COMMIT round trip"))
+    trips = p50(stages["query round trip"])
     whole = p50(stages["whole request"])
     print(f"round_trips_us={trips:.1f} python_us={whole - trips:.1f} (of {whole:.1f})")
     print(f"floor_us={p50(floor_us):.1f} (BEGIN, set_config, the row, COMMIT on one connection)")

@@ -197,7 +197,7 @@ def api_key_account(key: str) -> uuid.UUID:
 
 _API_KEY_BY_HASH = static(
     select(ApiKey.id, ApiKey.account_id, ApiKey.revoked_at, ApiKey.last_used_at).where(
-        ApiKey.key_hash == bindparam("key_hash")
+        (ApiKey.key_hash == bindparam("key_hash")) & (ApiKey.account_id == bindparam("account_id"))
     )
 )
 
@@ -209,8 +209,8 @@ async def check_api_key(db: Reader, key: str) -> tuple[Principal, bool]:
     account's rows only.
     """
     account_id = api_key_account(key)
-    row = await fetch_one(db, _API_KEY_BY_HASH, {"key_hash": sha256_hex(key)})
-    if row is None or row["revoked_at"] is not None or row["account_id"] != account_id:
+    row = await fetch_one(db, _API_KEY_BY_HASH, {"key_hash": sha256_hex(key), "account_id": account_id})
+    if row is None or row["revoked_at"] is not None:
         raise AuthenticationFailed("invalid or revoked API key")
     last_used = row["last_used_at"]
     stale = last_used is None or datetime.now(UTC) - last_used > _TOUCH_INTERVAL

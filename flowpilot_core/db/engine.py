@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from flowpilot_core.config import Settings, derive_app_url, normalize_database_url
 from flowpilot_core.db.embedded import start_embedded
+from flowpilot_core.db.read_tx import PGBOUNCER_OPTION
 from flowpilot_core.events import DISPATCHER_KEY, EventDispatcher, dispatch_committed
 
 ACCOUNT_KEY = "account_id"
@@ -66,6 +67,8 @@ def create_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncE
     connect_args["server_settings"] = {"timezone": "UTC", **connect_args.get("server_settings", {})}
     if pgbouncer:
         connect_args.update(PGBOUNCER_CONNECT_ARGS)
+        # Its reads then begin a transaction for every statement (flowpilot_core.db.read_tx says why).
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), PGBOUNCER_OPTION: True}
     kwargs["connect_args"] = connect_args
     return create_async_engine(url, **kwargs)
 
@@ -84,9 +87,14 @@ PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
 def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
     """The server's engine (application role), pooled as the settings say. A request that finds every
     connection taken waits ``db_pool_timeout`` seconds, then is answered 503 with Retry-After instead of queueing."""
+    # A read's statement run alone is planned before it could say SET LOCAL max_parallel_workers_per_gather = 0
+    # (flowpilot_core.db.read_tx): its connections start so. PgBouncer refuses startup parameters it does not
+    # know, and there every read begins a transaction that says it.
+    serial = {} if settings.database_pgbouncer else {"server_settings": {"max_parallel_workers_per_gather": "0"}}
     return create_engine(
         url,
         pgbouncer=settings.database_pgbouncer,
+        connect_args=serial,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

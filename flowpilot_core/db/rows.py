@@ -7,8 +7,9 @@ placeholders) and run it on the connection under ``db``:
 
 - an ``AsyncSession``: the connection of its current transaction, so the tenant's ``set_config``
   applies as for any other query and a read after a write sees the write;
-- a :class:`~flowpilot_core.db.read_tx.ReadTransaction`: a read-only transaction of its own
-  (``GET`` requests of the server).
+- a :class:`~flowpilot_core.db.read_tx.ReadTransaction` (``GET`` requests of the server): a statement with an
+  ``account_id`` parameter runs alone, scoped to the account in the same round trip; one without, or any once
+  the read's transaction has begun, in that read-only transaction.
 
 Rows are asyncpg records: by position (``row[0]``, ``Struct(*row)``) or by column name
 (``row["id"]``). Only statements whose columns and parameters need no SQLAlchemy type processing
@@ -28,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from flowpilot_core.db.read_tx import ReadTransaction
+from flowpilot_core.db.read_tx import ReadTransaction, scoped_alone
 
 Reader = AsyncSession | ReadTransaction
-"""What a hot read runs on: a unit of work's session, or a read-only transaction."""
+"""What a hot read runs on: a unit of work's session, or a read scoped to an account (``read_transaction``)."""
 
 _DIALECT = asyncpg_dialect()
 _S = TypeVar("_S", bound=ClauseElement)
@@ -48,6 +49,8 @@ class Compiled:
     bound: Mapping[str, Any]
     """Values the statement carries itself (a ``LIMIT 51``, a literal compared with)."""
     compiler: SQLCompiler
+    alone: tuple[str, int] | None
+    """The statement scoped to its ``account_id`` by itself, and that parameter's index (:func:`scoped_alone`)."""
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         try:
@@ -81,7 +84,10 @@ def compile_statement(statement: ClauseElement, cache_key: Any = None) -> Compil
         for name, bind in ((compiled.bind_names[b], b) for b in compiled.binds.values())
         if not bind.required
     }
-    return Compiled(sql=compiled.string, names=tuple(compiled.positiontup), bound=bound, compiler=compiled)
+    names = tuple(compiled.positiontup)
+    return Compiled(
+        sql=compiled.string, names=names, bound=bound, compiler=compiled, alone=scoped_alone(compiled.string, names)
+    )
 
 
 class Statements:
@@ -121,10 +127,8 @@ statements = Statements()
 static = statements.static
 
 
-async def driver_connection(db: Reader) -> asyncpg.Connection:
+async def driver_connection(db: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under ``db``, inside its transaction."""
-    if isinstance(db, ReadTransaction):
-        return db.connection
     connection = await db.connection()
     raw = await connection.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
@@ -133,11 +137,15 @@ async def driver_connection(db: Reader) -> asyncpg.Connection:
 
 async def fetch_all(db: Reader, statement: ClauseElement, params: Mapping[str, Any]) -> Sequence[asyncpg.Record]:
     compiled, params = statements.get(statement, params)
-    connection = await driver_connection(db)
-    return await connection.fetch(compiled.sql, *compiled.arguments(params))
+    arguments = compiled.arguments(params)
+    if isinstance(db, ReadTransaction):
+        return await db.fetch(compiled.sql, arguments, compiled.alone)
+    return await (await driver_connection(db)).fetch(compiled.sql, *arguments)
 
 
 async def fetch_one(db: Reader, statement: ClauseElement, params: Mapping[str, Any]) -> asyncpg.Record | None:
     compiled, params = statements.get(statement, params)
-    connection = await driver_connection(db)
-    return await connection.fetchrow(compiled.sql, *compiled.arguments(params))
+    arguments = compiled.arguments(params)
+    if isinstance(db, ReadTransaction):
+        return await db.fetchrow(compiled.sql, arguments, compiled.alone)
+    return await (await driver_connection(db)).fetchrow(compiled.sql, *arguments)

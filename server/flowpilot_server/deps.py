@@ -72,7 +72,7 @@ async def provide_ctx(request: Request[Any, Any, Any]) -> AsyncGenerator[Request
 
 @dataclass
 class ReadContext:
-    """What a read-only handler works with: a read-only transaction (``db``), the caller, the runtime."""
+    """What a read-only handler works with: reads scoped to the caller's account (``db``), the caller, the runtime."""
 
     db: ReadTransaction
     principal: Principal
@@ -80,12 +80,13 @@ class ReadContext:
 
 
 async def provide_reader(request: Request[Any, Any, Any]) -> AsyncGenerator[ReadContext, None]:
-    """Authenticate, then hold one read-only transaction for the request (:mod:`flowpilot_core.db.read_tx`).
+    """Authenticate, then hold the request's reads, scoped to the caller's account, on one pooled connection
+    (:mod:`flowpilot_core.db.read_tx`: each ``GET`` reads with one statement, one round trip).
 
     An embed token this process verified a moment ago costs no query; one it has not seen is verified by one
-    query in the same transaction, and only a technician who must be stored (new, renamed, not seen for a while)
-    costs a unit of work first. An API key is checked inside the read transaction; its ``last_used_at`` is
-    written, in a unit of work of its own, at most every few minutes.
+    query on the same connection, and only a technician who must be stored (new, renamed, not seen for a while)
+    costs a unit of work first. An API key is checked by one query on the same connection; its ``last_used_at``
+    is written, in a unit of work of its own, at most every few minutes.
     """
     runtime = get_runtime(request)
     token = bearer_token(request)

@@ -1,9 +1,9 @@
 """Round trips to PostgreSQL per authenticated read, counted on the wire (``RoundTripCounter``).
 
-A read is ``BEGIN`` with the tenant's ``set_config`` (one simple query), its queries and ``COMMIT``;
+A read is one statement that scopes itself to the tenant (``flowpilot_core.db.read_tx``): one round trip;
 a known embed token adds nothing, an API key or a token this process has not seen one query.
-These tests fail when a change adds a round trip to a hot read (a second ``set_config``, a user
-upsert on every request, a second transaction).
+These tests fail when a change adds a round trip to a hot read (a ``BEGIN`` and ``COMMIT`` around it, a
+separate ``set_config``, a user upsert on every request, a second query).
 """
 
 from __future__ import annotations
@@ -65,38 +65,38 @@ READS = ["", "/facts", "/task-lane", "/messages", "/suggested-fixes"]
 
 
 @pytest.mark.parametrize("path", READS)
-async def test_embed_token_read_takes_three_round_trips(
+async def test_embed_token_read_takes_one_round_trip(
     counted: Client, counter: RoundTripCounter, tenant: Tenant, path: str
 ) -> None:
-    """BEGIN with set_config, the read, COMMIT: a known token costs no query."""
+    """The read, scoped in the same statement: a known token costs no query."""
     headers = tenant.headers()
     session_id = await _session_with_facts(counted, headers)
-    assert await _round_trips(counted, counter, f"{BASE}/{session_id}{path}", headers) <= 3
+    assert await _round_trips(counted, counter, f"{BASE}/{session_id}{path}", headers) == 1
 
 
 @pytest.mark.parametrize("path", READS)
-async def test_api_key_read_takes_four_round_trips(
+async def test_api_key_read_takes_two_round_trips(
     counted: Client, counter: RoundTripCounter, tenant: Tenant, path: str
 ) -> None:
     """An API key is looked up on every request (a revoked key stops working at once): one query more."""
     session_id = await _session_with_facts(counted, tenant.api_headers)
-    assert await _round_trips(counted, counter, f"{BASE}/{session_id}{path}", tenant.api_headers) <= 4
+    assert await _round_trips(counted, counter, f"{BASE}/{session_id}{path}", tenant.api_headers) == 2
 
 
-async def test_opening_a_session_is_one_transaction(counted: Client, counter: RoundTripCounter, tenant: Tenant) -> None:
-    """BEGIN with set_config; the session with its facts, its fixes and its recent messages in one query; COMMIT."""
+async def test_opening_a_session_is_one_round_trip(counted: Client, counter: RoundTripCounter, tenant: Tenant) -> None:
+    """The session with its facts, its fixes and its recent messages in one query (one snapshot)."""
     headers = tenant.headers()
     session_id = await _session_with_facts(counted, headers)
-    assert await _round_trips(counted, counter, f"{BASE}/{session_id}/open", headers) <= 3
+    assert await _round_trips(counted, counter, f"{BASE}/{session_id}/open", headers) == 1
 
 
-async def test_session_list_and_search_take_three_round_trips(
+async def test_session_list_and_search_take_one_round_trip(
     counted: Client, counter: RoundTripCounter, tenant: Tenant
 ) -> None:
     headers = tenant.headers()
     await _session_with_facts(counted, headers)
-    assert await _round_trips(counted, counter, f"{BASE}?status=open", headers) <= 3
-    assert await _round_trips(counted, counter, f"{BASE}?q=printer", headers) <= 3
+    assert await _round_trips(counted, counter, f"{BASE}?status=open", headers) == 1
+    assert await _round_trips(counted, counter, f"{BASE}?q=printer", headers) == 1
 
 
 async def test_a_token_seen_by_another_worker_costs_one_read_and_no_write(
@@ -112,7 +112,7 @@ async def test_a_token_seen_by_another_worker_costs_one_read_and_no_write(
     accounts._known_tokens.clear()  # as on a worker that never saw this token
     counter.reset()
     assert (await counted.get(path, headers=headers)).status_code == 200
-    assert counter.count <= 4  # BEGIN with set_config, account + technician, the session, COMMIT
+    assert counter.count == 2  # account + technician, then the session
 
     renamed = tenant.headers(name="Dana Technician", email="dana@msp.example")
     assert (await counted.get(path, headers=renamed)).status_code == 200

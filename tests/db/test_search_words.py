@@ -140,8 +140,9 @@ async def test_under_row_level_security_the_index_answers_the_prefix_range(
     engine = create_engine(db_urls.app, pool_size=1)
     try:
         async with read_transaction(engine, tenant.account_id) as tx:
-            await tx.connection.execute("SET LOCAL enable_seqscan = off")  # a four-row table would be scanned
-            rows = await tx.connection.fetch("EXPLAIN " + compiled.sql, *compiled.arguments(params))
+            connection = await tx.begin()
+            await connection.execute("SET LOCAL enable_seqscan = off")  # a four-row table would be scanned
+            rows = await connection.fetch("EXPLAIN " + compiled.sql, *compiled.arguments(params))
             plan = "\n".join(r[0] for r in rows)
     finally:
         await engine.dispose()
