@@ -87,14 +87,9 @@ PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
 def create_app_engine(settings: Settings, url: str) -> AsyncEngine:
     """The server's engine (application role), pooled as the settings say. A request that finds every
     connection taken waits ``db_pool_timeout`` seconds, then is answered 503 with Retry-After instead of queueing."""
-    # A read's statement run alone is planned before it could say SET LOCAL max_parallel_workers_per_gather = 0
-    # (flowpilot_core.db.read_tx): its connections start so. PgBouncer refuses startup parameters it does not
-    # know, and there every read begins a transaction that says it.
-    serial = {} if settings.database_pgbouncer else {"server_settings": {"max_parallel_workers_per_gather": "0"}}
     return create_engine(
         url,
         pgbouncer=settings.database_pgbouncer,
-        connect_args=serial,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

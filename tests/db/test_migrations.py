@@ -45,7 +45,7 @@ async def test_fresh_database_upgrades_downgrades_and_upgrades_again(pg_admin_ur
             "local_tickets",
             "local_ticket_notes",
         } <= set(first)
-        assert await migrate.current(url) == ("0010", "0010")
+        assert await migrate.current(url) == ("0011", "0011")
 
         await migrate.downgrade(url, "base")
         assert await _tables(url) == []
@@ -105,6 +105,39 @@ async def test_app_role_owns_nothing_and_is_not_superuser(db_urls: DatabaseUrls)
     assert role.current_user == "flowpilot_app"
     assert role.rolsuper is False and role.rolbypassrls is False
     assert owned == 0
+
+
+REQUEST_TABLES = (
+    "accounts", "users", "api_keys", "ai_sessions", "session_search_words", "ai_messages", "session_facts",
+    "session_suggested_fixes",
+)  # fmt: skip
+"""What the server's reads touch: a page of rows each, which parallel workers cost more than they save."""
+PARALLEL_AT_ANY_PRICE = (
+    "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;"
+    " SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off"
+)
+
+
+async def test_the_tables_a_request_reads_are_never_scanned_in_parallel(db_urls: DatabaseUrls) -> None:
+    """``parallel_workers = 0`` (0011) holds for every plan, a read run alone included, however the planner is
+    tempted; a table without it (usage, aggregated rather than paged) gets workers under the same temptation."""
+    engine = create_engine(db_urls.app, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            async with raw.transaction():
+                await raw.execute(PARALLEL_AT_ANY_PRICE)
+
+                async def plan(table: str) -> str:
+                    return "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN SELECT count(*) FROM {table}"))
+
+                assert "Gather" in await plan("ai_usage")
+                assert {table: "Gather" in await plan(table) for table in REQUEST_TABLES} == dict.fromkeys(
+                    REQUEST_TABLES, False
+                )
+    finally:
+        await engine.dispose()
 
 
 async def _account(conn: AsyncConnection) -> Any:

@@ -95,10 +95,12 @@ def test_only_a_statement_with_an_account_parameter_used_as_a_uuid_runs_alone() 
     assert compile_statement(TITLES).alone is None
     alone = compile_statement(TITLES_ALONE).alone
     assert alone is not None and alone[1] == 0
-    assert "$1::UUID" not in alone[0] and "set_config('app.current_account_id', $1::uuid::text, true)" in alone[0]
+    assert "FROM set_config('app.current_account_id', $1::uuid::text, true) AS scope(account_id)" in alone[0]
+    assert "WHERE scope.account_id IS NOT NULL OFFSET 0" in alone[0]  # the statement depends on the scope
     assert scoped_alone("SELECT 1 WHERE $1::TEXT = 'x'", ("account_id",)) is None  # not a uuid here
-    rewritten = scoped_alone("SELECT $10::UUID, $1::UUID", ("account_id",) + ("p",) * 9)
-    assert rewritten is not None and "$10::UUID, scope.account_id::uuid" in rewritten[0]
+    assert scoped_alone("SELECT 1 WHERE $1::UUID = $1", ("account_id",)) is None  # not only as a uuid
+    assert scoped_alone("SELECT $10::UUID", ("account_id",) + ("p",) * 9) is None  # $10 is not $1
+    assert scoped_alone("SELECT $10::UUID", ("p",) * 9 + ("account_id",)) is not None
 
 
 async def test_a_read_transaction_cannot_write(engine: AsyncEngine, tenant: Tenant) -> None:
