@@ -7,8 +7,8 @@ a quarter escalated) and a problem among five kinds, ``updated_at`` spread over 
 generated inside PostgreSQL (``INSERT ... SELECT FROM generate_series``) as the application role,
 one transaction per account with its ``set_config``, then ``ANALYZE`` as the owner.
 
-Measured at each size, library level (the functions the routes call, in the read-only transaction
-they run in, ``read_transaction``, as the application role), ``REPEAT`` times after a warm-up, p50 in ms:
+Measured at each size, library level (the functions the routes call, on the reads they run on,
+``read_transaction``, as the application role), ``REPEAT`` times after a warm-up, p50 in ms:
 
 - ``sessions``: the first page of ``list_sessions`` (newest first), unfiltered;
 - ``status=open``: the same, open sessions only;

@@ -10,7 +10,7 @@ listener, its commit, each a greenlet switch through SQLAlchemy's execution mach
   transaction PostgreSQL gives a single statement (:func:`scoped_alone`). Every ``GET`` of the server
   reads with one statement, so this is how they read.
 - **in the read's transaction**, once :meth:`ReadTransaction.begin` began it (or a statement that
-  cannot be scoped alone asked for it): ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL ...;
+  cannot be scoped alone asked for it): ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
   SELECT set_config(...)`` as one simple query, the statements, ``COMMIT``. Repeatable read gives every
   statement the same snapshot; read only makes a write an error, not a surprise. Behind PgBouncer every
   read begins so: asyncpg's statement cache is off there, so a statement is prepared and then run in
